@@ -1,0 +1,44 @@
+// Package blas is the one place wakesleep calls general matrix multiply.
+//
+// Two implementations sit behind the same functions, chosen at build time:
+//
+//	go build ./...                  pure Go (gonum's blas), works anywhere
+//	go build -tags openblas ./...   OpenBLAS through cgo (apt-get install libopenblas-dev)
+//
+// Matrices are row-major. Panics on inconsistent dimensions, like any BLAS.
+package blas
+
+// Gemm32 computes C = alpha * op(A) * op(B) + beta * C for row-major float32
+// matrices, where op(X) is X or Xᵀ as tA, tB say; op(A) is m×k, op(B) k×n.
+func Gemm32(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+		return
+	}
+	gemm32(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Gemm64 is Gemm32 for float64.
+func Gemm64(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+		return
+	}
+	gemm64(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
