@@ -17,13 +17,13 @@ const (
 	OpLog
 	OpSqrt
 	OpSquare
-	OpSoftplus  // log(1 + e^x), computed stably
-	OpSigmoid   // 1 / (1 + e^-x)
-	OpTanh      //
-	OpReLU      // max(x, 0)
-	OpStep      // 1 where x > 0, else 0: the derivative of ReLU
-	OpAbs       //
-	OpSign      // -1, 0 or 1
+	OpSoftplus // log(1 + e^x), computed stably
+	OpSigmoid  // 1 / (1 + e^-x)
+	OpTanh     //
+	OpReLU     // max(x, 0)
+	OpStep     // 1 where x > 0, else 0: the derivative of ReLU
+	OpAbs      //
+	OpSign     // -1, 0 or 1
 	OpReciprocal
 )
 
