@@ -76,6 +76,9 @@ func (v *Var) Shape() []int { return v.Value.Shape() }
 // Dim returns the size of axis i of v's value; negative i counts from the end.
 func (v *Var) Dim(i int) int { return v.Value.Dim(i) }
 
+// Rank returns the number of axes of v's value.
+func (v *Var) Rank() int { return v.Value.Rank() }
+
 // DType returns v's element type.
 func (v *Var) DType() tensor.DType { return v.Value.DType() }
 

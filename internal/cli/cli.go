@@ -1,0 +1,134 @@
+// Package cli implements the wakesleep command line: each subcommand parses
+// its flags into an options struct, validates them, and calls the library.
+//
+// Exit codes: 0 success, 1 failure, 2 usage error (bad flag or argument),
+// 130 interrupted (after saving a checkpoint).
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// usageError is a mistake on the command line: printed with a hint, exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"train", "train a model; writes a run folder", runTrain},
+		{"sample", "draw sleep samples from a checkpoint into a PNG grid", runSample},
+		{"reconstruct", "reconstruct test digits from a checkpoint into a PNG grid", runReconstruct},
+		{"eval", "wake/sleep alignment and sample/reconstruction quality report", runEval},
+		{"classifier", "train the MNIST classifier that eval uses", runClassifier},
+	}
+}
+
+const topUsage = `wakesleep: adversarial wake/sleep and oscillatory learning for recurrent stochastic networks
+
+Usage:
+  wakesleep <command> [flags]
+
+Commands:
+%s
+Run 'wakesleep <command> -h' for a command's flags.
+`
+
+func printTop(w io.Writer) {
+	var b strings.Builder
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, topUsage, b.String())
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printTop(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		var ue *usageError
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "wakesleep %s: %s\nRun 'wakesleep %s -h' for usage.\n", c.name, err, c.name)
+			return 2
+		case errors.Is(err, context.Canceled):
+			fmt.Fprintf(stderr, "wakesleep %s: interrupted\n", c.name)
+			return 130
+		default:
+			fmt.Fprintf(stderr, "wakesleep %s: %s\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "wakesleep: unknown command %q\n", args[0])
+	printTop(stderr)
+	return 2
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\nFlags:\n", strings.TrimSpace(usage))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags, turning flag errors into usage errors; it allows
+// positional arguments before flags (`train mnist --epochs 3`).
+func parse(fs *flag.FlagSet, args []string) (positional []string, err error) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+// setFlags returns the names of the flags given on the command line.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	m := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { m[f.Name] = true })
+	return m
+}

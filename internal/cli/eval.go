@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/wakesleep/wakesleep/eval"
+	"github.com/wakesleep/wakesleep/train"
+)
+
+const evalUsage = `
+Usage:
+  wakesleep eval --checkpoint <file or run folder> [--out <folder>] [flags]
+  wakesleep eval --compare <run or eval.json> <run or eval.json> ...
+
+Measures a trained model and writes a report (report.md, eval.json,
+alignment.png, sleep-class-histogram.png) into <run folder>/eval, or --out:
+
+  - wake/sleep alignment (Fig. 3D, after Berkes et al. 2011): x and z rounded
+    to integers, patterns over 8 pixels and 8 latents counted in wake (test
+    digits, z ~ q(z|x)) and sleep (z ~ N(0,I), x ~ p(x|z)); KL(wake||sleep)
+    and KL(sleep||wake) in bits, mean and spread over --draws seeded draws of
+    units, beside the wake-vs-wake control (the estimator's noise floor);
+  - an MNIST classifier's view: reconstruction class agreement, class
+    histogram and confidence of sleep samples, Frechet distances of classifier
+    features (sleep vs test digits, reconstructions vs test digits, and train
+    vs test digits as the floor).
+
+--compare prints the eval.json numbers of several runs side by side.
+
+Examples:
+  $ wakesleep eval --checkpoint runs/mnist-local-20250101-120000
+  $ wakesleep eval --checkpoint runs/a/ckpt-00011720.safetensors --n 2000 --draws 20
+  $ wakesleep eval --compare runs/global runs/local
+`
+
+type evalOptions struct {
+	checkpoint string
+	out        string
+	classifier string
+	dataDir    string
+	n          int
+	seed       uint64
+	draws      int
+	xUnits     int
+	zUnits     int
+	alpha      float64
+	units      string
+	minActive  float64
+	unitSeed   uint64
+	compare    bool
+}
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o evalOptions
+	fs := newFlagSet("eval", evalUsage, stderr)
+	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file, or run folder (newest good checkpoint)")
+	fs.StringVar(&o.out, "out", "", "report folder (default: <run folder>/eval)")
+	fs.StringVar(&o.classifier, "classifier", "", "classifier safetensors file (default: the one embedded in the binary)")
+	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: embedded)")
+	fs.IntVar(&o.n, "n", 10000, "wake samples (first n test digits) and sleep samples")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the model's noise during evaluation")
+	fs.IntVar(&o.draws, "draws", 10, "draws of units for the alignment")
+	fs.IntVar(&o.xUnits, "x-units", 8, "units of x per draw")
+	fs.IntVar(&o.zUnits, "z-units", 8, "units of z per draw")
+	fs.Float64Var(&o.alpha, "alpha", 0.5, "additive smoothing of the pattern histograms (0: none)")
+	fs.StringVar(&o.units, "units", eval.UnitsActive, "x units drawn from: active (pixels that vary in the data) or uniform (all pixels)")
+	fs.Float64Var(&o.minActive, "min-active", 0.1, "active pixels: rounded value differs from its mode in at least this fraction of digits")
+	fs.Uint64Var(&o.unitSeed, "unit-seed", 1, "seed of the unit draws and of the split into halves")
+	fs.BoolVar(&o.compare, "compare", false, "print the eval.json of the runs given as arguments side by side")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if o.compare {
+		set := setFlags(fs)
+		for name := range set {
+			if name != "compare" {
+				return usagef("--compare takes only run folders or eval.json files, not --%s", name)
+			}
+		}
+		if len(pos) == 0 {
+			return usagef("--compare needs at least one run folder or eval.json")
+		}
+		return compareRuns(pos, stdout)
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected arguments %v (did you mean --compare?)", pos)
+	}
+	if o.checkpoint == "" {
+		return usagef("--checkpoint is required (or --compare)")
+	}
+	opts, err := o.options()
+	if err != nil {
+		return err
+	}
+	if o.classifier != "" {
+		if opts.Classifier, opts.ClassifierInfo, err = eval.LoadClassifier(o.classifier); err != nil {
+			return err
+		}
+	}
+	tr, path, err := train.LoadTrainer(o.checkpoint)
+	if err != nil {
+		return err
+	}
+	trainSet, testSet, err := loadMNIST(o.dataDir)
+	if err != nil {
+		return err
+	}
+	if o.n > testSet.N {
+		return usagef("--n %d exceeds the %d test digits", o.n, testSet.N)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	opts.Log = stderr
+	res, err := eval.EvaluateTrainer(tr, path, eval.Data{Test: testSet, Train: trainSet}, opts)
+	if err != nil {
+		return err
+	}
+	out := o.out
+	if out == "" {
+		out = filepath.Join(filepath.Dir(path), eval.ReportDir)
+	}
+	if err := eval.Write(out, res); err != nil {
+		return err
+	}
+	if err := eval.Compare(stdout, []string{filepath.Base(filepath.Dir(path))}, []*eval.Result{res}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(out, eval.ReportFile))
+	return nil
+}
+
+// options validates the flags and turns them into eval.Options.
+func (o *evalOptions) options() (*eval.Options, error) {
+	if o.n < 2 {
+		return nil, usagef("--n %d must be at least 2", o.n)
+	}
+	if o.seed == 0 || o.unitSeed == 0 {
+		return nil, usagef("--seed and --unit-seed must be positive")
+	}
+	if o.alpha < 0 {
+		return nil, usagef("--alpha %g must be ≥ 0", o.alpha)
+	}
+	alpha := o.alpha
+	if alpha == 0 {
+		alpha = -1 // eval.AlignmentOptions: negative means no smoothing
+	}
+	a := eval.AlignmentOptions{Draws: o.draws, XUnits: o.xUnits, ZUnits: o.zUnits, Alpha: alpha,
+		Choice: o.units, MinActive: o.minActive, Seed: o.unitSeed}
+	if o.draws < 1 {
+		return nil, usagef("--draws %d must be positive", o.draws)
+	}
+	if o.xUnits < 0 || o.zUnits < 0 || o.xUnits+o.zUnits == 0 {
+		return nil, usagef("--x-units %d and --z-units %d: need some units, none negative", o.xUnits, o.zUnits)
+	}
+	if err := a.Validate(); err != nil {
+		return nil, usagef("%v", err)
+	}
+	return &eval.Options{N: o.n, Seed: o.seed, Alignment: a}, nil
+}
+
+// compareRuns prints the eval.json of each run side by side.
+func compareRuns(paths []string, stdout io.Writer) error {
+	var names []string
+	var results []*eval.Result
+	var errs []error
+	for _, p := range paths {
+		r, _, err := eval.ReadResult(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		names = append(names, runName(p))
+		results = append(results, r)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return eval.Compare(stdout, names, results)
+}
+
+// runName is the column heading of a run: its folder's name.
+func runName(p string) string {
+	p = filepath.Clean(p)
+	if st, err := os.Stat(p); err == nil && !st.IsDir() {
+		p = filepath.Dir(p) // .../eval.json
+	}
+	if filepath.Base(p) == eval.ReportDir {
+		p = filepath.Dir(p)
+	}
+	return filepath.Base(p)
+}

@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/wakesleep/wakesleep/data/mnist"
+	"github.com/wakesleep/wakesleep/model"
+	"github.com/wakesleep/wakesleep/train"
+)
+
+const trainUsage = `
+Usage: wakesleep train [mnist] [flags]
+
+Trains the MNIST recurrent stochastic autoencoder (Sec. 5.1 of the paper) with
+the global critic (adversarial wake/sleep, Eq. 4) or local critics (the
+oscillatory algorithm, Eq. 7-8). Writes a run folder: config.json, metrics.csv,
+PNG grids of samples and reconstructions each epoch, and checkpoints.
+Ctrl-C saves a checkpoint; --resume continues bit-identically.
+
+Presets: "quick" (default; a short run that finishes in minutes) and "paper"
+(400 epochs of batch 512, learning-rate decay, as Appendix A.1.2). Flags
+override the preset.
+
+Examples:
+  $ wakesleep train
+  $ wakesleep train mnist --algorithm global --epochs 20 --run runs/global
+  $ wakesleep train --preset paper --algorithm local --gamma 0.1
+  $ wakesleep train --run runs/global --resume
+`
+
+type trainOptions struct {
+	experiment      string
+	preset          string
+	algorithm       string
+	gamma           float64
+	lambda          float64
+	reconWeight     float64
+	epochs          int
+	batchSize       int
+	criticSteps     int
+	lrNetwork       float64
+	lrCritic        float64
+	seed            uint64
+	recurrentSteps  int
+	pixelScale      string
+	trainLimit      int
+	maxSteps        int
+	logEvery        int
+	checkpointEvery int
+	keep            int
+	run             string
+	resume          bool
+	dataDir         string
+}
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o trainOptions
+	fs := newFlagSet("train", trainUsage, stderr)
+	fs.StringVar(&o.preset, "preset", "quick", "hyperparameter preset: quick or paper")
+	fs.StringVar(&o.algorithm, "algorithm", model.CriticLocal, "global (one critic on (x,z), Eq. 4) or local (per-layer critics, Eq. 8)")
+	fs.Float64Var(&o.gamma, "gamma", 0, "γ of Eq. 8 (default: 1 for global, 0.1 for local)")
+	fs.Float64Var(&o.lambda, "lambda", 1, "WGAN-GP penalty weight λ")
+	fs.Float64Var(&o.reconWeight, "recon-weight", 1, "weight of the critic-feature reconstruction loss L_RECON")
+	fs.IntVar(&o.epochs, "epochs", 0, "epochs (default: from the preset)")
+	fs.IntVar(&o.batchSize, "batch-size", 0, "batch size (default: from the preset)")
+	fs.IntVar(&o.criticSteps, "critic-steps", 1, "critic updates per network update")
+	fs.Float64Var(&o.lrNetwork, "lr-network", 1e-4, "learning rate of inference and generation")
+	fs.Float64Var(&o.lrCritic, "lr-critic", 4e-4, "learning rate of the critics")
+	fs.Uint64Var(&o.seed, "seed", 1, "random seed (weights, data order, noise)")
+	fs.IntVar(&o.recurrentSteps, "recurrent-steps", 1, "steps of stochastic recurrence in each network")
+	fs.StringVar(&o.pixelScale, "pixel-scale", "unit", "pixel range: unit ([0,1]) or sym ([-1,1])")
+	fs.IntVar(&o.trainLimit, "train-limit", 0, "use only the first N training images (0: all)")
+	fs.IntVar(&o.maxSteps, "max-steps", 0, "stop after N steps in total (0: all epochs)")
+	fs.IntVar(&o.logEvery, "log-every", 10, "steps between metric rows")
+	fs.IntVar(&o.checkpointEvery, "checkpoint-every", 0, "steps between checkpoints (0: once per epoch)")
+	fs.IntVar(&o.keep, "keep", 3, "checkpoints kept in the run folder")
+	fs.StringVar(&o.run, "run", "", "run folder (default: runs/mnist-<algorithm>-<time>)")
+	fs.BoolVar(&o.resume, "resume", false, "continue the run in --run from its newest good checkpoint")
+	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: the copy embedded in the binary)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	o.experiment = "mnist"
+	if len(pos) > 1 {
+		return usagef("too many arguments: %v", pos)
+	}
+	if len(pos) == 1 {
+		o.experiment = pos[0]
+	}
+	if o.experiment != "mnist" {
+		return usagef("unknown experiment %q (available: mnist)", o.experiment)
+	}
+	set := setFlags(fs)
+	var cfg train.Config
+	if o.resume {
+		// The run's own config.json rules; only its length may change.
+		if o.run == "" {
+			return usagef("--resume needs --run")
+		}
+		for name := range set {
+			if name != "resume" && name != "run" && name != "epochs" && name != "max-steps" && name != "data" {
+				return usagef("--%s cannot change a run being resumed (its config.json rules; only --epochs and --max-steps may be given)", name)
+			}
+		}
+		cfg = train.Config{Experiment: o.experiment}
+		if set["epochs"] {
+			if o.epochs <= 0 {
+				return usagef("--epochs %d must be positive", o.epochs)
+			}
+			cfg.Epochs = o.epochs
+		}
+	} else if cfg, err = o.config(set); err != nil {
+		return err
+	}
+	if o.run == "" {
+		o.run = filepath.Join("runs", fmt.Sprintf("mnist-%s-%s", cfg.Model.Critic, time.Now().Format("20060102-150405")))
+	}
+	tr, te, err := loadMNIST(o.dataDir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "run folder: %s\n", o.run)
+	return train.Run(ctx, cfg, train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Train: tr, Test: te, MaxSteps: o.maxSteps})
+}
+
+// config builds the run configuration from the preset and the flags given.
+func (o *trainOptions) config(set map[string]bool) (train.Config, error) {
+	if o.algorithm != model.CriticGlobal && o.algorithm != model.CriticLocal {
+		return train.Config{}, usagef("--algorithm %q: want global or local", o.algorithm)
+	}
+	var cfg train.Config
+	switch o.preset {
+	case "quick":
+		cfg = train.QuickConfig(o.algorithm)
+	case "paper":
+		cfg = train.PaperConfig(o.algorithm)
+	default:
+		return cfg, usagef("--preset %q: want quick or paper", o.preset)
+	}
+	if set["gamma"] {
+		cfg.Objective.Gamma = o.gamma
+	}
+	cfg.Objective.Lambda = o.lambda
+	cfg.Objective.ReconWeight = o.reconWeight
+	if set["epochs"] {
+		cfg.Epochs = o.epochs
+	}
+	if set["batch-size"] {
+		cfg.BatchSize = o.batchSize
+	}
+	cfg.CriticSteps = o.criticSteps
+	if set["lr-network"] {
+		cfg.NetworkAdam.LearningRate = o.lrNetwork
+	}
+	if set["lr-critic"] {
+		cfg.CriticAdam.LearningRate = o.lrCritic
+	}
+	cfg.Seed = o.seed
+	cfg.Model.RecurrentSteps = o.recurrentSteps
+	cfg.PixelScale = o.pixelScale
+	cfg.TrainLimit = o.trainLimit
+	cfg.LogEvery = o.logEvery
+	cfg.CheckpointEvery = o.checkpointEvery
+	cfg.KeepCheckpoints = o.keep
+	if err := cfg.Validate(); err != nil {
+		return cfg, &usageError{err.Error()}
+	}
+	return cfg, nil
+}
+
+func loadMNIST(dir string) (trainSet, testSet *mnist.Set, err error) {
+	load := mnist.Load
+	if dir != "" {
+		load = func(split string) (*mnist.Set, error) { return mnist.LoadDir(dir, split) }
+	}
+	if trainSet, err = load("train"); err != nil {
+		return nil, nil, err
+	}
+	if testSet, err = load("test"); err != nil {
+		return nil, nil, err
+	}
+	return trainSet, testSet, nil
+}

@@ -1,0 +1,104 @@
+// Package model holds the networks of the paper's experiments: the inference
+// (recognition, bottom-up) and generation (top-down) networks and the critics
+// that compare their activity.
+//
+// See Benjamin & Kording, "Learning to infer in recurrent biological
+// networks", Appendix A.1.3 (MNIST).
+package model
+
+import (
+	"math/rand/v2"
+
+	ad "github.com/wakesleep/wakesleep/autodiff"
+	"github.com/wakesleep/wakesleep/nn"
+	"github.com/wakesleep/wakesleep/tensor"
+)
+
+// GaussianLayer is a stochastic unit: a one-hidden-layer network whose output
+// gives the mean and standard deviation of a diagonal Gaussian, sampled with
+// the reparameterisation trick (Kingma & Welling 2013):
+//
+//	h = ReLU(W₁·in + b₁);  [μ, s] = W₂·h + b₂;  σ = softplus(s);  out = μ + σ·ε, ε ~ N(0, I)
+//
+//	in [B, In] → out [B, Out];  hidden [B, Hidden]
+//
+// The first half of the second layer's outputs is the mean, the second half
+// the pre-softplus standard deviation (the paper does not say which half is
+// which; it does not matter for learning).
+type GaussianLayer struct {
+	Hidden *nn.Linear // In → Hidden
+	Out    *nn.Linear // Hidden → 2·Out
+}
+
+// NewGaussianLayer returns a GaussianLayer with PyTorch's default init.
+func NewGaussianLayer(in, hidden, out int, dt tensor.DType, rng *rand.Rand) *GaussianLayer {
+	return &GaussianLayer{
+		Hidden: nn.NewLinear(in, hidden, dt, rng),
+		Out:    nn.NewLinear(hidden, 2*out, dt, rng),
+	}
+}
+
+// Moments returns the mean and standard deviation for input x [B, In].
+func (g *GaussianLayer) Moments(x *ad.Var) (mean, std *ad.Var) {
+	h := ad.ReLU(g.Hidden.Forward(x))
+	o := g.Out.Forward(h) // [B, 2·Out]
+	n := o.Dim(1) / 2
+	return ad.Slice(o, 1, 0, n), ad.Softplus(ad.Slice(o, 1, n, 2*n))
+}
+
+// Sample draws a reparameterised sample given x [B, In], with noise from rng.
+func (g *GaussianLayer) Sample(x *ad.Var, rng *rand.Rand) *ad.Var {
+	mean, std := g.Moments(x)
+	return Reparameterize(mean, std, rng)
+}
+
+// Reparameterize returns μ + σ·ε with ε ~ N(0, I) drawn from rng: a sample
+// whose gradient flows into μ and σ.
+func Reparameterize(mean, std *ad.Var, rng *rand.Rand) *ad.Var {
+	eps := tensor.RandNormal(rng, mean.DType(), mean.Shape()...)
+	return ad.Add(mean, ad.Mul(std, ad.Const(eps)))
+}
+
+// Parameters implements nn.Module.
+func (g *GaussianLayer) Parameters() []*nn.Parameter {
+	return append(nn.Prefixed("hidden", g.Hidden.Parameters()), nn.Prefixed("out", g.Out.Parameters())...)
+}
+
+// RecurrentStochastic is one direction (inference or generation) of the
+// MNIST model of Sec. 5.1: a stochastic map followed by nonlinear stochastic
+// recurrence whose sample is merged with the running state by arithmetic mean:
+//
+//	s₀ = sample(First(in));  s_{k+1} = (s_k + sample(Recur(s_k))) / 2,  k = 0 … Steps−1
+//
+// Because of the nonlinearity and the merge, the distribution of the output
+// given the input is not Gaussian, so no likelihood is tractable.
+type RecurrentStochastic struct {
+	First *GaussianLayer // In → Out
+	Recur *GaussianLayer // Out → Out
+	Steps int            // recurrent steps (the paper's text reads as 1)
+}
+
+// Forward returns the final state for input x [B, In] → [B, Out].
+func (r *RecurrentStochastic) Forward(x *ad.Var, rng *rand.Rand) *ad.Var {
+	s := r.First.Sample(x, rng)
+	for k := 0; k < r.Steps; k++ {
+		s = ad.Scale(ad.Add(s, r.Recur.Sample(s, rng)), 0.5)
+	}
+	return s
+}
+
+// Trajectory returns every state s₀ … s_Steps, for studies of the dynamics.
+func (r *RecurrentStochastic) Trajectory(x *ad.Var, rng *rand.Rand) []*ad.Var {
+	s := r.First.Sample(x, rng)
+	out := []*ad.Var{s}
+	for k := 0; k < r.Steps; k++ {
+		s = ad.Scale(ad.Add(s, r.Recur.Sample(s, rng)), 0.5)
+		out = append(out, s)
+	}
+	return out
+}
+
+// Parameters implements nn.Module.
+func (r *RecurrentStochastic) Parameters() []*nn.Parameter {
+	return append(nn.Prefixed("first", r.First.Parameters()), nn.Prefixed("recur", r.Recur.Parameters())...)
+}

@@ -1,0 +1,58 @@
+package objective
+
+import (
+	ad "github.com/wakesleep/wakesleep/autodiff"
+)
+
+// WakeSleepValue returns the adversarial wake/sleep objective, Eq. (4) of
+// Benjamin & Kording:
+//
+//	L_WS = E_{q_φ(x,z)}[D(x, z)] − E_{p_θ(x,z)}[D(x, z)]
+//
+// Symbols: dWake = D on wake pairs [B, 1], dSleep = D on sleep pairs [B, 1].
+// Sign: the critic maximises it; inference and generation minimise it
+// (inference lowers D on wake pairs, generation raises D on sleep pairs).
+// Estimator: batch means. Deviations: none.
+func WakeSleepValue(dWake, dSleep *ad.Var) *ad.Var {
+	return ad.Sub(ad.Mean(dWake), ad.Mean(dSleep)) // Eq. 4, term 1 − term 2
+}
+
+// OscillatoryValue returns the per-layer oscillatory objective, Eq. (7):
+//
+//	L_O,i = E_{q_φ(x,z)}[D_i(z_i)] − E_{q_φ(z_{i+1}|x) p_θ(z_i|z_{i+1})}[D_i(z_i)]
+//
+// Symbols: dBottomUp = D_i on z_i inferred from data [B, 1]; dTopDown = D_i
+// on z_i generated one step down from the inferred layer above [B, 1] (for
+// the top layer, from the prior). Sign: D_i maximises it, the networks
+// minimise it. Estimator: batch means. Deviations: none.
+func OscillatoryValue(dBottomUp, dTopDown *ad.Var) *ad.Var {
+	return ad.Sub(ad.Mean(dBottomUp), ad.Mean(dTopDown)) // Eq. 7, term 1 − term 2
+}
+
+// FeatureReconstruction returns L_RECON of Sec. 3.2 (the VAE-GAN loss of
+// Larsen et al. 2016): the distance between a critic's hidden features of the
+// true activity and of its top-down reconstruction,
+//
+//	L_RECON,i = 1/(B·F) Σ_b Σ_f (Φ_i(z_i)_bf − Φ_i(ẑ_i)_bf)²
+//
+// Symbols: truth = Φ_i(z_i) [B, F], recon = Φ_i(ẑ_i) [B, F], Φ_i the last
+// hidden layer of critic D_i. Sign: loss the networks minimise; the critic does
+// not train on it. Deviations: the paper leaves the layer and distance open;
+// we take the penultimate layer and mean squared error, the VAE-GAN choice.
+func FeatureReconstruction(truth, recon *ad.Var) *ad.Var {
+	return ad.Mean(ad.Square(ad.Sub(truth, recon)))
+}
+
+// Combined returns the per-layer objective of Eq. (8):
+//
+//	L_i = γ·L_WS + (1 − γ)·(L_O,i + L_RECON)
+//
+// recon may be nil (a layer with no reconstruction, such as the top layer
+// whose top-down distribution is the prior).
+func Combined(gamma float64, ws, osc, recon *ad.Var) *ad.Var {
+	local := osc
+	if recon != nil {
+		local = ad.Add(osc, recon) // Eq. 8, L_O,i + L_RECON
+	}
+	return ad.Add(ad.Scale(ws, gamma), ad.Scale(local, 1-gamma)) // Eq. 8
+}

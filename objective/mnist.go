@@ -1,0 +1,160 @@
+package objective
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	ad "github.com/wakesleep/wakesleep/autodiff"
+	"github.com/wakesleep/wakesleep/model"
+)
+
+// Settings are the knobs of the adversarial objectives.
+type Settings struct {
+	// Gamma balances the wake/sleep term against the oscillatory terms in
+	// Eq. 8 (0.1 for MNIST Fig. 3C). Ignored by the global critic (γ = 1).
+	Gamma float64 `json:"gamma"`
+	// Lambda is the WGAN-GP penalty weight (1 in the paper, A.1.2).
+	Lambda float64 `json:"lambda"`
+	// ReconWeight multiplies L_RECON (1: Eq. 8 as written).
+	ReconWeight float64 `json:"recon_weight"`
+}
+
+// Validate reports a setting out of range.
+func (s Settings) Validate() error {
+	if s.Gamma < 0 || s.Gamma > 1 {
+		return fmt.Errorf("objective: gamma %g must be in [0, 1]", s.Gamma)
+	}
+	if s.Lambda < 0 || s.ReconWeight < 0 {
+		return fmt.Errorf("objective: lambda %g and recon weight %g must be ≥ 0", s.Lambda, s.ReconWeight)
+	}
+	return nil
+}
+
+// Phases holds the activity of one training step's phases, recorded so that
+// the networks' gradients flow through them.
+type Phases struct {
+	// Wake phase: x from the data, z ~ q_φ(z|x) (bottom-up).
+	WakeX, WakeZ *ad.Var
+	// Sleep phase: z ~ p(z) = N(0, I), x ~ p_θ(x|z) (dreaming).
+	SleepX, SleepZ *ad.Var
+	// Top-down phase of the oscillation: x̂ ~ p_θ(x|z) with z the wake
+	// phase's inferred latent, i.e. the reconstruction of the input. Only the
+	// local (oscillatory) algorithm needs it; nil otherwise.
+	TopDownX *ad.Var
+}
+
+// WakePhase runs inference bottom-up from data x [B, XDim]: z ~ q_φ(z|x).
+func WakePhase(m *model.MNIST, x *ad.Var, rng *rand.Rand) (wakeX, wakeZ *ad.Var) {
+	return x, m.Infer(x, rng)
+}
+
+// SleepPhase dreams a batch: z ~ N(0, I), then x ~ p_θ(x|z) top-down.
+func SleepPhase(m *model.MNIST, batch int, rng *rand.Rand) (sleepX, sleepZ *ad.Var) {
+	z := m.Prior(batch, rng)
+	return m.Generate(z, rng), z
+}
+
+// TopDownPhase generates each layer one step down from the inferred layer
+// above (Sec. 3.2): for MNIST, x̂ ~ p_θ(x|z) with z ~ q_φ(z|x), the
+// reconstruction.
+func TopDownPhase(m *model.MNIST, wakeZ *ad.Var, rng *rand.Rand) *ad.Var {
+	return m.Generate(wakeZ, rng)
+}
+
+// RunPhases runs every phase the model's algorithm needs on data x.
+func RunPhases(m *model.MNIST, x *ad.Var, rng *rand.Rand) *Phases {
+	p := &Phases{}
+	p.WakeX, p.WakeZ = WakePhase(m, x, rng)
+	p.SleepX, p.SleepZ = SleepPhase(m, x.Dim(0), rng)
+	if m.Config.Critic == model.CriticLocal {
+		p.TopDownX = TopDownPhase(m, p.WakeZ, rng)
+	}
+	return p
+}
+
+// Detached returns the phases with gradients stopped: what the critics train on.
+func (p *Phases) Detached() *Phases {
+	d := &Phases{WakeX: ad.Detach(p.WakeX), WakeZ: ad.Detach(p.WakeZ),
+		SleepX: ad.Detach(p.SleepX), SleepZ: ad.Detach(p.SleepZ)}
+	if p.TopDownX != nil {
+		d.TopDownX = ad.Detach(p.TopDownX)
+	}
+	return d
+}
+
+// Terms are the scalar values of a step's objectives, for logging.
+type Terms map[string]float64
+
+// joint returns the global critic as a function of (x, z).
+func joint(m *model.MNIST) func([]*ad.Var) *ad.Var {
+	return func(in []*ad.Var) *ad.Var { return m.Joint.Forward(ad.Concat(1, in[0], in[1])) }
+}
+
+func single(c *model.MLPCritic) func([]*ad.Var) *ad.Var {
+	return func(in []*ad.Var) *ad.Var { return c.Forward(in[0]) }
+}
+
+// CriticLoss returns the loss the critics minimise (the negated objectives of
+// Eq. 4, 7 and 8 plus the WGAN-GP penalty of each adversarial term), on
+// detached phases so that only critic weights get gradients.
+//
+// Global:  −L_WS + λ·GP(D; wake, sleep)
+// Local, per layer i:  −[γ·L_WS,i + (1−γ)·L_O,i] + λ·[γ·GP_i(wake, sleep) + (1−γ)·GP_i(bottom-up, top-down)]
+//
+// Each adversarial term is a WGAN-GP objective of its own, weighted as in
+// Eq. 8. For z (the top layer) the top-down distribution is the prior, the
+// same as the sleep distribution, so the two terms coincide.
+func CriticLoss(m *model.MNIST, ph *Phases, s Settings, rng *rand.Rand) (*ad.Var, Terms) {
+	p := ph.Detached()
+	t := Terms{}
+	batch := p.WakeX.Dim(0)
+	if m.Config.Critic == model.CriticGlobal {
+		ws := WakeSleepValue(m.Joint.Forward(ad.Concat(1, p.WakeX, p.WakeZ)), m.Joint.Forward(ad.Concat(1, p.SleepX, p.SleepZ)))
+		gp := GradientPenalty(joint(m), []*ad.Var{p.WakeX, p.WakeZ}, []*ad.Var{p.SleepX, p.SleepZ},
+			InterpolationWeights(rng, m.DType(), batch))
+		t["critic_xz/ws"] = ws.Item()
+		t["critic_xz/gp"] = gp.Item()
+		return ad.Add(ad.Neg(ws), ad.Scale(gp, s.Lambda)), t
+	}
+	g := s.Gamma
+	// D_x: wake x against sleep x (Eq. 4 on the x layer) and against the top-down reconstruction (Eq. 7).
+	dx := m.CriticX.Forward(p.WakeX)
+	wsX := WakeSleepValue(dx, m.CriticX.Forward(p.SleepX))
+	oX := OscillatoryValue(dx, m.CriticX.Forward(p.TopDownX))
+	gpWSX := GradientPenalty(single(m.CriticX), []*ad.Var{p.WakeX}, []*ad.Var{p.SleepX}, InterpolationWeights(rng, m.DType(), batch))
+	gpOX := GradientPenalty(single(m.CriticX), []*ad.Var{p.WakeX}, []*ad.Var{p.TopDownX}, InterpolationWeights(rng, m.DType(), batch))
+	lossX := ad.Add(ad.Neg(Combined(g, wsX, oX, nil)), ad.Scale(Combined(g, gpWSX, gpOX, nil), s.Lambda))
+	// D_z: inferred z against the prior (both Eq. 4 and Eq. 7 for the top layer).
+	oZ := OscillatoryValue(m.CriticZ.Forward(p.WakeZ), m.CriticZ.Forward(p.SleepZ))
+	gpZ := GradientPenalty(single(m.CriticZ), []*ad.Var{p.WakeZ}, []*ad.Var{p.SleepZ}, InterpolationWeights(rng, m.DType(), batch))
+	lossZ := ad.Add(ad.Neg(oZ), ad.Scale(gpZ, s.Lambda))
+	t["critic_x/ws"], t["critic_x/osc"] = wsX.Item(), oX.Item()
+	t["critic_x/gp"] = g*gpWSX.Item() + (1-g)*gpOX.Item()
+	t["critic_z/osc"], t["critic_z/gp"] = oZ.Item(), gpZ.Item()
+	return ad.Add(lossX, lossZ), t
+}
+
+// NetworkLoss returns the loss inference and generation minimise, through the
+// recorded phases (so gradients reach φ and θ), with the critics as they are
+// now:
+//
+// Global:  L_WS (Eq. 4)
+// Local:   Σ_i γ·L_WS,i + (1−γ)·(L_O,i + L_RECON,i)  (Eq. 8), L_RECON only on x.
+func NetworkLoss(m *model.MNIST, p *Phases, s Settings) (*ad.Var, Terms) {
+	t := Terms{}
+	if m.Config.Critic == model.CriticGlobal {
+		ws := WakeSleepValue(m.Joint.Forward(ad.Concat(1, p.WakeX, p.WakeZ)), m.Joint.Forward(ad.Concat(1, p.SleepX, p.SleepZ)))
+		t["net/ws"] = ws.Item()
+		return ws, t
+	}
+	g := s.Gamma
+	dx, fx := m.CriticX.ForwardFeatures(p.WakeX)
+	dr, fr := m.CriticX.ForwardFeatures(p.TopDownX)
+	wsX := WakeSleepValue(dx, m.CriticX.Forward(p.SleepX))
+	oX := OscillatoryValue(dx, dr)
+	recon := ad.Scale(FeatureReconstruction(ad.Detach(fx), fr), s.ReconWeight)
+	oZ := OscillatoryValue(m.CriticZ.Forward(p.WakeZ), m.CriticZ.Forward(p.SleepZ))
+	loss := ad.Add(Combined(g, wsX, oX, recon), Combined(g, oZ, oZ, nil))
+	t["net/ws_x"], t["net/osc_x"], t["net/recon_x"], t["net/osc_z"] = wsX.Item(), oX.Item(), recon.Item(), oZ.Item()
+	return loss, t
+}

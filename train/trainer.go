@@ -1,0 +1,129 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	ad "github.com/wakesleep/wakesleep/autodiff"
+	"github.com/wakesleep/wakesleep/model"
+	"github.com/wakesleep/wakesleep/nn"
+	"github.com/wakesleep/wakesleep/objective"
+	"github.com/wakesleep/wakesleep/optim"
+	"github.com/wakesleep/wakesleep/tensor"
+)
+
+// Trainer holds a model, its two optimizers and the random state, and takes
+// training steps. Everything needed to continue bit-identically is in it.
+type Trainer struct {
+	Config  Config
+	Model   *model.MNIST
+	Network *optim.Adam // inference and generation (φ, θ): minimise
+	Critic  *optim.Adam // critics: maximise
+	Step    int         // completed steps
+	src     *rand.PCG   // the training noise stream (sampling, GP interpolation)
+	rng     *rand.Rand
+}
+
+// NewTrainer builds the model from cfg.Seed and fresh optimizers.
+func NewTrainer(cfg Config) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	initRNG := rand.New(rand.NewPCG(cfg.Seed, 0x1417))
+	m, err := model.NewMNIST(cfg.Model, tensor.Float32, initRNG)
+	if err != nil {
+		return nil, err
+	}
+	src := rand.NewPCG(cfg.Seed, 0x5eed)
+	return &Trainer{
+		Config:  cfg,
+		Model:   m,
+		Network: optim.NewAdam(cfg.NetworkAdam, m.NetworkParameters()),
+		Critic:  optim.NewAdam(cfg.CriticAdam, m.CriticParameters()),
+		src:     src,
+		rng:     rand.New(src),
+	}, nil
+}
+
+// RNG returns the training noise generator.
+func (t *Trainer) RNG() *rand.Rand { return t.rng }
+
+// NumericError reports a NaN or Inf in a loss or gradient.
+type NumericError struct {
+	Step int
+	Term string
+}
+
+func (e *NumericError) Error() string {
+	return fmt.Sprintf("step %d: %s is NaN or infinite", e.Step, e.Term)
+}
+
+// ErrNumeric matches any *NumericError with errors.Is.
+var ErrNumeric = errors.New("non-finite value")
+
+// Is lets errors.Is(err, ErrNumeric) match.
+func (e *NumericError) Is(target error) bool { return target == ErrNumeric }
+
+// SetEpochRates applies the learning-rate schedule for (0-based) epoch e.
+func (t *Trainer) SetEpochRates(e int) {
+	t.Network.SetLearningRate(t.Config.Schedule.Rate(t.Config.NetworkAdam.LearningRate, e))
+	t.Critic.SetLearningRate(t.Config.Schedule.Rate(t.Config.CriticAdam.LearningRate, e))
+}
+
+// TrainStep takes one training step on data batches: CriticSteps critic
+// updates (one per batch in xs, the last batch shared with the network
+// update), then one update of inference and generation against the updated
+// critics. Parameters are left untouched if any loss or gradient is not finite.
+func (t *Trainer) TrainStep(xs []*tensor.Tensor) (objective.Terms, error) {
+	if len(xs) != t.Config.CriticSteps {
+		panic(fmt.Sprintf("train: %d batches for %d critic steps", len(xs), t.Config.CriticSteps))
+	}
+	terms := objective.Terms{}
+	var phases *objective.Phases
+	for k, x := range xs {
+		// Wake, sleep and top-down phases; recorded so that the network
+		// update below can reuse them without running them again.
+		phases = objective.RunPhases(t.Model, ad.Const(x), t.rng)
+		criticLoss, ct := objective.CriticLoss(t.Model, phases, t.Config.Objective, t.rng)
+		grads, err := t.grads(criticLoss, t.Critic.Params, "critic loss")
+		if err != nil {
+			return nil, err
+		}
+		t.Critic.Update(grads)
+		if k == len(xs)-1 {
+			for name, v := range ct {
+				terms[name] = v
+			}
+			terms["critic/loss"] = criticLoss.Item()
+		}
+	}
+	netLoss, nt := objective.NetworkLoss(t.Model, phases, t.Config.Objective)
+	grads, err := t.grads(netLoss, t.Network.Params, "network loss")
+	if err != nil {
+		return nil, err
+	}
+	t.Network.Update(grads)
+	for name, v := range nt {
+		terms[name] = v
+	}
+	terms["net/loss"] = netLoss.Item()
+	t.Step++
+	return terms, nil
+}
+
+func (t *Trainer) grads(loss *ad.Var, params []*nn.Parameter, what string) ([]*tensor.Tensor, error) {
+	if v := loss.Item(); math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, &NumericError{Step: t.Step + 1, Term: what}
+	}
+	gs := ad.Grad(loss, nn.Vars(params), nil)
+	out := make([]*tensor.Tensor, len(gs))
+	for i, g := range gs {
+		if g.Value.HasNaNOrInf() {
+			return nil, &NumericError{Step: t.Step + 1, Term: "gradient of " + what + " w.r.t. " + params[i].Name}
+		}
+		out[i] = g.Value
+	}
+	return out, nil
+}
