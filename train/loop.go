@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) (err error) {
 		if tr, err = NewTrainer(cfg); err != nil {
 			return err
 		}
-		path, _, err := checkpoint.Latest(opts.Dir, CheckpointPrefix)
+		path, err := latestCheckpoint(opts.Dir, out)
 		if err != nil {
 			return fmt.Errorf("resume %s: %w", opts.Dir, err)
 		}
@@ -174,7 +174,7 @@ func (l *loop) run(ctx context.Context) error {
 	defer l.log.Close()
 
 	bar := progress.New(l.out, total, "train")
-	bar.Add(tr.Step)
+	bar.Resume(tr.Step)
 	lastSaved := tr.Step
 	for tr.Step < total {
 		if err := ctx.Err(); err != nil {

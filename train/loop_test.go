@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wakesleep/wakesleep/checkpoint"
@@ -128,5 +129,37 @@ func TestCancelSavesCheckpoint(t *testing.T) {
 	}
 	if _, step, err := checkpoint.Latest(dir, CheckpointPrefix); err != nil || step != 3 {
 		t.Fatalf("latest checkpoint step %d (%v), want 3", step, err)
+	}
+}
+
+// A corrupt newest checkpoint is refused with a message; the previous good
+// one is used to resume.
+func TestResumeFallsBackPastCorruptCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	if err := runTiny(t, tinyConfig(model.CriticLocal), dir, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	newest := filepath.Join(dir, "ckpt-00000008.safetensors")
+	st, err := os.Stat(newest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(newest, st.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadTrainer(newest); err == nil {
+		t.Fatal("a truncated checkpoint loaded")
+	}
+	var log strings.Builder
+	err = Run(context.Background(), Config{Experiment: "mnist", Epochs: 3}, RunOptions{Dir: dir, Resume: true, Out: &log,
+		Train: fakeMNIST(64, 1), Test: fakeMNIST(40, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "warning") || !strings.Contains(log.String(), "resumed "+filepath.Join(dir, "ckpt-00000004.safetensors")) {
+		t.Errorf("log does not report the fallback:\n%s", log.String())
+	}
+	if _, step, err := checkpoint.Latest(dir, CheckpointPrefix); err != nil || step != 12 {
+		t.Errorf("latest step %d (%v), want 12", step, err)
 	}
 }

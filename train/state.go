@@ -3,7 +3,9 @@ package train
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 
@@ -144,7 +146,7 @@ func LoadTrainer(path string) (*Trainer, string, error) {
 	if st, err := os.Stat(path); err != nil {
 		return nil, "", fmt.Errorf("checkpoint %s: %w", path, err)
 	} else if st.IsDir() {
-		p, _, err := checkpoint.Latest(path, CheckpointPrefix)
+		p, err := latestCheckpoint(path, os.Stderr)
 		if err != nil {
 			return nil, "", fmt.Errorf("run folder %s: %w", path, err)
 		}
@@ -166,4 +168,18 @@ func LoadTrainer(path string) (*Trainer, string, error) {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	return tr, path, nil
+}
+
+// latestCheckpoint returns the newest checkpoint of a run folder that loads
+// and verifies. If newer ones are corrupt (a crash mid-write on a filesystem
+// without atomic rename, a damaged disk) it says so on w and uses the newest
+// good one.
+func latestCheckpoint(dir string, w io.Writer) (string, error) {
+	path, _, err := checkpoint.Latest(dir, CheckpointPrefix)
+	var fb *checkpoint.FallbackError
+	if errors.As(err, &fb) {
+		fmt.Fprintf(w, "warning: %v\n", fb)
+		return path, nil
+	}
+	return path, err
 }

@@ -1,0 +1,379 @@
+package imaging
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// DefaultColors are the series colours in order (the familiar "tab10" hues).
+var DefaultColors = []color.RGBA{
+	{0x1f, 0x77, 0xb4, 255}, {0xff, 0x7f, 0x0e, 255}, {0x2c, 0xa0, 0x2c, 255},
+	{0xd6, 0x27, 0x28, 255}, {0x94, 0x67, 0xbd, 255}, {0x8c, 0x56, 0x4b, 255},
+	{0xe3, 0x77, 0xc2, 255}, {0x7f, 0x7f, 0x7f, 255}, {0xbc, 0xbd, 0x22, 255},
+	{0x17, 0xbe, 0xcf, 255},
+}
+
+// Series is one curve or point cloud of a Plot.
+type Series struct {
+	Label   string // shown in the legend; empty for none
+	X, Y    []float64
+	Scatter bool        // draw points as dots instead of joining them by lines
+	Color   color.Color // nil: the next of DefaultColors
+}
+
+// Plot is a small line and scatter plot with axes, ticks, tick labels, grid
+// lines, a title, axis labels and a legend. Points that are NaN or ±Inf, or
+// not positive on a log axis, are left out (and break a line).
+type Plot struct {
+	Title, XLabel, YLabel string
+	Width, Height         int  // pixels; zero means 720×450
+	LogX, LogY            bool // base-10 logarithmic axes
+	Series                []Series
+}
+
+// SavePNG renders p and writes it to path atomically.
+func (p *Plot) SavePNG(path string) error {
+	img, err := p.Render()
+	if err != nil {
+		return fmt.Errorf("plot %q: %w", path, err)
+	}
+	return SavePNG(path, img)
+}
+
+// axis maps data values to pixels along one direction.
+type axis struct {
+	log        bool
+	lo, hi     float64 // in transformed units (log10 for a log axis)
+	p0, p1     int     // pixel positions of lo and hi
+	ticks      []float64
+	tickLabels []string
+}
+
+func (a *axis) tr(v float64) float64 {
+	if a.log {
+		return math.Log10(v)
+	}
+	return v
+}
+
+func (a *axis) ok(v float64) bool {
+	return !math.IsNaN(v) && !math.IsInf(v, 0) && (!a.log || v > 0)
+}
+
+func (a *axis) pix(v float64) float64 {
+	return float64(a.p0) + (a.tr(v)-a.lo)/(a.hi-a.lo)*float64(a.p1-a.p0)
+}
+
+// fit sets lo, hi and the ticks from the data values vs.
+func (a *axis) fit(vs []float64) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range vs {
+		if a.ok(v) {
+			t := a.tr(v)
+			lo, hi = math.Min(lo, t), math.Max(hi, t)
+		}
+	}
+	if lo == hi {
+		d := 0.5 // half a decade on a log axis
+		if !a.log {
+			d = math.Max(math.Abs(lo)*0.1, 1)
+		}
+		lo, hi = lo-d, hi+d
+	} else {
+		m := 0.04 * (hi - lo)
+		lo, hi = lo-m, hi+m
+	}
+	a.lo, a.hi = lo, hi
+	if a.log {
+		a.ticks, a.tickLabels = logTicks(lo, hi)
+	} else {
+		a.ticks, a.tickLabels = linearTicks(lo, hi, 6)
+	}
+}
+
+// linearTicks returns about target "nice" ticks (1, 2 or 5 times a power of
+// ten apart) within [lo, hi], with labels.
+func linearTicks(lo, hi float64, target int) ([]float64, []string) {
+	raw := (hi - lo) / float64(target)
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 5} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	var ticks []float64
+	var labels []string
+	for k := math.Ceil(lo / step); k*step <= hi+1e-9*step; k++ {
+		v := k * step
+		if math.Abs(v) < 1e-9*step {
+			v = 0
+		}
+		ticks = append(ticks, v)
+		labels = append(labels, formatTick(v, step))
+	}
+	return ticks, labels
+}
+
+// logTicks returns ticks for a log axis spanning log10 values [lo, hi]:
+// powers of ten (thinned if there are many), with 2 and 5 multiples added
+// when few decades show, or linear ticks when less than one decade shows.
+func logTicks(lo, hi float64) ([]float64, []string) {
+	first, last := int(math.Ceil(lo-1e-9)), int(math.Floor(hi+1e-9))
+	if last < first {
+		return linearTicks(math.Pow(10, lo), math.Pow(10, hi), 4)
+	}
+	every := max(1, (last-first+1+8)/9) // at most 9 labelled powers
+	var ticks []float64
+	var labels []string
+	mults := []float64{1}
+	if last-first < 2 {
+		mults = []float64{1, 2, 5}
+	}
+	for e := first - 1; e <= last; e++ {
+		for _, m := range mults {
+			v := m * math.Pow(10, float64(e))
+			lv := math.Log10(v)
+			if lv < lo-1e-9 || lv > hi+1e-9 || (m == 1 && (e-first)%every != 0) {
+				continue
+			}
+			ticks = append(ticks, v)
+			labels = append(labels, formatTick(v, v))
+		}
+	}
+	return ticks, labels
+}
+
+// formatTick writes v with as many decimals as the tick spacing step needs,
+// switching to exponent form ("1e-5", "2.5e6") for very large or small values.
+func formatTick(v, step float64) string {
+	if v == 0 {
+		return "0"
+	}
+	if a := math.Abs(v); a >= 1e5 || a < 1e-3 {
+		// As many significant digits as the step resolves: "3e-4", "2.5e6".
+		prec := max(0, int(math.Floor(math.Log10(a)+1e-9)-math.Floor(math.Log10(step)+1e-9)))
+		mant, exp, _ := strings.Cut(strconv.FormatFloat(v, 'e', prec, 64), "e")
+		e, _ := strconv.Atoi(exp) // drops the '+' and leading zeros
+		return mant + "e" + strconv.Itoa(e)
+	}
+	dec := max(0, int(-math.Floor(math.Log10(step)+1e-9)))
+	return strconv.FormatFloat(v, 'f', dec, 64)
+}
+
+var (
+	black     = color.RGBA{0, 0, 0, 255}
+	gridColor = color.RGBA{0xe4, 0xe4, 0xe4, 255}
+	textColor = color.RGBA{0x20, 0x20, 0x20, 255}
+)
+
+// Render draws the plot. It fails if no series has a drawable point.
+func (p *Plot) Render() (*image.RGBA, error) {
+	w, h := p.Width, p.Height
+	if w == 0 {
+		w = 720
+	}
+	if h == 0 {
+		h = 450
+	}
+	x := &axis{log: p.LogX}
+	y := &axis{log: p.LogY}
+	var xs, ys []float64
+	n := 0
+	for _, s := range p.Series {
+		if len(s.X) != len(s.Y) {
+			return nil, fmt.Errorf("series %q has %d x and %d y values", s.Label, len(s.X), len(s.Y))
+		}
+		for i := range s.X {
+			if x.ok(s.X[i]) && y.ok(s.Y[i]) {
+				xs, ys = append(xs, s.X[i]), append(ys, s.Y[i])
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return nil, errors.New("nothing to plot: no finite points (positive on log axes)")
+	}
+	x.fit(xs)
+	y.fit(ys)
+
+	const s1, s2 = 1, 2 // text scales: ticks and legend, title and labels
+	tickW := 0
+	for _, l := range y.tickLabels {
+		tickW = max(tickW, textWidth(l, s1))
+	}
+	top := 12
+	if p.Title != "" {
+		top += textHeight(s2) + 12
+	}
+	if p.YLabel != "" {
+		top += textHeight(s2) + 8
+	}
+	bottom := 12 + 6 + textHeight(s1) + 8
+	if p.XLabel != "" {
+		bottom += textHeight(s2) + 10
+	}
+	left := 12 + tickW + 8
+	right := 24
+	area := image.Rect(left, top, w-right, h-bottom)
+	if area.Dx() < 20 || area.Dy() < 20 {
+		return nil, fmt.Errorf("plot size %d×%d is too small", w, h)
+	}
+	x.p0, x.p1 = area.Min.X, area.Max.X-1
+	y.p0, y.p1 = area.Max.Y-1, area.Min.Y
+
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+
+	// Grid lines, tick marks and tick labels.
+	for i, t := range x.ticks {
+		px := int(math.Round(x.pix(t)))
+		vline(img, px, area.Min.Y, area.Max.Y-1, gridColor)
+		vline(img, px, area.Max.Y, area.Max.Y+4, black)
+		l := x.tickLabels[i]
+		drawText(img, px-textWidth(l, s1)/2, area.Max.Y+8, l, s1, textColor)
+	}
+	for i, t := range y.ticks {
+		py := int(math.Round(y.pix(t)))
+		hline(img, area.Min.X, area.Max.X-1, py, gridColor)
+		hline(img, area.Min.X-5, area.Min.X-1, py, black)
+		l := y.tickLabels[i]
+		drawText(img, area.Min.X-8-textWidth(l, s1), py-textHeight(s1)/2, l, s1, textColor)
+	}
+
+	// Data, clipped to the plot area.
+	clip := area
+	for k, s := range p.Series {
+		c := s.Color
+		if c == nil {
+			c = DefaultColors[k%len(DefaultColors)]
+		}
+		prevOK := false
+		var px0, py0 float64
+		for i := range s.X {
+			if !x.ok(s.X[i]) || !y.ok(s.Y[i]) {
+				prevOK = false
+				continue
+			}
+			px, py := x.pix(s.X[i]), y.pix(s.Y[i])
+			if s.Scatter {
+				dot(img, clip, int(math.Round(px)), int(math.Round(py)), 2, c)
+			} else if prevOK {
+				line(img, clip, px0, py0, px, py, c)
+			} else if i+1 == len(s.X) || !x.ok(s.X[i+1]) || !y.ok(s.Y[i+1]) {
+				dot(img, clip, int(math.Round(px)), int(math.Round(py)), 1, c) // isolated point
+			}
+			px0, py0, prevOK = px, py, true
+		}
+	}
+
+	// Frame, title, axis labels, legend.
+	hline(img, area.Min.X-1, area.Max.X, area.Min.Y-1, black)
+	hline(img, area.Min.X-1, area.Max.X, area.Max.Y, black)
+	vline(img, area.Min.X-1, area.Min.Y-1, area.Max.Y, black)
+	vline(img, area.Max.X, area.Min.Y-1, area.Max.Y, black)
+	if p.Title != "" {
+		drawText(img, (w-textWidth(p.Title, s2))/2, 12, p.Title, s2, textColor)
+	}
+	if p.YLabel != "" {
+		drawText(img, max(4, area.Min.X-textWidth(p.YLabel, s2)/2), area.Min.Y-textHeight(s2)-8, p.YLabel, s2, textColor)
+	}
+	if p.XLabel != "" {
+		drawText(img, area.Min.X+(area.Dx()-textWidth(p.XLabel, s2))/2, h-10-textHeight(s2), p.XLabel, s2, textColor)
+	}
+	p.legend(img, area, s1)
+	return img, nil
+}
+
+func (p *Plot) legend(img *image.RGBA, area image.Rectangle, scale int) {
+	var labels []string
+	var colors []color.Color
+	var scatter []bool
+	for k, s := range p.Series {
+		if s.Label == "" {
+			continue
+		}
+		c := s.Color
+		if c == nil {
+			c = DefaultColors[k%len(DefaultColors)]
+		}
+		labels, colors, scatter = append(labels, s.Label), append(colors, c), append(scatter, s.Scatter)
+	}
+	if len(labels) == 0 {
+		return
+	}
+	lineH := textHeight(scale) + 2*scale + 4
+	tw := 0
+	for _, l := range labels {
+		tw = max(tw, textWidth(l, scale))
+	}
+	box := image.Rect(area.Max.X-tw-40, area.Min.Y+6, area.Max.X-6, area.Min.Y+10+len(labels)*lineH)
+	draw.Draw(img, box, image.White, image.Point{}, draw.Src)
+	gray := color.RGBA{0xa0, 0xa0, 0xa0, 255}
+	hline(img, box.Min.X, box.Max.X, box.Min.Y, gray)
+	hline(img, box.Min.X, box.Max.X, box.Max.Y, gray)
+	vline(img, box.Min.X, box.Min.Y, box.Max.Y, gray)
+	vline(img, box.Max.X, box.Min.Y, box.Max.Y, gray)
+	for i, l := range labels {
+		ty := box.Min.Y + 5 + i*lineH
+		cy := ty + textHeight(scale)/2
+		if scatter[i] {
+			dot(img, box, box.Min.X+14, cy, 2, colors[i])
+		} else {
+			line(img, box, float64(box.Min.X+6), float64(cy), float64(box.Min.X+22), float64(cy), colors[i])
+		}
+		drawText(img, box.Min.X+28, ty, l, scale, textColor)
+	}
+}
+
+func hline(img *image.RGBA, x0, x1, y int, c color.Color) {
+	for x := x0; x <= x1; x++ {
+		img.Set(x, y, c)
+	}
+}
+
+func vline(img *image.RGBA, x, y0, y1 int, c color.Color) {
+	for y := y0; y <= y1; y++ {
+		img.Set(x, y, c)
+	}
+}
+
+// dot draws a filled disc of radius r, clipped to clip.
+func dot(img *image.RGBA, clip image.Rectangle, cx, cy, r int, c color.Color) {
+	for dy := -r; dy <= r; dy++ {
+		for dx := -r; dx <= r; dx++ {
+			if dx*dx+dy*dy <= r*r+r/2 && image.Pt(cx+dx, cy+dy).In(clip) {
+				img.Set(cx+dx, cy+dy, c)
+			}
+		}
+	}
+}
+
+// line draws a 2-pixel-wide segment, clipped to clip, by stepping along the
+// longer axis (a DDA; enough for plots).
+func line(img *image.RGBA, clip image.Rectangle, x0, y0, x1, y1 float64, c color.Color) {
+	steps := int(math.Ceil(math.Max(math.Abs(x1-x0), math.Abs(y1-y0))))
+	if steps > 1<<16 { // far outside the picture: skip rather than loop long
+		return
+	}
+	for i := 0; i <= steps; i++ {
+		t := 0.0
+		if steps > 0 {
+			t = float64(i) / float64(steps)
+		}
+		x := int(math.Round(x0 + t*(x1-x0)))
+		y := int(math.Round(y0 + t*(y1-y0)))
+		for _, d := range [4]image.Point{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+			if q := image.Pt(x+d.X, y+d.Y); q.In(clip) {
+				img.Set(q.X, q.Y, c)
+			}
+		}
+	}
+}
