@@ -1,0 +1,36 @@
+package tensor_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/wakesleep/wakesleep/tensor"
+)
+
+// A CIFAR-sized down-sampling layer: x [64, 32, 16, 16], w [64, 32, 4, 4],
+// stride 2, pad 1 → y [64, 64, 8, 8], float32. bench/conv_torch.py times
+// PyTorch on the same shape.
+func convBenchInputs() (x, w *tensor.Tensor, p tensor.ConvParams) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	x = tensor.RandUniform(rng, tensor.Float32, -1, 1, 64, 32, 16, 16)
+	w = tensor.RandUniform(rng, tensor.Float32, -0.1, 0.1, 64, 32, 4, 4)
+	return x, w, tensor.ConvParams{Stride: 2, Pad: 1}
+}
+
+func BenchmarkConv2dForward(b *testing.B) {
+	x, w, p := convBenchInputs()
+	for b.Loop() {
+		tensor.Conv2d(x, w, p)
+	}
+}
+
+// Forward, then both adjoints with the output as the upstream gradient: what
+// one training step costs this layer.
+func BenchmarkConv2dForwardBackward(b *testing.B) {
+	x, w, p := convBenchInputs()
+	for b.Loop() {
+		y := tensor.Conv2d(x, w, p)
+		tensor.Conv2dTranspose(y, w, p, x.Dim(2), x.Dim(3))
+		tensor.Conv2dWeightGrad(x, y, p, w.Dim(2), w.Dim(3))
+	}
+}
