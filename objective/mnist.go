@@ -6,6 +6,7 @@ import (
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/model"
+	"github.com/wakesleep/wakesleep/tensor"
 )
 
 // Settings are the knobs of the adversarial objectives.
@@ -17,6 +18,10 @@ type Settings struct {
 	Lambda float64 `json:"lambda"`
 	// ReconWeight multiplies L_RECON (1: Eq. 8 as written).
 	ReconWeight float64 `json:"recon_weight"`
+	// SilenceSleepZ lists latent units held at zero in the sleep phase (and
+	// so in the top layer's top-down phase, which is the prior): the
+	// phase-silencing perturbation of Sec. 4.4. Empty for normal training.
+	SilenceSleepZ []int `json:"silence_sleep_z,omitempty"`
 }
 
 // Validate reports a setting out of range.
@@ -27,7 +32,27 @@ func (s Settings) Validate() error {
 	if s.Lambda < 0 || s.ReconWeight < 0 {
 		return fmt.Errorf("objective: lambda %g and recon weight %g must be ≥ 0", s.Lambda, s.ReconWeight)
 	}
+	for _, u := range s.SilenceSleepZ {
+		if u < 0 {
+			return fmt.Errorf("objective: silenced unit %d must be ≥ 0", u)
+		}
+	}
 	return nil
+}
+
+// silence returns z with the given units (columns) set to zero.
+func silence(z *ad.Var, units []int) *ad.Var {
+	if len(units) == 0 {
+		return z
+	}
+	mask := tensor.Full(z.DType(), 1, 1, z.Dim(1))
+	for _, u := range units {
+		if u >= z.Dim(1) {
+			panic(fmt.Sprintf("objective: silenced unit %d of %d", u, z.Dim(1)))
+		}
+		mask.SetAt(u, 0)
+	}
+	return ad.Mul(z, ad.Const(mask))
 }
 
 // Phases holds the activity of one training step's phases, recorded so that
@@ -48,9 +73,11 @@ func WakePhase(m *model.MNIST, x *ad.Var, rng *rand.Rand) (wakeX, wakeZ *ad.Var)
 	return x, m.Infer(x, rng)
 }
 
-// SleepPhase dreams a batch: z ~ N(0, I), then x ~ p_θ(x|z) top-down.
-func SleepPhase(m *model.MNIST, batch int, rng *rand.Rand) (sleepX, sleepZ *ad.Var) {
-	z := m.Prior(batch, rng)
+// SleepPhase dreams a batch: z ~ N(0, I), then x ~ p_θ(x|z) top-down. The
+// units in silenced are held at zero (a perturbation experiment; nil for
+// normal training).
+func SleepPhase(m *model.MNIST, batch int, silenced []int, rng *rand.Rand) (sleepX, sleepZ *ad.Var) {
+	z := silence(m.Prior(batch, rng), silenced)
 	return m.Generate(z, rng), z
 }
 
@@ -62,10 +89,10 @@ func TopDownPhase(m *model.MNIST, wakeZ *ad.Var, rng *rand.Rand) *ad.Var {
 }
 
 // RunPhases runs every phase the model's algorithm needs on data x.
-func RunPhases(m *model.MNIST, x *ad.Var, rng *rand.Rand) *Phases {
+func RunPhases(m *model.MNIST, x *ad.Var, s Settings, rng *rand.Rand) *Phases {
 	p := &Phases{}
 	p.WakeX, p.WakeZ = WakePhase(m, x, rng)
-	p.SleepX, p.SleepZ = SleepPhase(m, x.Dim(0), rng)
+	p.SleepX, p.SleepZ = SleepPhase(m, x.Dim(0), s.SilenceSleepZ, rng)
 	if m.Config.Critic == model.CriticLocal {
 		p.TopDownX = TopDownPhase(m, p.WakeZ, rng)
 	}

@@ -45,7 +45,7 @@ func TestGlobalPlayersSigns(t *testing.T) {
 	m := tinyModel(t, model.CriticGlobal)
 	s := Settings{Gamma: 1, Lambda: 0}
 	x := data(16, 6)
-	ph := RunPhases(m, x, rand.New(rand.NewPCG(1, 1)))
+	ph := RunPhases(m, x, s, rand.New(rand.NewPCG(1, 1)))
 	p := ph.Detached()
 	D := func(x, z *ad.Var) float64 { return mean(m.Joint.Forward(ad.Concat(1, x, z))) }
 
@@ -60,7 +60,7 @@ func TestGlobalPlayersSigns(t *testing.T) {
 	}
 
 	// Network steps on NetworkLoss, with the phases rerun on the same noise.
-	run := func() *Phases { return RunPhases(m, x, rand.New(rand.NewPCG(5, 5))) }
+	run := func() *Phases { return RunPhases(m, x, s, rand.New(rand.NewPCG(5, 5))) }
 	wakeD := func() float64 { q := run().Detached(); return D(q.WakeX, q.WakeZ) }
 	sleepD := func() float64 { q := run().Detached(); return D(q.SleepX, q.SleepZ) }
 
@@ -86,7 +86,7 @@ func TestLocalPlayersSigns(t *testing.T) {
 	m := tinyModel(t, model.CriticLocal)
 	s := Settings{Gamma: 0.1, Lambda: 0, ReconWeight: 0}
 	x := data(16, 6)
-	ph := RunPhases(m, x, rand.New(rand.NewPCG(1, 1)))
+	ph := RunPhases(m, x, s, rand.New(rand.NewPCG(1, 1)))
 	p := ph.Detached()
 	dx := func(v *ad.Var) float64 { return mean(m.CriticX.Forward(v)) }
 	dz := func(v *ad.Var) float64 { return mean(m.CriticZ.Forward(v)) }
@@ -103,7 +103,7 @@ func TestLocalPlayersSigns(t *testing.T) {
 	}
 
 	// Network step with the same noise: D_x(reconstruction) up, D_z(inferred) down.
-	run := func() *Phases { return RunPhases(m, x, rand.New(rand.NewPCG(7, 7))) }
+	run := func() *Phases { return RunPhases(m, x, s, rand.New(rand.NewPCG(7, 7))) }
 	before := run()
 	rb, zb := dx(ad.Detach(before.TopDownX)), dz(ad.Detach(before.WakeZ))
 	nl, _ := NetworkLoss(m, before, s)
@@ -136,7 +136,7 @@ func TestNetworkLossGradient(t *testing.T) {
 				}
 				m.Inference.First.Hidden.W, m.Inference.First.Hidden.B = vs[0], vs[1]
 				m.Inference.First.Out.W, m.Inference.First.Out.B = vs[2], vs[3]
-				l, _ := NetworkLoss(m, RunPhases(m, x, rand.New(rand.NewPCG(8, 8))), s)
+				l, _ := NetworkLoss(m, RunPhases(m, x, s, rand.New(rand.NewPCG(8, 8))), s)
 				return l
 			}
 			ins := make([]*tensor.Tensor, len(ps))
@@ -160,7 +160,7 @@ func TestCriticLossGradient(t *testing.T) {
 			if critic == model.CriticGlobal {
 				s.Gamma = 1
 			}
-			ph := RunPhases(m, data(4, 6), rand.New(rand.NewPCG(8, 8))).Detached()
+			ph := RunPhases(m, data(4, 6), s, rand.New(rand.NewPCG(8, 8))).Detached()
 			c := m.Joint
 			if c == nil {
 				c = m.CriticX
@@ -175,5 +175,27 @@ func TestCriticLossGradient(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// The phase-silencing perturbation holds the chosen latent units at zero in
+// the sleep phase and leaves the others and the wake phase alone.
+func TestSilenceSleepZ(t *testing.T) {
+	m := tinyModel(t, model.CriticLocal)
+	s := Settings{Gamma: 0.1, Lambda: 1, SilenceSleepZ: []int{0, 2}}
+	p := RunPhases(m, data(5, 6), s, rand.New(rand.NewPCG(1, 1)))
+	for b := 0; b < 5; b++ {
+		for u := 0; u < 3; u++ {
+			v := p.SleepZ.Value.At(b*3 + u)
+			if (u == 0 || u == 2) != (v == 0) {
+				t.Fatalf("sleep z[%d][%d] = %g", b, u, v)
+			}
+			if p.WakeZ.Value.At(b*3+u) == 0 {
+				t.Fatalf("wake z[%d][%d] silenced", b, u)
+			}
+		}
+	}
+	if err := (Settings{SilenceSleepZ: []int{-1}}).Validate(); err == nil {
+		t.Error("negative unit accepted")
 	}
 }

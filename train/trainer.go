@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
+	"strings"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/model"
@@ -50,7 +52,8 @@ func NewTrainer(cfg Config) (*Trainer, error) {
 // RNG returns the training noise generator.
 func (t *Trainer) RNG() *rand.Rand { return t.rng }
 
-// NumericError reports a NaN or Inf in a loss or gradient.
+// NumericError reports a NaN or Inf in a loss, a gradient, a parameter after
+// an update, or a tensor about to be checkpointed. Term names which.
 type NumericError struct {
 	Step int
 	Term string
@@ -75,7 +78,9 @@ func (t *Trainer) SetEpochRates(e int) {
 // TrainStep takes one training step on data batches: CriticSteps critic
 // updates (one per batch in xs, the last batch shared with the network
 // update), then one update of inference and generation against the updated
-// critics. Parameters are left untouched if any loss or gradient is not finite.
+// critics. Parameters are left untouched if any loss or gradient is not
+// finite; a parameter that an update makes non-finite is reported too (the
+// trainer is then unusable: the run stops without checkpointing it).
 func (t *Trainer) TrainStep(xs []*tensor.Tensor) (objective.Terms, error) {
 	if len(xs) != t.Config.CriticSteps {
 		panic(fmt.Sprintf("train: %d batches for %d critic steps", len(xs), t.Config.CriticSteps))
@@ -85,13 +90,16 @@ func (t *Trainer) TrainStep(xs []*tensor.Tensor) (objective.Terms, error) {
 	for k, x := range xs {
 		// Wake, sleep and top-down phases; recorded so that the network
 		// update below can reuse them without running them again.
-		phases = objective.RunPhases(t.Model, ad.Const(x), t.rng)
+		phases = objective.RunPhases(t.Model, ad.Const(x), t.Config.Objective, t.rng)
 		criticLoss, ct := objective.CriticLoss(t.Model, phases, t.Config.Objective, t.rng)
-		grads, err := t.grads(criticLoss, t.Critic.Params, "critic loss")
+		grads, err := t.grads(criticLoss, ct, t.Critic.Params, "critic loss")
 		if err != nil {
 			return nil, err
 		}
 		t.Critic.Update(grads)
+		if err := t.checkParams(t.Critic.Params, "critic"); err != nil {
+			return nil, err
+		}
 		if k == len(xs)-1 {
 			for name, v := range ct {
 				terms[name] = v
@@ -100,11 +108,14 @@ func (t *Trainer) TrainStep(xs []*tensor.Tensor) (objective.Terms, error) {
 		}
 	}
 	netLoss, nt := objective.NetworkLoss(t.Model, phases, t.Config.Objective)
-	grads, err := t.grads(netLoss, t.Network.Params, "network loss")
+	grads, err := t.grads(netLoss, nt, t.Network.Params, "network loss")
 	if err != nil {
 		return nil, err
 	}
 	t.Network.Update(grads)
+	if err := t.checkParams(t.Network.Params, "network"); err != nil {
+		return nil, err
+	}
 	for name, v := range nt {
 		terms[name] = v
 	}
@@ -113,8 +124,19 @@ func (t *Trainer) TrainStep(xs []*tensor.Tensor) (objective.Terms, error) {
 	return terms, nil
 }
 
-func (t *Trainer) grads(loss *ad.Var, params []*nn.Parameter, what string) ([]*tensor.Tensor, error) {
+func (t *Trainer) grads(loss *ad.Var, terms objective.Terms, params []*nn.Parameter, what string) ([]*tensor.Tensor, error) {
 	if v := loss.Item(); math.IsNaN(v) || math.IsInf(v, 0) {
+		// Name the terms of the loss that are not finite, if any.
+		var bad []string
+		for name, x := range terms {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				bad = append(bad, fmt.Sprintf("%s = %g", name, x))
+			}
+		}
+		sort.Strings(bad)
+		if len(bad) > 0 {
+			what += " (" + strings.Join(bad, ", ") + ")"
+		}
 		return nil, &NumericError{Step: t.Step + 1, Term: what}
 	}
 	gs := ad.Grad(loss, nn.Vars(params), nil)
@@ -126,4 +148,16 @@ func (t *Trainer) grads(loss *ad.Var, params []*nn.Parameter, what string) ([]*t
 		out[i] = g.Value
 	}
 	return out, nil
+}
+
+// checkParams reports a parameter that an update left NaN or infinite (a
+// finite gradient with an overflowing step). The step is then unusable: the
+// run stops and no checkpoint of it is written.
+func (t *Trainer) checkParams(params []*nn.Parameter, which string) error {
+	for _, p := range params {
+		if p.V.Value.HasNaNOrInf() {
+			return &NumericError{Step: t.Step + 1, Term: which + " parameter " + p.Name + " after the update"}
+		}
+	}
+	return nil
 }
