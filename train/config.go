@@ -6,8 +6,10 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 
+	"github.com/wakesleep/wakesleep/internal/atomicfile"
 	"github.com/wakesleep/wakesleep/model"
 	"github.com/wakesleep/wakesleep/objective"
 	"github.com/wakesleep/wakesleep/optim"
@@ -70,6 +72,13 @@ func QuickConfig(critic string) Config {
 	return c
 }
 
+// Limits checked by Validate.
+const (
+	mnistPixels = 28 * 28
+	maxWidth    = 8192 // z_dim, hidden, critic_width
+	maxDepth    = 64   // critic_depth, recurrent_steps
+)
+
 // Validate checks every field before anything runs.
 func (c Config) Validate() error {
 	if c.Experiment != "mnist" {
@@ -78,8 +87,31 @@ func (c Config) Validate() error {
 	if err := c.Model.Validate(); err != nil {
 		return err
 	}
+	if c.Model.XDim != mnistPixels {
+		return fmt.Errorf("model: x_dim %d, but MNIST digits have %d pixels", c.Model.XDim, mnistPixels)
+	}
+	// Sanity bounds, so that a corrupt config cannot ask for an absurd
+	// allocation (the paper's model is 512 wide, 3 critic layers, 1 step).
+	for _, d := range []struct {
+		name string
+		v    int
+	}{{"z_dim", c.Model.ZDim}, {"hidden", c.Model.Hidden}, {"critic_width", c.Model.CriticWidth}} {
+		if d.v > maxWidth {
+			return fmt.Errorf("model: %s %d exceeds %d", d.name, d.v, maxWidth)
+		}
+	}
+	if c.Model.CriticDepth > maxDepth || c.Model.RecurrentSteps > maxDepth {
+		return fmt.Errorf("model: critic depth %d and recurrent steps %d must be ≤ %d", c.Model.CriticDepth, c.Model.RecurrentSteps, maxDepth)
+	}
 	if err := c.Objective.Validate(); err != nil {
 		return err
+	}
+	// objective.Settings.Validate lets NaN through (every comparison with
+	// NaN is false); so would the checks above for ±Inf weights.
+	for _, w := range []float64{c.Objective.Gamma, c.Objective.Lambda, c.Objective.ReconWeight} {
+		if math.IsNaN(w) || math.IsInf(w, 0) {
+			return fmt.Errorf("objective: gamma %g, lambda %g and recon weight %g must be finite", c.Objective.Gamma, c.Objective.Lambda, c.Objective.ReconWeight)
+		}
 	}
 	if c.Model.Critic == model.CriticGlobal && c.Objective.Gamma != 1 {
 		return fmt.Errorf("the global critic trains with Eq. 4 alone: gamma must be 1, got %g", c.Objective.Gamma)
@@ -103,23 +135,22 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train limit %d must be ≥ 0", c.TrainLimit)
 	case c.LogEvery <= 0:
 		return fmt.Errorf("log every %d must be positive", c.LogEvery)
-	case c.CheckpointEvery < 0 || c.KeepCheckpoints < 1:
-		return fmt.Errorf("checkpoint every %d must be ≥ 0 and keep %d ≥ 1", c.CheckpointEvery, c.KeepCheckpoints)
+	case c.CheckpointEvery < 0:
+		return fmt.Errorf("checkpoint every %d must be ≥ 0", c.CheckpointEvery)
+	case c.KeepCheckpoints < 1:
+		return fmt.Errorf("keep checkpoints %d must be ≥ 1", c.KeepCheckpoints)
 	}
 	return nil
 }
 
-// SaveConfig writes c as indented JSON.
+// SaveConfig writes c as indented JSON, atomically (temporary file, fsync,
+// rename), so that a crash leaves the old file or the new one.
 func SaveConfig(path string, c Config) error {
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // LoadConfig reads a config.json, rejecting unknown fields.
@@ -135,5 +166,11 @@ func LoadConfig(path string) (Config, error) {
 	if err := dec.Decode(&c); err != nil {
 		return c, fmt.Errorf("read config %q: %w", path, err)
 	}
-	return c, c.Validate()
+	if dec.More() {
+		return c, fmt.Errorf("read config %q: trailing data after the JSON object", path)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config %q: %w", path, err)
+	}
+	return c, nil
 }

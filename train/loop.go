@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
@@ -58,9 +59,6 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) (err error) {
 	if out == nil {
 		out = io.Discard
 	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-		return fmt.Errorf("create run folder: %w", err)
-	}
 	cfgPath := filepath.Join(opts.Dir, ConfigFile)
 	_, statErr := os.Stat(cfgPath)
 	exists := statErr == nil
@@ -84,23 +82,50 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) (err error) {
 		if tr, err = NewTrainer(cfg); err != nil {
 			return err
 		}
-		path, err := latestCheckpoint(opts.Dir, out)
-		if err != nil {
-			return fmt.Errorf("resume %s: %w", opts.Dir, err)
-		}
-		ts, meta, err := checkpoint.Load(path)
-		if err != nil {
+		if err := checkData(tr, opts); err != nil {
 			return err
 		}
-		if err := tr.Restore(ts, meta); err != nil {
-			return fmt.Errorf("resume from %s: %w", path, err)
+		removeStaleTemps(opts.Dir, out)
+		path, err := latestCheckpoint(opts.Dir, out)
+		switch {
+		case errors.Is(err, checkpoint.ErrNoCheckpoint):
+			// Stopped before its first checkpoint: the run's state at
+			// step 0 is its config, so it starts over from there.
+			fmt.Fprintf(out, "warning: %s has no checkpoint yet: starting its run from step 0\n", opts.Dir)
+		case err != nil:
+			return fmt.Errorf("resume %s: %w", opts.Dir, err)
+		default:
+			ts, meta, err := checkpoint.Load(path)
+			if err != nil {
+				return err
+			}
+			if err := tr.Restore(ts, meta); err != nil {
+				return fmt.Errorf("resume from %s: %w", path, err)
+			}
+			fmt.Fprintf(out, "resumed %s at step %d\n", path, tr.Step)
 		}
-		fmt.Fprintf(out, "resumed %s at step %d\n", path, tr.Step)
 	case opts.Resume:
 		return fmt.Errorf("nothing to resume: %s has no %s", opts.Dir, ConfigFile)
 	default:
 		if tr, err = NewTrainer(cfg); err != nil {
 			return err
+		}
+		// Refuse before anything is written, so that the same folder can be
+		// used again once the mistake is fixed.
+		if err := checkData(tr, opts); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+			return fmt.Errorf("create run folder: %w", err)
+		}
+		// Checkpoints without a config.json: another run's leftovers, which
+		// rotation would mix with (and prefer over) this run's.
+		if ents, err := os.ReadDir(opts.Dir); err == nil {
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), CheckpointPrefix+"-") && strings.HasSuffix(e.Name(), ".safetensors") {
+					return fmt.Errorf("%w: %s holds checkpoints such as %s but no %s (choose another folder)", ErrRunExists, opts.Dir, e.Name(), ConfigFile)
+				}
+			}
 		}
 		if err := SaveConfig(cfgPath, cfg); err != nil {
 			return err
@@ -108,6 +133,48 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) (err error) {
 	}
 	l := &loop{tr: tr, opts: opts, out: out}
 	return l.run(ctx)
+}
+
+// removeStaleTemps deletes the temporary files (".<name>.tmp-*") that a
+// process killed while writing a checkpoint, picture or config leaves behind.
+// Run calls it when resuming: the folder's own writer is gone.
+func removeStaleTemps(dir string, out io.Writer) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if n := e.Name(); strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") && e.Type().IsRegular() {
+			if os.Remove(filepath.Join(dir, n)) == nil {
+				fmt.Fprintf(out, "removed %s, left by an interrupted write\n", n)
+			}
+		}
+	}
+}
+
+// checkData checks that the data fit the model and give at least one step
+// an epoch.
+func checkData(tr *Trainer, opts RunOptions) error {
+	cfg := tr.Config
+	if opts.Train == nil {
+		return errors.New("no training data")
+	}
+	for _, s := range []struct {
+		name string
+		set  *mnist.Set
+	}{{"training", opts.Train}, {"test", opts.Test}} {
+		if s.set != nil && s.set.Rows*s.set.Cols != cfg.Model.XDim {
+			return fmt.Errorf("%s images are %d×%d, the model takes %d pixels", s.name, s.set.Rows, s.set.Cols, cfg.Model.XDim)
+		}
+	}
+	if tr.StepsPerEpoch(opts.Train.N) == 0 {
+		n := opts.Train.N
+		if cfg.TrainLimit > 0 && cfg.TrainLimit < n {
+			n = cfg.TrainLimit
+		}
+		return fmt.Errorf("batch size %d × critic steps %d exceeds the %d training images", cfg.BatchSize, cfg.CriticSteps, n)
+	}
+	return nil
 }
 
 type loop struct {
@@ -151,16 +218,26 @@ func (t *Trainer) Batches(set *mnist.Set, s int) []*tensor.Tensor {
 
 func (l *loop) run(ctx context.Context) error {
 	tr, cfg := l.tr, l.tr.Config
-	if l.opts.Train == nil {
-		return errors.New("no training data")
+	if err := checkData(tr, l.opts); err != nil {
+		return err
 	}
 	per := tr.StepsPerEpoch(l.opts.Train.N)
-	if per == 0 {
-		return fmt.Errorf("batch size %d × critic steps %d exceeds the %d training images", cfg.BatchSize, cfg.CriticSteps, l.opts.Train.N)
-	}
 	total := cfg.Epochs * per
 	if l.opts.MaxSteps > 0 && l.opts.MaxSteps < total {
 		total = l.opts.MaxSteps
+	}
+	// A run killed after an epoch's last checkpoint but before its pictures
+	// were written resumes at the end of that epoch: finish that work first.
+	if e := tr.Step / per; tr.Step > 0 && tr.Step%per == 0 && !l.picturesDone(e) {
+		fmt.Fprintf(l.out, "writing the pictures of epoch %d, cut short\n", e)
+		if err := l.pictures(e); err != nil {
+			return err
+		}
+		if l.opts.OnEpoch != nil {
+			if err := l.opts.OnEpoch(tr, e); err != nil {
+				return err
+			}
+		}
 	}
 	if tr.Step >= total {
 		fmt.Fprintf(l.out, "run already at step %d of %d\n", tr.Step, total)
@@ -193,7 +270,7 @@ func (l *loop) run(ctx context.Context) error {
 		terms, err := tr.TrainStep(tr.Batches(l.opts.Train, tr.Step))
 		if err != nil {
 			bar.Finish()
-			return fmt.Errorf("%w (last good checkpoint kept in %s)", err, l.opts.Dir)
+			return fmt.Errorf("%w (%s)", err, l.lastGood())
 		}
 		elapsed := time.Since(start)
 		bar.Add(1)
@@ -244,16 +321,44 @@ func (l *loop) logRow(epoch int, terms map[string]float64, elapsed time.Duration
 	return l.log.Log(row)
 }
 
+// lastGood describes the newest checkpoint that loads, for error messages.
+func (l *loop) lastGood() string {
+	path, step, err := checkpoint.Latest(l.opts.Dir, CheckpointPrefix)
+	var fb *checkpoint.FallbackError
+	if err != nil && !errors.As(err, &fb) {
+		return "no good checkpoint in " + l.opts.Dir
+	}
+	return fmt.Sprintf("last good checkpoint kept: %s, step %d", path, step)
+}
+
 func (l *loop) save() error {
 	ts, meta, err := l.tr.State()
 	if err != nil {
 		return err
+	}
+	// Never write a checkpoint that could not be trained on from.
+	if name := nonFinite(ts); name != "" {
+		return fmt.Errorf("%w (%s)", &NumericError{Step: l.tr.Step, Term: "checkpoint tensor " + name}, l.lastGood())
 	}
 	path := filepath.Join(l.opts.Dir, fmt.Sprintf("%s-%08d.safetensors", CheckpointPrefix, l.tr.Step))
 	if err := checkpoint.Save(path, ts, meta); err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
 	return checkpoint.Rotate(l.opts.Dir, CheckpointPrefix, l.tr.Config.KeepCheckpoints)
+}
+
+// picturesDone reports whether the pictures of epoch are in the run folder.
+func (l *loop) picturesDone(epoch int) bool {
+	names := []string{fmt.Sprintf("samples-epoch%03d.png", epoch)}
+	if l.opts.Test != nil && l.opts.Test.N > 0 {
+		names = append(names, fmt.Sprintf("recon-epoch%03d.png", epoch))
+	}
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(l.opts.Dir, n)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // pictures writes the epoch's sample grid (from fixed noise) and the grid of
@@ -267,10 +372,10 @@ func (l *loop) pictures(epoch int) error {
 	if err := imaging.SavePNG(filepath.Join(dir, fmt.Sprintf("samples-epoch%03d.png", epoch)), s); err != nil {
 		return err
 	}
-	if l.opts.Test == nil {
+	if l.opts.Test == nil || l.opts.Test.N == 0 {
 		return nil
 	}
-	r, err := Reconstructions(l.tr, l.opts.Test, 32)
+	r, err := Reconstructions(l.tr, l.opts.Test, min(32, l.opts.Test.N))
 	if err != nil {
 		return err
 	}
@@ -312,6 +417,12 @@ func Samples(t *Trainer, n int) (image.Image, error) {
 // Reconstructions returns the first n test digits, each beside its
 // reconstruction x̂ ~ p_θ(x|z), z ~ q_φ(z|x).
 func Reconstructions(t *Trainer, test *mnist.Set, n int) (image.Image, error) {
+	if n <= 0 || n > test.N {
+		return nil, fmt.Errorf("reconstructions: %d digits asked of a test set of %d", n, test.N)
+	}
+	if d := test.Rows * test.Cols; d != t.Model.Config.XDim {
+		return nil, fmt.Errorf("reconstructions: test images have %d pixels, the model takes %d", d, t.Model.Config.XDim)
+	}
 	idx := make([]int, n)
 	for i := range idx {
 		idx[i] = i

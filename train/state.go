@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 
 	"github.com/wakesleep/wakesleep/checkpoint"
@@ -102,6 +103,9 @@ func (t *Trainer) Restore(ts map[string]*tensor.Tensor, meta map[string]string) 
 	if err != nil {
 		return fmt.Errorf("checkpoint metadata %s: %w", metaRNG, err)
 	}
+	if name := nonFinite(ts); name != "" {
+		return fmt.Errorf("checkpoint tensor %q holds NaN or infinite values", name)
+	}
 	params := t.Model.Parameters()
 	for _, p := range params {
 		v, ok := ts["model."+p.Name]
@@ -140,13 +144,35 @@ func (t *Trainer) Restore(ts map[string]*tensor.Tensor, meta map[string]string) 
 	return nil
 }
 
+// nonFinite returns the name of a tensor of ts holding NaN or ±Inf (the
+// first in sorted order), or "".
+func nonFinite(ts map[string]*tensor.Tensor) string {
+	names := make([]string, 0, len(ts))
+	for k := range ts {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if ts[k].HasNaNOrInf() {
+			return k
+		}
+	}
+	return ""
+}
+
 // LoadTrainer rebuilds a trainer from a checkpoint file, or from the newest
-// good checkpoint of a run folder. It returns the file it read.
+// good checkpoint of a run folder. It returns the file it read. A warning
+// about skipped corrupt checkpoints goes to os.Stderr; see LoadTrainerWarn.
 func LoadTrainer(path string) (*Trainer, string, error) {
+	return LoadTrainerWarn(path, os.Stderr)
+}
+
+// LoadTrainerWarn is LoadTrainer with the fallback warning written to warn.
+func LoadTrainerWarn(path string, warn io.Writer) (*Trainer, string, error) {
 	if st, err := os.Stat(path); err != nil {
 		return nil, "", fmt.Errorf("checkpoint %s: %w", path, err)
 	} else if st.IsDir() {
-		p, err := latestCheckpoint(path, os.Stderr)
+		p, err := latestCheckpoint(path, warn)
 		if err != nil {
 			return nil, "", fmt.Errorf("run folder %s: %w", path, err)
 		}

@@ -37,6 +37,7 @@ func commands() []command {
 		{"reconstruct", "reconstruct test digits from a checkpoint into a PNG grid", runReconstruct},
 		{"eval", "wake/sleep alignment and sample/reconstruction quality report", runEval},
 		{"classifier", "train the MNIST classifier that eval uses", runClassifier},
+		{"predict", "Moving MNIST: predict 10 frames from 10 (PNG strip, GIF; --eval scores them)", runPredict},
 	}
 }
 
@@ -81,19 +82,24 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.As(err, &ue):
-			fmt.Fprintf(stderr, "wakesleep %s: %s\nRun 'wakesleep %s -h' for usage.\n", c.name, err, c.name)
+			fmt.Fprintf(stderr, "wakesleep %s: %s\nRun 'wakesleep %s -h' for usage.\n", c.name, oneLine(err), c.name)
 			return 2
 		case errors.Is(err, context.Canceled):
 			fmt.Fprintf(stderr, "wakesleep %s: interrupted\n", c.name)
 			return 130
 		default:
-			fmt.Fprintf(stderr, "wakesleep %s: %s\n", c.name, err)
+			fmt.Fprintf(stderr, "wakesleep %s: %s\n", c.name, oneLine(err))
 			return 1
 		}
 	}
-	fmt.Fprintf(stderr, "wakesleep: unknown command %q\n", args[0])
-	printTop(stderr)
+	fmt.Fprintf(stderr, "wakesleep: unknown command %q\nRun 'wakesleep help' for the commands.\n", args[0])
 	return 2
+}
+
+// oneLine is err's message on one line: errors.Join puts each joined error
+// on its own line, which would break the one-line error contract.
+func oneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
@@ -110,9 +116,18 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 // parse parses flags, turning flag errors into usage errors; it allows
 // positional arguments before flags (`train mnist --epochs 3`).
 func parse(fs *flag.FlagSet, args []string) (positional []string, err error) {
+	// The flag package prints a bad flag's message and the whole usage
+	// itself; silence it so that Main reports the mistake once, on one line,
+	// and print the usage only when it was asked for (-h).
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	defer func() { fs.Usage = usage; fs.SetOutput(out) }()
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				usage()
 				return nil, err
 			}
 			return nil, &usageError{err.Error()}

@@ -25,9 +25,10 @@ func TestEvalUsageErrors(t *testing.T) {
 		{[]string{"eval"}, "--checkpoint is required"},
 		{[]string{"eval", "--checkpoint", "x", "--n", "1"}, "--n 1"},
 		{[]string{"eval", "--checkpoint", "x", "--draws", "0"}, "--draws 0"},
-		{[]string{"eval", "--checkpoint", "x", "--units", "some"}, "unit choice"},
+		{[]string{"eval", "--checkpoint", "x", "--unit-choice", "some"}, "unit choice"},
+		{[]string{"eval", "--checkpoint", "x", "--alignments", "8x8"}, "not <x units>"},
 		{[]string{"eval", "--checkpoint", "x", "--alpha", "-1"}, "--alpha"},
-		{[]string{"eval", "--checkpoint", "x", "--x-units", "0", "--z-units", "0"}, "need some units"},
+		{[]string{"eval", "--checkpoint", "x", "--alignments", "8x8z,0x0z"}, "need some units"},
 		{[]string{"eval", "--compare"}, "at least one"},
 		{[]string{"eval", "--compare", "--n", "5", "a"}, "not --n"},
 		{[]string{"eval", "stray"}, "unexpected arguments"},
@@ -56,8 +57,8 @@ func TestEvalCompare(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	write := func(run string, ws float64) string {
-		r := &eval.Result{Step: 100, Algorithm: "local", Gamma: 0.1, N: 10000, Alignment: &eval.AlignmentResult{
-			WakeSleep: eval.Stat{Mean: ws, Std: 0.01}}}
+		r := &eval.Result{Step: 100, Algorithm: "local", Gamma: 0.1, N: 10000, Alignments: []*eval.AlignmentResult{{
+			Options: eval.DefaultAlignmentOptions(), WakeSleep: eval.Stat{Mean: ws, Std: 0.01}}}}
 		r.Reconstruction.Agreement = 0.9
 		b, err := json.Marshal(r)
 		if err != nil {

@@ -52,7 +52,7 @@ func runPicture(args []string, stdout, stderr io.Writer, name, usage string, def
 	if *n <= 0 || *n > 4096 {
 		return usagef("--n %d must be in 1..4096", *n)
 	}
-	tr, path, err := train.LoadTrainer(*ckpt)
+	tr, path, err := train.LoadTrainerWarn(*ckpt, stderr)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/wakesleep/wakesleep/data/mnist"
@@ -46,6 +48,9 @@ type trainOptions struct {
 	lrCritic        float64
 	seed            uint64
 	recurrentSteps  int
+	hidden          int
+	criticWidth     int
+	zDim            int
 	pixelScale      string
 	trainLimit      int
 	maxSteps        int
@@ -72,6 +77,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&o.lrCritic, "lr-critic", 4e-4, "learning rate of the critics")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed (weights, data order, noise)")
 	fs.IntVar(&o.recurrentSteps, "recurrent-steps", 1, "steps of stochastic recurrence in each network")
+	fs.IntVar(&o.hidden, "hidden", 0, "hidden units in every stochastic layer (default: 512, as the paper)")
+	fs.IntVar(&o.criticWidth, "critic-width", 0, "units in each critic hidden layer (default: 512, as the paper)")
+	fs.IntVar(&o.zDim, "z-dim", 0, "latent units z (default: 128, as the paper)")
 	fs.StringVar(&o.pixelScale, "pixel-scale", "unit", "pixel range: unit ([0,1]) or sym ([-1,1])")
 	fs.IntVar(&o.trainLimit, "train-limit", 0, "use only the first N training images (0: all)")
 	fs.IntVar(&o.maxSteps, "max-steps", 0, "stop after N steps in total (0: all epochs)")
@@ -96,6 +104,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("unknown experiment %q (available: mnist)", o.experiment)
 	}
 	set := setFlags(fs)
+	if o.maxSteps < 0 {
+		return usagef("--max-steps %d must be ≥ 0", o.maxSteps)
+	}
 	var cfg train.Config
 	if o.resume {
 		// The run's own config.json rules; only its length may change.
@@ -162,6 +173,18 @@ func (o *trainOptions) config(set map[string]bool) (train.Config, error) {
 	}
 	cfg.Seed = o.seed
 	cfg.Model.RecurrentSteps = o.recurrentSteps
+	for _, d := range []struct {
+		flag string
+		v    int
+		dst  *int
+	}{{"hidden", o.hidden, &cfg.Model.Hidden}, {"critic-width", o.criticWidth, &cfg.Model.CriticWidth}, {"z-dim", o.zDim, &cfg.Model.ZDim}} {
+		if set[d.flag] {
+			if d.v <= 0 {
+				return cfg, usagef("--%s %d must be positive", d.flag, d.v)
+			}
+			*d.dst = d.v
+		}
+	}
 	cfg.PixelScale = o.pixelScale
 	cfg.TrainLimit = o.trainLimit
 	cfg.LogEvery = o.logEvery
@@ -173,10 +196,21 @@ func (o *trainOptions) config(set map[string]bool) (train.Config, error) {
 	return cfg, nil
 }
 
+// loadMNIST reads both splits, embedded or from dir, and checks that they
+// hold 28×28 images, the size the MNIST model takes.
 func loadMNIST(dir string) (trainSet, testSet *mnist.Set, err error) {
-	load := mnist.Load
-	if dir != "" {
-		load = func(split string) (*mnist.Set, error) { return mnist.LoadDir(dir, split) }
+	load := func(split string) (*mnist.Set, error) {
+		var s *mnist.Set
+		var err error
+		if dir == "" {
+			s, err = mnist.Load(split)
+		} else {
+			s, err = mnist.LoadDir(dir, split)
+		}
+		if err == nil && (s.Rows != 28 || s.Cols != 28) {
+			return nil, fmt.Errorf("%s: images are %d×%d, the MNIST model needs 28×28", imagesFile(dir, split), s.Rows, s.Cols)
+		}
+		return s, err
 	}
 	if trainSet, err = load("train"); err != nil {
 		return nil, nil, err
@@ -185,4 +219,18 @@ func loadMNIST(dir string) (trainSet, testSet *mnist.Set, err error) {
 		return nil, nil, err
 	}
 	return trainSet, testSet, nil
+}
+
+// imagesFile names the image file of a split in dir for messages, with the
+// ".gz" suffix if that is the one mnist.LoadDir reads.
+func imagesFile(dir, split string) string {
+	name := "train-images-idx3-ubyte"
+	if split == "test" {
+		name = "t10k-images-idx3-ubyte"
+	}
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p + ".gz"); err == nil {
+		p += ".gz"
+	}
+	return strconv.Quote(p)
 }
