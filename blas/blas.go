@@ -2,7 +2,8 @@
 //
 // Two implementations sit behind the same functions, chosen at build time:
 //
-//	go build ./...                  pure Go (gonum's blas), works anywhere
+//	go build ./...                  pure Go: our AVX2+FMA assembly sgemm on amd64
+//	                                (gonum's blas on other CPUs and for float64)
 //	go build -tags openblas ./...   OpenBLAS through cgo (apt-get install libopenblas-dev)
 //
 // Matrices are row-major. Panics on inconsistent dimensions, like any BLAS.

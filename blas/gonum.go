@@ -7,8 +7,17 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// Implementation names the BLAS this binary was built with.
-const Implementation = "gonum (pure Go)"
+// Implementation names the BLAS this binary was built with: gonum, with
+// float32 products on wakesleep's own assembly kernel where the CPU has
+// AVX2 and FMA (see sgemm_amd64.go).
+var Implementation = implementationName()
+
+func implementationName() string {
+	if useAsmSgemm {
+		return "pure Go (" + asmSgemmName + "; gonum dgemm)"
+	}
+	return "gonum (pure Go)"
+}
 
 var impl gonum.Implementation
 
@@ -20,6 +29,10 @@ func trans(t bool) blas.Transpose {
 }
 
 func gemm32(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if useAsmSgemm {
+		sgemmAsm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	impl.Sgemm(trans(tA), trans(tB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 

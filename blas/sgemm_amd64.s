@@ -1,0 +1,320 @@
+//go:build !openblas
+
+#include "textflag.h"
+
+// AVX2+FMA micro-kernel and packing routines for sgemm (see sgemm_amd64.go
+// for the packed layouts).
+//
+// Kernel registers:
+//	AX   packed A: one micro-panel is k steps of 6 floats (24 bytes)
+//	BX   packed B: one micro-panel is k steps of 16 floats (64 bytes)
+//	CX   k-loop counter
+//	DX   C tile, top-left element
+//	R8   ldc in bytes
+//	R11  tiles left
+//	Y0..Y11   the 6×16 accumulator: row i is Y(2i) (columns 0-7) and Y(2i+1) (8-15)
+//	Y12, Y13  one row of B (16 floats)
+//	Y14, Y15  one broadcast element of A
+
+// STEP does one rank-1 update of the accumulator: the B row at offsets b0/b1
+// of BX times the 6 A values at offsets a0..a5 of AX.
+#define STEP(b0, b1, a0, a1, a2, a3, a4, a5) \
+	VMOVUPS      b0(BX), Y12;         \
+	VMOVUPS      b1(BX), Y13;         \
+	VBROADCASTSS a0(AX), Y14;         \
+	VFMADD231PS  Y12, Y14, Y0;        \
+	VFMADD231PS  Y13, Y14, Y1;        \
+	VBROADCASTSS a1(AX), Y15;         \
+	VFMADD231PS  Y12, Y15, Y2;        \
+	VFMADD231PS  Y13, Y15, Y3;        \
+	VBROADCASTSS a2(AX), Y14;         \
+	VFMADD231PS  Y12, Y14, Y4;        \
+	VFMADD231PS  Y13, Y14, Y5;        \
+	VBROADCASTSS a3(AX), Y15;         \
+	VFMADD231PS  Y12, Y15, Y6;        \
+	VFMADD231PS  Y13, Y15, Y7;        \
+	VBROADCASTSS a4(AX), Y14;         \
+	VFMADD231PS  Y12, Y14, Y8;        \
+	VFMADD231PS  Y13, Y14, Y9;        \
+	VBROADCASTSS a5(AX), Y15;         \
+	VFMADD231PS  Y12, Y15, Y10;       \
+	VFMADD231PS  Y13, Y15, Y11
+
+// STORE adds alpha (in Y15) times accumulator row lo/hi to the 16 floats at
+// DX, then moves DX down one row; STORENEW overwrites them instead.
+#define STORE(lo, hi) \
+	VMOVUPS     (DX), Y12;      \
+	VMOVUPS     32(DX), Y13;    \
+	VFMADD231PS lo, Y15, Y12;   \
+	VFMADD231PS hi, Y15, Y13;   \
+	VMOVUPS     Y12, (DX);      \
+	VMOVUPS     Y13, 32(DX);    \
+	ADDQ        R8, DX
+
+#define STORENEW(lo, hi) \
+	VMULPS  lo, Y15, Y12; \
+	VMULPS  hi, Y15, Y13; \
+	VMOVUPS Y12, (DX);    \
+	VMOVUPS Y13, 32(DX);  \
+	ADDQ    R8, DX
+
+// func sgemmKernel6x16(k, tiles int, a, b, c *float32, ldc int, accumulate bool, alpha float32)
+//
+// For t in [0, tiles): C[6t:6t+6, 0:16] += alpha · Apanel(t) · Bpanel, where
+// Apanel(t) is the t-th packed A micro-panel (they lie back to back, 6k floats
+// each) and Bpanel the one packed B micro-panel; = instead of += when
+// accumulate is false. Requires k ≥ 1, tiles ≥ 1.
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-56
+	MOVQ a+16(FP), AX
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	MOVQ tiles+8(FP), R11
+
+tile:
+	MOVQ b+24(FP), BX
+	MOVQ k+0(FP), CX
+
+	// Warm the 6 C rows this tile will update while the k loop runs.
+	MOVQ       DX, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 63(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 63(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 63(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 63(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 63(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 63(R9)
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	MOVQ CX, R10
+	SHRQ $2, R10
+	JZ   tail
+
+loop4:
+	STEP(0, 32, 0, 4, 8, 12, 16, 20)
+	STEP(64, 96, 24, 28, 32, 36, 40, 44)
+	STEP(128, 160, 48, 52, 56, 60, 64, 68)
+	STEP(192, 224, 72, 76, 80, 84, 88, 92)
+	ADDQ $96, AX
+	ADDQ $256, BX
+	DECQ R10
+	JNZ  loop4
+
+tail:
+	ANDQ $3, CX
+	JZ   store
+
+loop1:
+	STEP(0, 32, 0, 4, 8, 12, 16, 20)
+	ADDQ $24, AX
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  loop1
+
+store:
+	VBROADCASTSS alpha+52(FP), Y15
+	CMPB         accumulate+48(FP), $0
+	JEQ          storenew
+	STORE(Y0, Y1)
+	STORE(Y2, Y3)
+	STORE(Y4, Y5)
+	STORE(Y6, Y7)
+	STORE(Y8, Y9)
+	STORE(Y10, Y11)
+	JMP          nexttile
+
+storenew:
+	STORENEW(Y0, Y1)
+	STORENEW(Y2, Y3)
+	STORENEW(Y4, Y5)
+	STORENEW(Y6, Y7)
+	STORENEW(Y8, Y9)
+	STORENEW(Y10, Y11)
+
+nexttile:
+	// AX already points at the next A micro-panel and DX at the next tile's
+	// first row.
+	DECQ R11
+	JNZ  tile
+
+	VZEROUPPER
+	RET
+
+// func sgemmPackA6(groups int, src *float32, lds int, dst *float32)
+//
+// Packs 6 rows of 8·groups floats (row i at src + i·lds floats) into an A
+// micro-panel: dst[6p+i] = src[i·lds+p]. Each 8-column group is a 6×8
+// transpose: unpack and shuffle give, per column p, rows 0-3 as 4 floats
+// and rows 4-5 as 2, stored with 16- and 8-byte moves.
+TEXT ·sgemmPackA6(SB), NOSPLIT, $0-32
+	MOVQ groups+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	LEAQ (SI)(R8*2), R9
+	ADDQ R8, R9         // row 3
+
+packA6loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (R9), Y3
+	VMOVUPS (R9)(R8*1), Y4
+	VMOVUPS (R9)(R8*2), Y5
+
+	VUNPCKLPS Y1, Y0, Y6   // r0 r1 interleaved: p0 p1 | p4 p5
+	VUNPCKHPS Y1, Y0, Y7   // p2 p3 | p6 p7
+	VUNPCKLPS Y3, Y2, Y8   // r2 r3
+	VUNPCKHPS Y3, Y2, Y9
+	VUNPCKLPS Y5, Y4, Y10  // r4 r5: qwords p0 p1 | p4 p5
+	VUNPCKHPS Y5, Y4, Y11  // p2 p3 | p6 p7
+
+	VSHUFPS $0x44, Y8, Y6, Y0 // rows 0-3 of p0 | p4
+	VSHUFPS $0xEE, Y8, Y6, Y1 // p1 | p5
+	VSHUFPS $0x44, Y9, Y7, Y2 // p2 | p6
+	VSHUFPS $0xEE, Y9, Y7, Y3 // p3 | p7
+
+	VMOVUPS X0, 0(DI)
+	VMOVLPS X10, 16(DI)
+	VMOVUPS X1, 24(DI)
+	VMOVHPS X10, 40(DI)
+	VMOVUPS X2, 48(DI)
+	VMOVLPS X11, 64(DI)
+	VMOVUPS X3, 72(DI)
+	VMOVHPS X11, 88(DI)
+
+	VEXTRACTF128 $1, Y0, 96(DI)
+	VEXTRACTF128 $1, Y1, 120(DI)
+	VEXTRACTF128 $1, Y2, 144(DI)
+	VEXTRACTF128 $1, Y3, 168(DI)
+	VEXTRACTF128 $1, Y10, X12
+	VEXTRACTF128 $1, Y11, X13
+	VMOVLPS X12, 112(DI)
+	VMOVHPS X12, 136(DI)
+	VMOVLPS X13, 160(DI)
+	VMOVHPS X13, 184(DI)
+
+	ADDQ $32, SI
+	ADDQ $32, R9
+	ADDQ $192, DI
+	DECQ CX
+	JNZ  packA6loop
+
+	VZEROUPPER
+	RET
+
+// func sgemmPackBT8(groups int, src *float32, lds int, dst *float32)
+//
+// Packs 8 columns of a B micro-panel from 8 rows of the stored (transposed)
+// B, 8·groups floats each: dst[16p+j] = src[j·lds+p]. Each 8×8 block is
+// transposed with unpack, shuffle and 128-bit lane permutes.
+TEXT ·sgemmPackBT8(SB), NOSPLIT, $0-32
+	MOVQ groups+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	LEAQ (R8)(R8*2), R11
+	LEAQ (SI)(R11*1), R9  // row 3
+	LEAQ (R9)(R11*1), R10 // row 6
+
+packBT8loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (R9), Y3
+	VMOVUPS (R9)(R8*1), Y4
+	VMOVUPS (R9)(R8*2), Y5
+	VMOVUPS (R10), Y6
+	VMOVUPS (R10)(R8*1), Y7
+
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+
+	VSHUFPS $0x44, Y10, Y8, Y0  // rows 0-3: p0 | p4
+	VSHUFPS $0xEE, Y10, Y8, Y1  // p1 | p5
+	VSHUFPS $0x44, Y11, Y9, Y2  // p2 | p6
+	VSHUFPS $0xEE, Y11, Y9, Y3  // p3 | p7
+	VSHUFPS $0x44, Y14, Y12, Y4 // rows 4-7: p0 | p4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+
+	VPERM2F128 $0x20, Y4, Y0, Y8  // p0
+	VPERM2F128 $0x20, Y5, Y1, Y9  // p1
+	VPERM2F128 $0x20, Y6, Y2, Y10 // p2
+	VPERM2F128 $0x20, Y7, Y3, Y11 // p3
+	VPERM2F128 $0x31, Y4, Y0, Y12 // p4
+	VPERM2F128 $0x31, Y5, Y1, Y13 // p5
+	VPERM2F128 $0x31, Y6, Y2, Y14 // p6
+	VPERM2F128 $0x31, Y7, Y3, Y15 // p7
+
+	VMOVUPS Y8, 0(DI)
+	VMOVUPS Y9, 64(DI)
+	VMOVUPS Y10, 128(DI)
+	VMOVUPS Y11, 192(DI)
+	VMOVUPS Y12, 256(DI)
+	VMOVUPS Y13, 320(DI)
+	VMOVUPS Y14, 384(DI)
+	VMOVUPS Y15, 448(DI)
+
+	ADDQ $32, SI
+	ADDQ $32, R9
+	ADDQ $32, R10
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  packBT8loop
+
+	VZEROUPPER
+	RET
+
+// func sgemmPackA6T(k int, src *float32, lds int, dst *float32)
+//
+// Packs an A micro-panel from the stored transpose of A: dst[6p+i] =
+// src[p·lds+i] for p < k, i < 6, one 16-byte and one 8-byte move per p.
+TEXT ·sgemmPackA6T(SB), NOSPLIT, $0-32
+	MOVQ k+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+
+packA6Tloop:
+	VMOVUPS (SI), X0
+	VMOVQ   16(SI), X1
+	VMOVUPS X0, (DI)
+	VMOVQ   X1, 16(DI)
+	ADDQ    R8, SI
+	ADDQ    $24, DI
+	DECQ    CX
+	JNZ     packA6Tloop
+	RET
