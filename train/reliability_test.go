@@ -12,6 +12,7 @@ import (
 
 	"github.com/wakesleep/wakesleep/checkpoint"
 	"github.com/wakesleep/wakesleep/model"
+	"github.com/wakesleep/wakesleep/tensor"
 )
 
 // checkpointSteps returns the steps of the checkpoints in dir that load.
@@ -284,6 +285,44 @@ func TestResumeWritesMissingPictures(t *testing.T) {
 		got, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil || !slices.Equal(got, b) {
 			t.Errorf("%s not rewritten as it was (%v)", n, err)
+		}
+	}
+}
+
+// A checkpoint whose critic optimizer state is damaged is refused and leaves
+// the trainer exactly as it was, network optimizer included.
+func TestRestoreFailureChangesNothing(t *testing.T) {
+	a, err := NewTrainer(tinyConfig(model.CriticLocal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.TrainStep(a.Batches(fakeMNIST(64, 1), 0)); err != nil {
+		t.Fatal(err)
+	}
+	ts, meta, err := a.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range ts {
+		if strings.HasPrefix(k, "critic.adam.m.") {
+			delete(ts, k)
+			break
+		}
+	}
+	b, err := NewTrainer(tinyConfig(model.CriticLocal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := b.Network.State()
+	if err := b.Restore(ts, meta); err == nil {
+		t.Fatal("restore with a missing critic moment succeeded")
+	}
+	if b.Network.Step != 0 || b.Step != 0 {
+		t.Fatalf("network step %d, step %d after a failed restore", b.Network.Step, b.Step)
+	}
+	for k, v := range b.Network.State() {
+		if tensor.Dot(v, v) != tensor.Dot(before[k], before[k]) {
+			t.Fatalf("%s changed by a failed restore", k)
 		}
 	}
 }

@@ -125,15 +125,20 @@ func (t *Trainer) Restore(ts map[string]*tensor.Tensor, meta map[string]string) 
 		}
 		return out
 	}
-	// Check the optimizers on copies first so that a failure changes nothing.
+	// Decode the random state into a copy, and keep the network optimizer's
+	// state until the critic's has loaded, so that a failure changes nothing.
 	src := *t.src
 	if err := src.UnmarshalBinary(rng); err != nil {
 		return fmt.Errorf("checkpoint random state: %w", err)
 	}
+	netBefore, netStep, netLR := t.Network.State(), t.Network.Step, t.Network.LearningRate()
 	if err := t.Network.LoadState(sub("network."), ints[metaNetStep], floats[metaNetLR]); err != nil {
 		return err
 	}
 	if err := t.Critic.LoadState(sub("critic."), ints[metaCriticStep], floats[metaCriticLR]); err != nil {
+		if rerr := t.Network.LoadState(netBefore, netStep, netLR); rerr != nil {
+			panic("train: restoring the network optimizer's own state failed: " + rerr.Error())
+		}
 		return err
 	}
 	for _, p := range params {
