@@ -38,6 +38,7 @@ func commands() []command {
 		{"eval", "wake/sleep alignment and sample/reconstruction quality report", runEval},
 		{"classifier", "train the MNIST classifier that eval uses", runClassifier},
 		{"predict", "Moving MNIST: predict 10 frames from 10 (PNG strip, GIF; --eval scores them)", runPredict},
+		{"probe", "test the paper's biological predictions (Sec. 4) on trained models", runProbe},
 	}
 }
 

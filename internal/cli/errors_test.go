@@ -155,7 +155,7 @@ func TestCommandLineMistakes(t *testing.T) {
 	garbageCfg := mkdir("garbage-config")
 	write(t, filepath.Join(garbageCfg, "config.json"), []byte("{this is not json"))
 	otherExp := mkdir("other-experiment")
-	write(t, filepath.Join(otherExp, "config.json"), []byte(`{"experiment": "cifar10"}`))
+	write(t, filepath.Join(otherExp, "config.json"), []byte(`{"experiment": "imagenet"}`))
 	unknownField := mkdir("unknown-field")
 	write(t, filepath.Join(unknownField, "config.json"), []byte(`{"experiment": "mnist", "learning_rate": 1}`))
 	hugeModel := mkdir("huge-model")
@@ -262,7 +262,7 @@ func TestCommandLineMistakes(t *testing.T) {
 		trains bool
 	}{
 		{"unknown command", []string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`}, false},
-		{"unknown experiment", []string{"train", "cifar10"}, 2, []string{`unknown experiment "cifar10"`}, false},
+		{"unknown experiment", []string{"train", "imagenet"}, 2, []string{`unknown experiment "imagenet"`}, false},
 		{"two experiments", []string{"train", "mnist", "mnist"}, 2, []string{"too many arguments"}, false},
 		{"unknown flag", []string{"train", "--bogus"}, 2, []string{"flag provided but not defined: -bogus"}, false},
 		{"flag without value", []string{"train", "--epochs"}, 2, []string{"flag needs an argument: -epochs"}, false},
@@ -297,7 +297,7 @@ func TestCommandLineMistakes(t *testing.T) {
 		{"resume empty folder", []string{"train", "--resume", "--run", empty}, 1, []string{"nothing to resume", empty}, false},
 		{"resume missing folder", []string{"train", "--resume", "--run", path("nowhere"), "--data", data}, 1, []string{"nothing to resume"}, false},
 		{"resume garbage config", []string{"train", "--resume", "--run", garbageCfg, "--data", data}, 1, []string{filepath.Join(garbageCfg, "config.json"), "invalid character"}, false},
-		{"resume other experiment", []string{"train", "--resume", "--run", otherExp, "--data", data}, 1, []string{filepath.Join(otherExp, "config.json"), `unknown experiment "cifar10"`}, false},
+		{"resume other experiment", []string{"train", "--resume", "--run", otherExp, "--data", data}, 1, []string{filepath.Join(otherExp, "config.json"), `unknown experiment "imagenet"`}, false},
 		{"resume config with unknown field", []string{"train", "--resume", "--run", unknownField, "--data", data}, 1, []string{`unknown field "learning_rate"`}, false},
 		{"resume config with absurd model", []string{"train", "--resume", "--run", hugeModel, "--data", data}, 1, []string{"hidden 1073741824 exceeds"}, false},
 		{"resume all checkpoints corrupt", []string{"train", "--resume", "--run", allCorrupt, "--data", data}, 1, []string{"all 2 are unreadable", "ckpt-00000001", "ckpt-00000002"}, false},

@@ -2,20 +2,25 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wakesleep/wakesleep/data/mnist"
+	"github.com/wakesleep/wakesleep/eval"
 	"github.com/wakesleep/wakesleep/model"
 	"github.com/wakesleep/wakesleep/train"
 )
 
 const trainUsage = `
 Usage: wakesleep train [mnist] [flags]
+       wakesleep train cifar10 [flags]       (run 'wakesleep train cifar10 -h')
+       wakesleep train movingmnist [flags]   (run 'wakesleep train movingmnist -h')
 
 Trains the MNIST recurrent stochastic autoencoder (Sec. 5.1 of the paper) with
 the global critic (adversarial wake/sleep, Eq. 4) or local critics (the
@@ -53,6 +58,8 @@ type trainOptions struct {
 	zDim            int
 	pixelScale      string
 	trainLimit      int
+	silenceZ        string
+	evalEveryEpoch  bool
 	maxSteps        int
 	logEvery        int
 	checkpointEvery int
@@ -63,6 +70,15 @@ type trainOptions struct {
 }
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// The other experiments have flags of their own.
+	if len(args) > 0 {
+		switch args[0] {
+		case train.ExperimentMovingMNIST:
+			return runTrainMovingMNIST(ctx, args[1:], stdout, stderr)
+		case "cifar10":
+			return runTrainCIFAR10(ctx, args[1:], stdout, stderr)
+		}
+	}
 	var o trainOptions
 	fs := newFlagSet("train", trainUsage, stderr)
 	fs.StringVar(&o.preset, "preset", "quick", "hyperparameter preset: quick or paper")
@@ -82,6 +98,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.zDim, "z-dim", 0, "latent units z (default: 128, as the paper)")
 	fs.StringVar(&o.pixelScale, "pixel-scale", "unit", "pixel range: unit ([0,1]) or sym ([-1,1])")
 	fs.IntVar(&o.trainLimit, "train-limit", 0, "use only the first N training images (0: all)")
+	fs.StringVar(&o.silenceZ, "silence-z", "", "latent units held at zero in the sleep phase, comma-separated, e.g. 0,1,2 (the phase-silencing perturbation of Sec. 4.4; default none)")
+	fs.BoolVar(&o.evalEveryEpoch, "eval-every-epoch", false, "evaluate after each epoch (alignment KL, classifier metrics on 2000 samples) into <run>/eval/")
 	fs.IntVar(&o.maxSteps, "max-steps", 0, "stop after N steps in total (0: all epochs)")
 	fs.IntVar(&o.logEvery, "log-every", 10, "steps between metric rows")
 	fs.IntVar(&o.checkpointEvery, "checkpoint-every", 0, "steps between checkpoints (0: once per epoch)")
@@ -101,7 +119,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		o.experiment = pos[0]
 	}
 	if o.experiment != "mnist" {
-		return usagef("unknown experiment %q (available: mnist)", o.experiment)
+		return usagef("unknown experiment %q (available: mnist, cifar10, movingmnist)", o.experiment)
 	}
 	set := setFlags(fs)
 	if o.maxSteps < 0 {
@@ -113,8 +131,14 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if o.run == "" {
 			return usagef("--resume needs --run")
 		}
+		// `train --resume --run X` continues whatever experiment X holds.
+		if len(pos) == 0 {
+			if exp := runExperiment(o.run); exp == train.ExperimentMovingMNIST || exp == "cifar10" {
+				return runTrain(ctx, append([]string{exp}, args...), stdout, stderr)
+			}
+		}
 		for name := range set {
-			if name != "resume" && name != "run" && name != "epochs" && name != "max-steps" && name != "data" {
+			if name != "resume" && name != "run" && name != "epochs" && name != "max-steps" && name != "data" && name != "eval-every-epoch" {
 				return usagef("--%s cannot change a run being resumed (its config.json rules; only --epochs and --max-steps may be given)", name)
 			}
 		}
@@ -136,7 +160,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "run folder: %s\n", o.run)
-	return train.Run(ctx, cfg, train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Train: tr, Test: te, MaxSteps: o.maxSteps})
+	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Train: tr, Test: te, MaxSteps: o.maxSteps}
+	if o.evalEveryEpoch {
+		opts.OnEpoch = eval.EpochHook(o.run, nil)
+	}
+	return train.Run(ctx, cfg, opts)
 }
 
 // config builds the run configuration from the preset and the flags given.
@@ -187,6 +215,13 @@ func (o *trainOptions) config(set map[string]bool) (train.Config, error) {
 	}
 	cfg.PixelScale = o.pixelScale
 	cfg.TrainLimit = o.trainLimit
+	if o.silenceZ != "" {
+		units, err := parseUnits(o.silenceZ, cfg.Model.ZDim)
+		if err != nil {
+			return cfg, usagef("--silence-z: %v", err)
+		}
+		cfg.Objective.SilenceSleepZ = units
+	}
 	cfg.LogEvery = o.logEvery
 	cfg.CheckpointEvery = o.checkpointEvery
 	cfg.KeepCheckpoints = o.keep
@@ -194,6 +229,28 @@ func (o *trainOptions) config(set map[string]bool) (train.Config, error) {
 		return cfg, &usageError{err.Error()}
 	}
 	return cfg, nil
+}
+
+// parseUnits parses a comma-separated list of distinct unit indices in
+// [0, n).
+func parseUnits(s string, n int) ([]int, error) {
+	var units []int
+	seen := map[int]bool{}
+	for _, f := range strings.Split(s, ",") {
+		u, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a unit index", f)
+		}
+		if u < 0 || u >= n {
+			return nil, fmt.Errorf("unit %d is outside 0..%d", u, n-1)
+		}
+		if seen[u] {
+			return nil, fmt.Errorf("unit %d is listed twice", u)
+		}
+		seen[u] = true
+		units = append(units, u)
+	}
+	return units, nil
 }
 
 // loadMNIST reads both splits, embedded or from dir, and checks that they
@@ -233,4 +290,20 @@ func imagesFile(dir, split string) string {
 		p += ".gz"
 	}
 	return strconv.Quote(p)
+}
+
+// runExperiment returns the experiment named in a run folder's config.json,
+// or "" if it cannot be read (the caller then reports the problem).
+func runExperiment(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, train.ConfigFile))
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Experiment string `json:"experiment"`
+	}
+	if json.Unmarshal(b, &c) != nil {
+		return ""
+	}
+	return c.Experiment
 }

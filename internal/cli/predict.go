@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+
+	"github.com/wakesleep/wakesleep/data/movingmnist"
+	"github.com/wakesleep/wakesleep/eval"
+	"github.com/wakesleep/wakesleep/imaging"
+	"github.com/wakesleep/wakesleep/train"
+)
+
+const predictUsage = `
+Usage: wakesleep predict --checkpoint <file or run folder> [--index 0] [--n 4] [--eval] [flags]
+
+Moving MNIST (a run of 'wakesleep train movingmnist'): gives the model the
+first 10 frames of sequences of the fixed test set (two bouncing MNIST test
+digits, seeded) and lets it predict the next 10, feeding back its own
+predictions. Writes, by default into the run folder:
+
+  predict.png  for each sequence three rows: the last context frames, the
+               true next frames, the predicted frames
+  predict.gif  the sequences animated, truth (left) beside the model (right);
+               the bar under the right panel turns white when the model
+               predicts
+
+--eval also scores the predictions of the first --eval-n test sequences
+against the trivial baseline that repeats the last context frame (and black
+frames): per-frame MSE and SSIM, written as prediction.md, prediction.json and
+two plots into <run folder>/eval (or --eval-out).
+
+Examples:
+  $ wakesleep predict --checkpoint runs/mm
+  $ wakesleep predict --checkpoint runs/mm/ckpt-00001000.safetensors --index 100 --n 8 --out mm.png --gif mm.gif
+  $ wakesleep predict --checkpoint runs/mm --eval --eval-n 1000
+`
+
+func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("predict", predictUsage, stderr)
+	ckpt := fs.String("checkpoint", "", "checkpoint file, or run folder (newest good checkpoint)")
+	index := fs.Int("index", 0, "first test sequence to show")
+	n := fs.Int("n", 4, "test sequences to show")
+	out := fs.String("out", "", "output PNG strip (default: <run folder>/predict.png)")
+	gifOut := fs.String("gif", "", "output animated GIF (default: <run folder>/predict.gif; \"-\" for none)")
+	delay := fs.Int("delay", 25, "GIF frame time in hundredths of a second")
+	seed := fs.Uint64("seed", 1, "seed of the model's noise")
+	doEval := fs.Bool("eval", false, "also score predictions of the fixed test set against the repeat-last-frame baseline")
+	evalN := fs.Int("eval-n", 1000, "test sequences to score with --eval (the fixed test set is unbounded; 10000 is the usual size)")
+	evalOut := fs.String("eval-out", "", "report folder for --eval (default: <run folder>/eval)")
+	batch := fs.Int("batch", 32, "sequences per forward pass with --eval")
+	dataDir := fs.String("data", "", "folder with MNIST IDX files (default: embedded)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 0:
+		return usagef("unexpected arguments %v", pos)
+	case *ckpt == "":
+		return usagef("--checkpoint is required")
+	case *n <= 0 || *n > 64:
+		return usagef("--n %d must be in 1..64", *n)
+	case *index < 0:
+		return usagef("--index %d must be ≥ 0", *index)
+	case *delay <= 0:
+		return usagef("--delay %d must be positive", *delay)
+	case *evalN <= 0 || *batch <= 0:
+		return usagef("--eval-n %d and --batch %d must be positive", *evalN, *batch)
+	}
+	tr, path, err := train.LoadMovingMNISTTrainer(*ckpt)
+	if err != nil {
+		return err
+	}
+	runDir := filepath.Dir(path)
+	if *out == "" {
+		*out = filepath.Join(runDir, "predict.png")
+	}
+	if *gifOut == "" {
+		*gifOut = filepath.Join(runDir, "predict.gif")
+	}
+	_, testDigits, err := loadMNIST(*dataDir)
+	if err != nil {
+		return err
+	}
+	cfg := tr.Config
+	test, err := movingmnist.NewGenerator(testDigits, cfg.Data, movingmnist.TestSeed)
+	if err != nil {
+		return err
+	}
+	idx := make([]uint64, *n)
+	for i := range idx {
+		idx[i] = uint64(*index + i)
+	}
+	c, h := cfg.Objective.Context, cfg.Objective.Horizon
+	frames := test.Batch(idx, tr.Model.DType())
+	preds := train.Predict(tr.Model, frames, c, h, rand.New(rand.NewPCG(*seed, 0x9D)))
+	if err := imaging.SavePNG(*out, train.PredictionStrip(frames, preds, c)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s from %s (step %d): test sequences %d–%d, frames 1–%d given, %d–%d predicted\n",
+		*out, path, tr.Step, *index, *index+*n-1, c, c+1, c+h)
+	if *gifOut != "-" {
+		if err := imaging.SaveGIF(*gifOut, train.PredictionFrames(frames, preds, c), *delay); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", *gifOut)
+	}
+	if !*doEval {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := train.EvaluatePrediction(tr.Model, test, *evalN, *batch, c, h, *seed, stderr)
+	r.Checkpoint, r.Step = path, tr.Step
+	dir := *evalOut
+	if dir == "" {
+		dir = filepath.Join(runDir, eval.ReportDir)
+	}
+	if err := train.WritePredictionEval(dir, r); err != nil {
+		return err
+	}
+	mm, ms := r.Model.Mean()
+	bm, bs := r.Baseline.Mean()
+	km, ks := r.Blank.Mean()
+	fmt.Fprintf(stdout, "%d test sequences, frames %d–%d, means over frames:\n", r.N, c+1, c+h)
+	fmt.Fprintf(stdout, "  %-18s MSE %.5f  SSIM %.4f\n", "model", mm, ms)
+	fmt.Fprintf(stdout, "  %-18s MSE %.5f  SSIM %.4f\n", "repeat last frame", bm, bs)
+	fmt.Fprintf(stdout, "  %-18s MSE %.5f  SSIM %.4f\n", "black frame", km, ks)
+	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(dir, train.PredictionReportFile))
+	return nil
+}
