@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/wakesleep/wakesleep/blas"
 )
@@ -21,8 +22,8 @@ import (
 //	Conv2dWeightGrad: W̄   = g' · colᵀ            [O, C·KH·KW]
 //
 // where y' and g' are [B, O, Ho, Wo] tensors with their first two axes swapped.
-// Putting the batch inside one GEMM lets the BLAS use all cores; the
-// lowering itself is split over the batch across GOMAXPROCS goroutines.
+// The batch is taken a chunk of items at a time (see colChunkElems): each
+// chunk's columns are lowered and multiplied while they are in cache.
 
 // ConvParams holds the stride and zero padding of a 2-D convolution, the same
 // along height and width. The zero value is stride 1 without padding.
@@ -163,56 +164,115 @@ func Conv2dWeightGrad(x, g *Tensor, p ConvParams, kh, kw int) *Tensor {
 	return dw
 }
 
-func conv2dKernel[T Float](y, x, w []T, g *convGeom) {
-	k, n := g.k(), g.n()
-	col := getBuf[T](k * n)
-	im2col(col, x, g)
-	if g.b == 1 { // [O, 1, HW] is already y's layout
-		gemm(false, false, g.o, n, k, w, k, col, n, y, n)
-		putBuf(col)
-		return
-	}
-	yp := getBuf[T](g.o * n)
-	gemm(false, false, g.o, n, k, w, k, col, n, yp, n) // [O, K]·[K, N]
-	swapBatchChannel(y, yp, g.o, g.b, g.ho*g.wo)       // [O, B, HW] → [B, O, HW]
-	putBuf(col)
-	putBuf(yp)
+// Lowering in chunks. The lowered matrix of a whole batch is large (8 MiB
+// for x [64, 32, 16, 16] under a 4×4 kernel), and it need not exist all at
+// once: the batch is lowered a chunk of items at a time, each chunk
+// multiplied right away while it is still in cache:
+//
+//	Conv2d:           y_chunk' = W · col_chunk,  then swapped to [nb, O, HW]
+//	Conv2dTranspose:  col_chunk = Wᵀ · g_chunk', then col2im into dx_chunk
+//	Conv2dWeightGrad: W̄ += g_chunk' · col_chunkᵀ
+//
+// One goroutine runs the chunks in order, so the BLAS sees one product at a
+// time and uses every core for it (OpenBLAS serialises concurrent callers
+// by spinning); the lowering of each chunk is split over the batch items
+// across GOMAXPROCS goroutines.
+
+// colChunkElems is the size aimed at for a chunk of the lowered matrix, in
+// elements: 256k float32 are 1 MiB, which stays in the L3 cache next to the
+// GEMM's packed panels while giving products large enough to split well.
+var colChunkElems = 1 << 18
+
+func (g *convGeom) ohw() int { return g.ho * g.wo }
+
+// chunkItems returns the batch items lowered at once.
+func (g *convGeom) chunkItems() int {
+	return max(1, min(g.b, colChunkElems/max(1, g.k()*g.ohw())))
 }
 
-// batchSecond returns gy [B, O, HW] as [O, B, HW]. When it had to copy
-// (B > 1), the copy is a scratch buffer and scratch is true: the caller
-// releases it with putBuf.
-func batchSecond[T Float](gy []T, g *convGeom) (gp []T, scratch bool) {
-	if g.b == 1 {
-		return gy, false
+// padPlane returns the size of a zero-bordered input plane.
+func (g *convGeom) padPlane() int { return (g.h + 2*g.pad) * (g.w + 2*g.pad) }
+
+func conv2dKernel[T Float](y, x, w []T, g *convGeom) {
+	k, ohw, o, bc := g.k(), g.ohw(), g.o, g.chunkItems()
+	col := getBuf[T](k * bc * ohw)
+	defer putBuf(col)
+	var yp []T
+	if bc > 1 {
+		yp = getBuf[T](o * bc * ohw)
+		defer putBuf(yp)
 	}
-	gp = getBuf[T](len(gy))
-	swapBatchChannel(gp, gy, g.b, g.o, g.ho*g.wo)
-	return gp, true
+	pl := lowerings[T](g)
+	for c0 := 0; c0 < g.b; c0 += bc {
+		nb := min(bc, g.b-c0)
+		n := nb * ohw
+		parallelRanges(nb, k*ohw, len(pl), func(wk, b0, b1 int) {
+			im2colChunk(col[:k*n], x, g, c0, nb, b0, b1, pl[wk])
+		})
+		yc := y[c0*o*ohw : (c0+nb)*o*ohw]
+		if nb == 1 { // [O, HW] is already y's layout
+			gemm(false, false, o, n, k, w, k, col, n, 0, yc, n)
+			continue
+		}
+		gemm(false, false, o, n, k, w, k, col, n, 0, yp, n) // [O, K]·[K, nb·HW]
+		swapBatchChannel(yc, yp[:o*n], o, nb, ohw)          // [O, nb, HW] → [nb, O, HW]
+	}
+}
+
+// gatherChunk returns gy's items [b0, b0+nb) as [O, nb·HW] in gp (or gy's
+// own storage when nb = 1).
+func gatherChunk[T Float](gp, gy []T, g *convGeom, b0, nb int) []T {
+	o, ohw := g.o, g.ohw()
+	src := gy[b0*o*ohw : (b0+nb)*o*ohw]
+	if nb == 1 {
+		return src
+	}
+	swapBatchChannel(gp[:o*nb*ohw], src, nb, o, ohw)
+	return gp[:o*nb*ohw]
 }
 
 func conv2dTransposeKernel[T Float](dx, gy, w []T, g *convGeom) {
-	k, n := g.k(), g.n()
-	gp, scratch := batchSecond(gy, g) // [O, N]
-	col := getBuf[T](k * n)
-	gemm(true, false, k, n, g.o, w, k, gp, n, col, n) // [O, K]ᵀ·[O, N]
-	if scratch {
-		putBuf(gp)
+	k, ohw, o, bc := g.k(), g.ohw(), g.o, g.chunkItems()
+	col := getBuf[T](k * bc * ohw)
+	defer putBuf(col)
+	var gp []T
+	if bc > 1 {
+		gp = getBuf[T](o * bc * ohw)
+		defer putBuf(gp)
 	}
-	col2im(dx, col, g)
-	putBuf(col)
+	pl := lowerings[T](g)
+	for c0 := 0; c0 < g.b; c0 += bc {
+		nb := min(bc, g.b-c0)
+		n := nb * ohw
+		gc := gatherChunk(gp, gy, g, c0, nb)
+		gemm(true, false, k, n, o, w, k, gc, n, 0, col, n) // [O, K]ᵀ·[O, nb·HW]
+		parallelRanges(nb, k*ohw, len(pl), func(wk, b0, b1 int) {
+			col2imChunk(dx, col[:k*n], g, c0, nb, b0, b1, pl[wk])
+		})
+	}
 }
 
 func conv2dWeightGradKernel[T Float](dw, x, gy []T, g *convGeom) {
-	k, n := g.k(), g.n()
-	gp, scratch := batchSecond(gy, g) // [O, N]
-	col := getBuf[T](k * n)
-	im2col(col, x, g)
-	gemm(false, true, g.o, k, n, gp, n, col, n, dw, k) // [O, N]·[K, N]ᵀ
-	if scratch {
-		putBuf(gp)
+	k, ohw, o, bc := g.k(), g.ohw(), g.o, g.chunkItems()
+	col := getBuf[T](k * bc * ohw)
+	defer putBuf(col)
+	var gp []T
+	if bc > 1 {
+		gp = getBuf[T](o * bc * ohw)
+		defer putBuf(gp)
 	}
-	putBuf(col)
+	pl := lowerings[T](g)
+	var beta T // the first chunk overwrites dw, the others add to it
+	for c0 := 0; c0 < g.b; c0 += bc {
+		nb := min(bc, g.b-c0)
+		n := nb * ohw
+		parallelRanges(nb, k*ohw, len(pl), func(wk, b0, b1 int) {
+			im2colChunk(col[:k*n], x, g, c0, nb, b0, b1, pl[wk])
+		})
+		gc := gatherChunk(gp, gy, g, c0, nb)
+		gemm(false, true, o, k, n, gc, n, col, n, beta, dw, k) // [O, nb·HW]·[K, nb·HW]ᵀ
+		beta = 1
+	}
 }
 
 // swapBatchChannel copies src [a, b, inner] to dst [b, a, inner].
@@ -226,156 +286,193 @@ func swapBatchChannel[T Float](dst, src []T, a, b, inner int) {
 
 // tapOffsets returns, for each output position (i, j) in row-major order,
 // the offset i·s·Wp + j·s of its top-left kernel tap in the zero-padded
-// input plane [H + 2·pad, W + 2·pad]. Tap (u, v) of position k then sits at
-// offset u·Wp + v + off[k] of the padded plane, with no bounds to test.
-func (g *convGeom) tapOffsets() []int {
+// input plane [H + 2·pad, W + 2·pad]; and for each kernel tap (u, v) in
+// row-major order its offset u·Wp + v from there. Tap t of position k then
+// sits at taps[t] + pos[k] of the padded plane, with no bounds to test.
+func (g *convGeom) tapOffsets() (pos, taps []int) {
 	wp := g.w + 2*g.pad
-	off := make([]int, 0, g.ho*g.wo)
+	pos = make([]int, 0, g.ohw())
 	for i := 0; i < g.ho; i++ {
 		for j := 0; j < g.wo; j++ {
-			off = append(off, i*g.s*wp+j*g.s)
+			pos = append(pos, i*g.s*wp+j*g.s)
 		}
 	}
-	return off
-}
-
-// im2col fills every element of col [C·KH·KW, B·Ho·Wo] (padding included, so
-// col need not be zeroed) from x [B, C, H, W].
-func im2col[T Float](col, x []T, g *convGeom) {
-	off := g.tapOffsets()
-	parallelBatch(g.b, g.k()*len(off), func(b0, b1 int) { im2colRange(col, x, *g, off, b0, b1) })
-}
-
-// im2colRange does im2col for batch items [b0, b1). Each input plane is first
-// copied into a zero-bordered plane (small enough for L1), so the gather
-// needs no padding tests. The geometry is passed by value so that its fields
-// stay in registers.
-func im2colRange[T Float](col, x []T, g convGeom, off []int, b0, b1 int) {
-	C, H, W, KH, KW, pad := g.c, g.h, g.w, g.kh, g.kw, g.pad
-	n, hw, ohw := g.n(), H*W, len(off)
-	wp := W + 2*pad
-	var plane []T
-	if pad > 0 {
-		plane = make([]T, (H+2*pad)*wp) // the border stays zero
+	taps = make([]int, 0, g.kh*g.kw)
+	for u := 0; u < g.kh; u++ {
+		for v := 0; v < g.kw; v++ {
+			taps = append(taps, u*wp+v)
+		}
 	}
-	for b := b0; b < b1; b++ {
+	return pos, taps
+}
+
+// lowering is the scratch state of one goroutine lowering planes: a
+// zero-bordered plane and the geometry's offset tables.
+type lowering[T Float] struct {
+	plane     []T // [H + 2p, W + 2p]; the border stays zero
+	pos, taps []int
+}
+
+func newLowering[T Float](g *convGeom) *lowering[T] {
+	pos, taps := g.tapOffsets()
+	return &lowering[T]{plane: make([]T, g.padPlane()), pos: pos, taps: taps}
+}
+
+// lowerings returns one lowering per goroutine that parallelRanges may start.
+func lowerings[T Float](g *convGeom) []*lowering[T] {
+	ls := make([]*lowering[T], runtime.GOMAXPROCS(0))
+	for i := range ls {
+		ls[i] = newLowering[T](g)
+	}
+	return ls
+}
+
+// im2colChunk fills the columns of chunk items [lo, hi) of col
+// [C·KH·KW, nb·Ho·Wo] (every element, padding included, so col need not be
+// zeroed) from x's items b0+lo … b0+hi−1 of the chunk [b0, b0+nb):
+//
+//	col[(c,u,v), (b−b0, i, j)] = x[b, c, i·s − p + u, j·s − p + v]   (0 outside x)
+//
+// Each input plane is first copied into the lowering's zero-bordered plane
+// (small enough for L1), so the gather needs no padding tests.
+func im2colChunk[T Float](col, x []T, g *convGeom, b0, nb, lo, hi int, l *lowering[T]) {
+	C, H, W, pad := g.c, g.h, g.w, g.pad
+	ohw, kk := g.ohw(), g.kh*g.kw
+	n, hw, wp := nb*ohw, H*W, W+2*pad
+	for bi := lo; bi < hi; bi++ {
 		for c := 0; c < C; c++ {
-			xc := x[(b*C+c)*hw : (b*C+c+1)*hw]
+			src := x[((b0+bi)*C+c)*hw : ((b0+bi)*C+c+1)*hw]
 			if pad > 0 {
 				for ih := 0; ih < H; ih++ {
-					copy(plane[(ih+pad)*wp+pad:], xc[ih*W:(ih+1)*W])
+					copy(l.plane[(ih+pad)*wp+pad:], src[ih*W:(ih+1)*W])
 				}
-			} else {
-				plane = xc
+				src = l.plane
 			}
-			for u := 0; u < KH; u++ {
-				for v := 0; v < KW; v++ {
-					r := (c*KH+u)*KW + v
-					gather(col[r*n+b*ohw:r*n+(b+1)*ohw], plane[u*wp+v:], off)
-				}
-			}
+			gatherPlane(col[c*kk*n+bi*ohw:], n, src, l.taps, l.pos)
 		}
 	}
 }
 
-// col2im adds every element of col [C·KH·KW, B·Ho·Wo] into the place of dx
-// [B, C, H, W] that im2col read it from. Every element of dx is written (dx
-// need not be zeroed).
-func col2im[T Float](dx, col []T, g *convGeom) {
-	off := g.tapOffsets()
-	parallelBatch(g.b, g.k()*len(off), func(b0, b1 int) { col2imRange(dx, col, *g, off, b0, b1) })
+// gatherPlane sets d[t·n + k] = src[taps[t] + pos[k]] for every kernel tap
+// t and output position k: all the rows of col that one input plane fills.
+// It is kept out of the loops that call it so that its few variables live
+// in registers.
+//
+// The offsets only grow, so the last tap of the last position bounds them
+// all: after that one check the loop reads without bounds tests.
+//
+//go:noinline
+func gatherPlane[T Float](d []T, n int, src []T, taps, pos []int) {
+	if len(taps) == 0 || len(pos) == 0 {
+		return
+	}
+	_ = src[taps[len(taps)-1]+pos[len(pos)-1]]
+	base := unsafe.Pointer(unsafe.SliceData(src))
+	size := unsafe.Sizeof(src[0])
+	for t, to := range taps {
+		row := d[t*n : t*n+len(pos)]
+		p := unsafe.Add(base, uintptr(to)*size)
+		for k, o := range pos {
+			row[k] = *(*T)(unsafe.Add(p, uintptr(o)*size))
+		}
+	}
 }
 
-// col2imRange does col2im for batch items [b0, b1), accumulating each plane
-// in a zero-bordered scratch plane and then copying out its interior.
-func col2imRange[T Float](dx, col []T, g convGeom, off []int, b0, b1 int) {
-	C, H, W, KH, KW, pad := g.c, g.h, g.w, g.kh, g.kw, g.pad
-	n, hw, ohw := g.n(), H*W, len(off)
-	wp := W + 2*pad
-	plane := make([]T, (H+2*pad)*wp)
-	for b := b0; b < b1; b++ {
+// col2imChunk writes into dx's items b0+lo … b0+hi−1 the sum of every
+// element of their columns of col [C·KH·KW, nb·Ho·Wo] at the place of dx
+// that im2colChunk read it from. Every element of those items is written
+// (dx need not be zeroed). Each plane is accumulated in the lowering's
+// zero-bordered plane and its interior then copied out.
+func col2imChunk[T Float](dx, col []T, g *convGeom, b0, nb, lo, hi int, l *lowering[T]) {
+	C, H, W, pad := g.c, g.h, g.w, g.pad
+	ohw, kk := g.ohw(), g.kh*g.kw
+	n, hw, wp := nb*ohw, H*W, W+2*pad
+	for bi := lo; bi < hi; bi++ {
 		for c := 0; c < C; c++ {
-			clear(plane)
-			for u := 0; u < KH; u++ {
-				for v := 0; v < KW; v++ {
-					r := (c*KH+u)*KW + v
-					scatterAdd(plane[u*wp+v:], col[r*n+b*ohw:r*n+(b+1)*ohw], off)
-				}
+			dst := dx[((b0+bi)*C+c)*hw : ((b0+bi)*C+c+1)*hw]
+			acc := dst
+			if pad > 0 {
+				acc = l.plane
 			}
-			dxc := dx[(b*C+c)*hw : (b*C+c+1)*hw]
-			for ih := 0; ih < H; ih++ {
-				copy(dxc[ih*W:(ih+1)*W], plane[(ih+pad)*wp+pad:])
+			clear(acc)
+			scatterPlane(acc, col[c*kk*n+bi*ohw:], n, l.taps, l.pos)
+			if pad > 0 {
+				for ih := 0; ih < H; ih++ {
+					copy(dst[ih*W:(ih+1)*W], l.plane[(ih+pad)*wp+pad:])
+				}
 			}
 		}
 	}
 }
 
-// gather sets d[k] = src[off[k]]. It is kept out of the loops that call it
-// so that its few variables live in registers.
+// scatterPlane adds s[t·n + k] to dst[taps[t] + pos[k]]: the adjoint of
+// gatherPlane.
 //
 //go:noinline
-func gather[T Float](d, src []T, off []int) {
-	d = d[:len(off)]
-	for k, o := range off {
-		d[k] = src[o]
+func scatterPlane[T Float](dst, s []T, n int, taps, pos []int) {
+	if len(taps) == 0 || len(pos) == 0 {
+		return
+	}
+	_ = dst[taps[len(taps)-1]+pos[len(pos)-1]] // bounds every offset, as in gatherPlane
+	base := unsafe.Pointer(unsafe.SliceData(dst))
+	size := unsafe.Sizeof(dst[0])
+	for t, to := range taps {
+		row := s[t*n : t*n+len(pos)]
+		p := unsafe.Add(base, uintptr(to)*size)
+		for k, o := range pos {
+			*(*T)(unsafe.Add(p, uintptr(o)*size)) += row[k]
+		}
 	}
 }
 
-// scatterAdd adds s[k] to dst[off[k]].
-//
-//go:noinline
-func scatterAdd[T Float](dst, s []T, off []int) {
-	s = s[:len(off)]
-	for k, o := range off {
-		dst[o] += s[k]
-	}
-}
-
-// minParallelWork is the number of elements (per batch item times batch) below
-// which the lowering runs on one goroutine: a goroutine costs about a
-// microsecond, copying 32k floats several.
+// minParallelWork is the number of elements below which a lowering runs on
+// one goroutine: a goroutine costs about a microsecond, copying 32k floats
+// several.
 const minParallelWork = 1 << 15
 
-// parallelBatch calls f over [0, n) split into up to GOMAXPROCS contiguous
-// chunks, one goroutine each, when the work (elements per item) pays for it.
-func parallelBatch(n, perItem int, f func(b0, b1 int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+// parallelRanges splits [0, n) into up to min(GOMAXPROCS, maxWorkers)
+// contiguous ranges when the work (elements per item) pays for it, and calls
+// f(worker, b0, b1) for each on its own goroutine (the caller's for worker 0).
+func parallelRanges(n, perItem, maxWorkers int, f func(worker, b0, b1 int)) {
+	workers := min(runtime.GOMAXPROCS(0), maxWorkers, n)
 	if workers < 2 || n*perItem < minParallelWork {
-		f(0, n)
+		f(0, 0, n)
 		return
 	}
 	var wg sync.WaitGroup
 	for i := 1; i < workers; i++ {
 		wg.Add(1)
-		go func(b0, b1 int) {
+		go func(i int) {
 			defer wg.Done()
-			f(b0, b1)
-		}(i*n/workers, (i+1)*n/workers)
+			f(i, i*n/workers, (i+1)*n/workers)
+		}(i)
 	}
-	f(0, n/workers)
+	f(0, 0, n/workers)
 	wg.Wait()
 }
 
-// gemm computes C = op(A)·op(B) (alpha 1, beta 0: C's old contents are
-// ignored) through the blas package.
-func gemm[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int) {
-	if k == 0 { // BLAS would scale C by beta = 0, and C may hold NaNs from scratch
-		clear(c[:m*ldc])
+// gemm computes C = op(A)·op(B) + beta·C (alpha 1) through the blas
+// package. With beta = 0, C's old contents are ignored (BLAS semantics).
+func gemm[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if k == 0 { // BLAS would scale C by beta, and C may hold NaNs from scratch
+		if beta == 0 {
+			clear(c[:m*ldc])
+		}
 		return
 	}
 	switch a := any(a).(type) {
 	case []float32:
-		blas.Gemm32(tA, tB, m, n, k, 1, a, lda, any(b).([]float32), ldb, 0, any(c).([]float32), ldc)
+		blas.Gemm32(tA, tB, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
-		blas.Gemm64(tA, tB, m, n, k, 1, a, lda, any(b).([]float64), ldb, 0, any(c).([]float64), ldc)
+		blas.Gemm64(tA, tB, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	default:
 		panic("tensor: gemm on an unnamed float type")
 	}
 }
 
-// Scratch buffers for the lowered matrices, which are large (a CIFAR-sized
-// layer's col is 8 MB) and short-lived: reusing them spares the allocator
-// and the garbage collector. Contents are garbage on Get.
+// Scratch buffers for the lowered chunks, reused
+// across calls to spare the allocator and the garbage collector. Contents
+// are garbage on Get.
 var scratch32, scratch64 sync.Pool
 
 func scratchPool[T Float]() *sync.Pool {

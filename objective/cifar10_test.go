@@ -1,0 +1,168 @@
+package objective
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	ad "github.com/wakesleep/wakesleep/autodiff"
+	"github.com/wakesleep/wakesleep/autodiff/gradcheck"
+	"github.com/wakesleep/wakesleep/model"
+	"github.com/wakesleep/wakesleep/nn"
+	"github.com/wakesleep/wakesleep/tensor"
+)
+
+// tinyCIFAR returns a float64 CIFAR-10 model with the paper's geometry and
+// few channels, and a batch of 3 random images.
+func tinyCIFAR(t *testing.T) (*model.CIFAR10, *ad.Var) {
+	t.Helper()
+	cfg := model.DefaultCIFAR10Config()
+	cfg.Channels = []int{3, 4, 4, 5, 3}
+	cfg.CriticChannels = []int{2, 2, 2, 2, 2, 2}
+	rng := rand.New(rand.NewPCG(31, 32))
+	m, err := model.NewCIFAR10(cfg, tensor.Float64, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, ad.Const(gradcheck.Rand(rng, -1, 1, 3, 3, 32, 32))
+}
+
+func TestCIFAR10Phases(t *testing.T) {
+	t.Parallel()
+	m, x := tinyCIFAR(t)
+	p := RunHierPhases(m, x, rand.New(rand.NewPCG(1, 2)))
+	L := m.Layers()
+	if len(p.Wake) != L+1 || len(p.Sleep) != L+1 || len(p.TopDown) != L+1 {
+		t.Fatalf("%d/%d/%d layers", len(p.Wake), len(p.Sleep), len(p.TopDown))
+	}
+	for i := 0; i <= L; i++ {
+		want := m.Config.LayerShape(3, i)
+		for name, z := range map[string]*ad.Var{"wake": p.Wake[i], "sleep": p.Sleep[i], "top-down": p.TopDown[i]} {
+			if !tensor.SameShape(z.Shape(), want) {
+				t.Errorf("%s layer %d: %v, want %v", name, i, z.Shape(), want)
+			}
+		}
+	}
+	if p.Wake[0] != x || p.TopDown[L] != p.Sleep[L] {
+		t.Error("wake must start at the data and the top layer's top-down phase is the prior")
+	}
+}
+
+func meanOf(v *ad.Var) float64 { return ad.Mean(v).Item() }
+
+// The losses, computed with one critic call on each layer's concatenated
+// phases, equal Eq. 8 written out with separate calls.
+func TestCIFAR10LossesAreEq8(t *testing.T) {
+	t.Parallel()
+	m, x := tinyCIFAR(t)
+	p := RunHierPhases(m, x, rand.New(rand.NewPCG(3, 4)))
+	s := Settings{Gamma: 0.3, Lambda: 2, ReconWeight: 0.7}
+	L := m.Layers()
+
+	net, terms := CIFAR10NetworkLoss(m, p, s)
+	var want float64
+	for i := 0; i <= L; i++ {
+		c := m.Critics[i]
+		dw, fw := c.ForwardFeatures(p.Wake[i])
+		ds := c.Forward(p.Sleep[i])
+		dt, ft := c.ForwardFeatures(p.TopDown[i])
+		ws := meanOf(dw) - meanOf(ds)
+		osc := meanOf(dw) - meanOf(dt)
+		if i == L {
+			want += osc // the top layer's two terms coincide
+			continue
+		}
+		recon := s.ReconWeight * ad.Mean(ad.Square(ad.Sub(fw, ft))).Item()
+		want += s.Gamma*ws + (1-s.Gamma)*(osc+recon) // Eq. 8
+		if name := LayerName(i); math.Abs(terms["net/ws_"+name]-ws) > 1e-12 || math.Abs(terms["net/recon_"+name]-recon) > 1e-12 {
+			t.Errorf("layer %s: terms %v", name, terms)
+		}
+	}
+	if math.Abs(net.Item()-want) > 1e-10 {
+		t.Errorf("network loss %.15g, Eq. 8 gives %.15g", net.Item(), want)
+	}
+
+	// The critic loss with the same interpolation weights, drawn in the
+	// same order: per layer the WS penalty, then the oscillatory one.
+	crit, cterms := CIFAR10CriticLoss(m, p, s, rand.New(rand.NewPCG(5, 6)))
+	rng := rand.New(rand.NewPCG(5, 6))
+	d := p.Detached()
+	want = 0
+	for i := 0; i <= L; i++ {
+		c := m.Critics[i]
+		f := func(in []*ad.Var) *ad.Var { return c.Forward(in[0]) }
+		dw := meanOf(c.Forward(d.Wake[i]))
+		ws := dw - meanOf(c.Forward(d.Sleep[i]))
+		gpWS := GradientPenalty(f, d.Wake[i:i+1], d.Sleep[i:i+1], InterpolationWeights(rng, tensor.Float64, 3)).Item()
+		if i == L {
+			want += -ws + s.Lambda*gpWS
+			continue
+		}
+		osc := dw - meanOf(c.Forward(d.TopDown[i]))
+		gpO := GradientPenalty(f, d.Wake[i:i+1], d.TopDown[i:i+1], InterpolationWeights(rng, tensor.Float64, 3)).Item()
+		want += -(s.Gamma*ws + (1-s.Gamma)*osc) + s.Lambda*(s.Gamma*gpWS+(1-s.Gamma)*gpO)
+		if name := "critic_" + LayerName(i); math.Abs(cterms[name+"/osc"]-osc) > 1e-12 {
+			t.Errorf("%s/osc %g, want %g", name, cterms[name+"/osc"], osc)
+		}
+	}
+	if math.Abs(crit.Item()-want) > 1e-10 {
+		t.Errorf("critic loss %.15g, Eq. 8 with WGAN-GP gives %.15g", crit.Item(), want)
+	}
+	for _, k := range []string{"critic_x/ws", "critic_z4/gp", "critic_z5/osc", "net/osc_z5", "net/recon_z4"} {
+		if _, ok := terms[k]; !ok {
+			if _, ok := cterms[k]; !ok {
+				t.Errorf("no term %s", k)
+			}
+		}
+	}
+}
+
+// The critic loss trains only the critics (the phases are detached); the
+// network loss reaches every inference and generation parameter.
+func TestCIFAR10LossGradientsReach(t *testing.T) {
+	t.Parallel()
+	m, x := tinyCIFAR(t)
+	p := RunHierPhases(m, x, rand.New(rand.NewPCG(7, 8)))
+	s := Settings{Gamma: 0.5, Lambda: 1, ReconWeight: 1}
+	crit, _ := CIFAR10CriticLoss(m, p, s, rand.New(rand.NewPCG(9, 9)))
+	if crit.RequiresGrad() {
+		for i, g := range ad.Grad(crit, nn.Vars(m.NetworkParameters()), nil) {
+			if g.Value.HasNaNOrInf() || tensor.Dot(g.Value, g.Value) != 0 {
+				t.Fatalf("critic loss reaches network parameter %s", m.NetworkParameters()[i].Name)
+			}
+		}
+	}
+	for name, loss := range map[string]*ad.Var{"critic": crit, "network": func() *ad.Var { l, _ := CIFAR10NetworkLoss(m, p, s); return l }()} {
+		ps := m.CriticParameters()
+		if name == "network" {
+			ps = m.NetworkParameters()
+		}
+		for i, g := range ad.Grad(loss, nn.Vars(ps), nil) {
+			if n := tensor.Dot(g.Value, g.Value); n == 0 || math.IsNaN(n) {
+				t.Errorf("%s loss: gradient of %s has norm² %g", name, ps[i].Name, n)
+			}
+		}
+	}
+}
+
+// The critic loss differentiates through the gradient penalty (double
+// backprop through convolutions, LeakyReLU and PixelNorm): its gradient with
+// respect to critic weights matches finite differences.
+func TestCIFAR10CriticLossGradient(t *testing.T) {
+	t.Parallel()
+	m, x := tinyCIFAR(t)
+	p := RunHierPhases(m, x, rand.New(rand.NewPCG(11, 12))).Detached()
+	s := Settings{Gamma: 0.5, Lambda: 1, ReconWeight: 1}
+	for _, i := range []int{0, 3, 5} {
+		c := m.Critics[i]
+		w0 := c.Conv1.W.Value.Clone()
+		f := func(xs []*ad.Var) *ad.Var {
+			c.Conv1.W = xs[0] // the weight under test, as a fresh leaf
+			l, _ := CIFAR10CriticLoss(m, p, s, rand.New(rand.NewPCG(13, 14)))
+			return l
+		}
+		if err := gradcheck.Check(f, []*tensor.Tensor{w0}, &gradcheck.Options{AbsTol: 1e-6, RelTol: 1e-4}); err != nil {
+			t.Errorf("critic %d conv1 weight: %v", i, err)
+		}
+	}
+}
