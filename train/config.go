@@ -66,7 +66,7 @@ func PaperConfig(critic string) Config {
 // with a short schedule that finishes in minutes on a laptop CPU.
 func QuickConfig(critic string) Config {
 	c := PaperConfig(critic)
-	c.Epochs = 10
+	c.Epochs = 6
 	c.BatchSize = 128
 	c.Schedule = optim.Schedule{Factor: 1}
 	return c
