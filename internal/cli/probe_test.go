@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wakesleep/wakesleep/train"
+)
+
+func TestProbeUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"probe", "--study", "dreams", "--checkpoint", "x"}, `--study "dreams"`},
+		{[]string{"probe", "--study", "oscillation"}, "needs --checkpoint or --seeds-from"},
+		{[]string{"probe", "--study", "critic,dreams", "--checkpoint", "x"}, `--study "dreams"`},
+		{[]string{"probe", "--study", "development"}, "needs --checkpoints"},
+		{[]string{"probe", "--study", "silencing", "--checkpoint", "x"}, "needs --control"},
+		{[]string{"probe"}, "nothing to do"},
+		{[]string{"probe", "--checkpoint", "x", "--noise", "0,a"}, "--noise"},
+		{[]string{"probe", "--checkpoint", "x", "--noise", "-1"}, "--noise"},
+		{[]string{"probe", "--checkpoint", "x", "--angles", "ten"}, "--angles"},
+		{[]string{"probe", "--checkpoint", "x", "--alignments", "8x8"}, "--alignments"},
+		{[]string{"probe", "--checkpoint", "x", "--level", "1"}, "confidence level"},
+		{[]string{"probe", "--checkpoint", "x", "--n", "1"}, "n 1"},
+		{[]string{"probe", "--checkpoint", "x", "--grad-batches", "1"}, "plasticity"},
+		{[]string{"probe", "--checkpoint", "x", "--seed", "0"}, "--seed"},
+		{[]string{"probe", "stray"}, "unexpected arguments"},
+		{[]string{"train", "--silence-z", "0,x"}, "--silence-z"},
+		{[]string{"train", "--silence-z", "200"}, "outside 0..127"},
+		{[]string{"train", "--silence-z", "1,1"}, "twice"},
+	} {
+		code, _, stderr := runCLI(tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 mentioning %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestProbeAll trains a tiny run with two units silenced beside the shared
+// tiny run (same seed and flags), then runs every study on them.
+func TestProbeAll(t *testing.T) {
+	t.Parallel()
+	data, control := goodRun()
+	perturbed := filepath.Join(t.TempDir(), "silenced")
+	code, _, stderr := runCLI(append([]string{"train", "--data", data, "--run", perturbed, "--epochs", "1", "--checkpoint-every", "1",
+		"--silence-z", "0,2"}, tinyFlags...)...)
+	if code != 0 {
+		t.Fatalf("train --silence-z: exit %d: %s", code, stderr)
+	}
+	cfg, err := train.LoadConfig(filepath.Join(perturbed, train.ConfigFile))
+	if err != nil || len(cfg.Objective.SilenceSleepZ) != 2 || cfg.Objective.SilenceSleepZ[1] != 2 {
+		t.Fatalf("silenced units in config: %v, %v", cfg.Objective.SilenceSleepZ, err)
+	}
+	out := filepath.Join(t.TempDir(), "probe")
+	code, stdout, stderr := runCLI("probe", "--study", "all", "--checkpoint", control, "--seeds-from", perturbed,
+		"--control", control, "--perturbed", perturbed, "--data", data, "--fashion", data, "--out", out,
+		"--n", "10", "--align-n", "16", "--alignments", "2x1z", "--grad-batches", "2", "--grad-batch", "4",
+		"--bootstrap", "20", "--noise", "0,0.5", "--angles", "0,90")
+	if code != 0 {
+		t.Fatalf("probe: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, study := range probeStudies {
+		b, err := os.ReadFile(filepath.Join(out, study, "result.json"))
+		if err != nil || !json.Valid(b) {
+			t.Errorf("%s: result.json: %v", study, err)
+		}
+		if _, err := os.Stat(filepath.Join(out, study, "report.md")); err != nil {
+			t.Error(err)
+		}
+		if !strings.Contains(stdout, study+": ") {
+			t.Errorf("stdout lacks the findings of %s:\n%s", study, stdout)
+		}
+	}
+	idx, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil || !strings.Contains(string(idx), "silencing/report.md") {
+		t.Errorf("index: %v", err)
+	}
+}

@@ -1,0 +1,304 @@
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"time"
+
+	ad "github.com/wakesleep/wakesleep/autodiff"
+	"github.com/wakesleep/wakesleep/data/mnist"
+	"github.com/wakesleep/wakesleep/imaging"
+	"github.com/wakesleep/wakesleep/tensor"
+)
+
+// Silencing study statistics of the wake-phase latents.
+const (
+	StatMeanAbs  = "mean |z|"
+	StatVariance = "variance"
+)
+
+// SilencePair loads a perturbed model and its control at the same step.
+type SilencePair struct {
+	Perturbed, Control func() (*Subject, error)
+}
+
+// SilencePoint compares a perturbed model with its control at one step.
+type SilencePoint struct {
+	Perturbed Info `json:"perturbed"`
+	Control   Info `json:"control"`
+	// Per-unit wake statistics of each model (E|z_u|, Var z_u).
+	PerturbedUnits UnitMoments `json:"perturbed_units"`
+	ControlUnits   UnitMoments `json:"control_units"`
+	// Ratios silenced/other units of each statistic, and their difference
+	// perturbed − control, with paired bootstrap intervals over stimuli.
+	PerturbedRatio map[string]Interval `json:"perturbed_ratio"`
+	ControlRatio   map[string]Interval `json:"control_ratio"`
+	Effects        []Effect            `json:"effects"`
+}
+
+// SilencingResult is the phase-silencing study (Sec. 4.4).
+type SilencingResult struct {
+	Silenced  []int          `json:"silenced"`
+	N         int            `json:"n"`
+	Seed      uint64         `json:"seed"`
+	Level     float64        `json:"level"`
+	Bootstrap int            `json:"bootstrap"`
+	Points    []SilencePoint `json:"points"` // by step; the last is the headline
+	Mismatch  []string       `json:"config_mismatch,omitempty"`
+}
+
+// Name implements Study.
+func (r *SilencingResult) Name() string { return "silencing" }
+
+// wakeLatents returns z ~ q(z|x) [N, Z] for the first n test digits.
+func wakeLatents(s *Subject, test *mnist.Set, n, batch int, seed uint64) *tensor.Tensor {
+	m := s.Trainer.Model
+	rng := rand.New(rand.NewPCG(seed, silenceStream))
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	x := test.Batch(idx, m.DType(), s.Trainer.Config.PixelScale)
+	var zs []*tensor.Tensor
+	for b := 0; b < n; b += batch {
+		e := min(b+batch, n)
+		zs = append(zs, m.Infer(ad.Const(tensor.Slice(x, 0, b, e)), rng).Value)
+	}
+	return tensor.Concat(0, zs...)
+}
+
+// unitStat returns the named statistic of each unit.
+func unitStat(m UnitMoments, stat string) []float64 {
+	if stat == StatVariance {
+		return m.Variance
+	}
+	return m.MeanAbs
+}
+
+// configMismatch lists the fields in which two runs' configs differ, other
+// than the silenced units and the bookkeeping fields.
+func configMismatch(p, c *Subject) []string {
+	a, b := p.Trainer.Config, c.Trainer.Config
+	a.Objective.SilenceSleepZ, b.Objective.SilenceSleepZ = nil, nil
+	a.LogEvery, b.LogEvery = 0, 0
+	a.CheckpointEvery, b.CheckpointEvery = 0, 0
+	a.KeepCheckpoints, b.KeepCheckpoints = 0, 0
+	a.Epochs, b.Epochs = 0, 0
+	var out []string
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := 0; i < va.NumField(); i++ {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			out = append(out, va.Type().Field(i).Name)
+		}
+	}
+	return out
+}
+
+// ErrNotSilenced is returned when the perturbed run silenced no unit, or
+// the control did.
+var ErrNotSilenced = errors.New("probe: silencing needs a run trained with --silence-z and a control without it")
+
+// Silencing compares the wake-phase latents of a run trained with some
+// latent units silenced in the sleep phase (objective.Settings.SilenceSleepZ)
+// with those of a control run, at one or more matched steps.
+func Silencing(pairs []SilencePair, test *mnist.Set, o Options) (*SilencingResult, error) {
+	o = o.withDefaults()
+	if len(pairs) == 0 {
+		return nil, errors.New("probe: silencing needs a perturbed and a control checkpoint")
+	}
+	n := min(o.N, test.N)
+	res := &SilencingResult{N: n, Seed: o.Seed, Level: o.Level, Bootstrap: o.Bootstrap}
+	for _, pr := range pairs {
+		p, err := pr.Perturbed()
+		if err != nil {
+			return nil, err
+		}
+		c, err := pr.Control()
+		if err != nil {
+			return nil, err
+		}
+		sil := p.Trainer.Config.Objective.SilenceSleepZ
+		if len(sil) == 0 || len(c.Trainer.Config.Objective.SilenceSleepZ) > 0 {
+			return nil, fmt.Errorf("%w: %s silences %v, control %s silences %v", ErrNotSilenced, p.Path, sil, c.Path, c.Trainer.Config.Objective.SilenceSleepZ)
+		}
+		if res.Silenced == nil {
+			res.Silenced = sil
+			res.Mismatch = configMismatch(p, c)
+		}
+		start := time.Now()
+		pt := comparePair(p, c, sil, test, n, o)
+		res.Points = append(res.Points, pt)
+		fmt.Fprintf(o.Log, "probe: silencing step %d/%d: mean|z| silenced/other %s (perturbed) vs %s (control) (%.1fs)\n",
+			p.Trainer.Step, c.Trainer.Step, fmtCI(pt.PerturbedRatio[StatMeanAbs]), fmtCI(pt.ControlRatio[StatMeanAbs]), time.Since(start).Seconds())
+	}
+	return res, nil
+}
+
+func comparePair(p, c *Subject, sil []int, test *mnist.Set, n int, o Options) SilencePoint {
+	zp := wakeLatents(p, test, n, o.Batch, o.Seed)
+	zc := wakeLatents(c, test, n, o.Batch, o.Seed)
+	pt := SilencePoint{Perturbed: p.Info(), Control: c.Info(), PerturbedUnits: Moments(zp, nil), ControlUnits: Moments(zc, nil),
+		PerturbedRatio: map[string]Interval{}, ControlRatio: map[string]Interval{}}
+	rng := rand.New(rand.NewPCG(o.Seed, bootstrapStream+3))
+	for _, stat := range []string{StatMeanAbs, StatVariance} {
+		// One paired bootstrap over stimuli (the same digits drive both
+		// models) gives all three intervals.
+		var rp, rc, d []float64
+		boot := func(idx []int) (float64, float64) {
+			a := GroupRatio(unitStat(Moments(zp, idx), stat), sil)
+			b := GroupRatio(unitStat(Moments(zc, idx), stat), sil)
+			return a, b
+		}
+		a0, b0 := boot(nil)
+		idx := make([]int, n)
+		for k := 0; k < o.Bootstrap; k++ {
+			for i := range idx {
+				idx[i] = rng.IntN(n)
+			}
+			a, b := boot(idx)
+			rp, rc, d = append(rp, a), append(rc, b), append(d, a-b)
+		}
+		q := (1 - o.Level) / 2
+		ci := func(est float64, v []float64) Interval { return Interval{est, Percentile(v, q), Percentile(v, 1-q)} }
+		pt.PerturbedRatio[stat] = ci(a0, rp)
+		pt.ControlRatio[stat] = ci(b0, rc)
+		pt.Effects = append(pt.Effects, Effect{Model: fmt.Sprintf("%s vs %s @%d", p.Name, c.Name, p.Trainer.Step),
+			Measure: "silenced/other ratio of " + stat + ", perturbed - control", Layer: "z (wake)", Null: 0, Sign: -1, Interval: ci(a0-b0, d)})
+	}
+	return pt
+}
+
+// Findings implements Study: the effect at the last matched step.
+func (r *SilencingResult) Findings() []Finding {
+	last := r.Points[len(r.Points)-1]
+	var out []Finding
+	for _, e := range last.Effects {
+		stat := StatMeanAbs
+		if e.Measure != "silenced/other ratio of "+StatMeanAbs+", perturbed - control" {
+			stat = StatVariance
+		}
+		out = append(out, Finding{Study: r.Name(),
+			Prediction: fmt.Sprintf("silencing units in sleep drags their wake activity toward silence: %s", e.Measure),
+			Effect: fmt.Sprintf("%s, %g%% CI [%s, %s] (ratio perturbed %s, control %s; step %d; predicted < 0)",
+				fmtG(e.Interval.Estimate), 100*r.Level, fmtG(e.Interval.Lo), fmtG(e.Interval.Hi), fmtCI(last.PerturbedRatio[stat]), fmtCI(last.ControlRatio[stat]), last.Perturbed.Step),
+			Verdict: e.Verdict()})
+	}
+	return out
+}
+
+// Write implements Study.
+func (r *SilencingResult) Write(dir string) error {
+	if err := mkdir(dir); err != nil {
+		return err
+	}
+	in := map[int]bool{}
+	for _, u := range r.Silenced {
+		in[u] = true
+	}
+	units := newTable("step", "model", "unit", "silenced", "mean_abs", "mean", "variance")
+	pts := newTable("step", "statistic", "ratio_perturbed", "lo", "hi", "ratio_control", "lo", "hi", "difference", "lo", "hi", "verdict")
+	var effects []Effect
+	for _, p := range r.Points {
+		for _, mu := range []struct {
+			name string
+			m    UnitMoments
+		}{{"perturbed", p.PerturbedUnits}, {"control", p.ControlUnits}} {
+			for u := range mu.m.MeanAbs {
+				units.add(p.Perturbed.Step, mu.name, u, in[u], mu.m.MeanAbs[u], mu.m.Mean[u], mu.m.Variance[u])
+			}
+		}
+		for i, stat := range []string{StatMeanAbs, StatVariance} {
+			a, b, e := p.PerturbedRatio[stat], p.ControlRatio[stat], p.Effects[i]
+			pts.add(p.Perturbed.Step, stat, a.Estimate, a.Lo, a.Hi, b.Estimate, b.Lo, b.Hi, e.Interval.Estimate, e.Interval.Lo, e.Interval.Hi, e.Verdict())
+		}
+		effects = append(effects, p.Effects...)
+	}
+	for name, t := range map[string]*table{"silencing-units.csv": units, "silencing.csv": pts, "silencing-effects.csv": effectsCSV(effects)} {
+		if err := t.write(filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	last := r.Points[len(r.Points)-1]
+	var panels []*imaging.Plot
+	for _, stat := range []string{StatMeanAbs, StatVariance} {
+		p := &imaging.Plot{Title: fmt.Sprintf("Wake %s per latent unit, step %d", stat, last.Perturbed.Step), XLabel: "latent unit",
+			YLabel: stat + " of wake z, from q(z|x)", Width: 560, Height: 420}
+		for k, mu := range []struct {
+			name string
+			m    UnitMoments
+		}{{"control", last.ControlUnits}, {"perturbed", last.PerturbedUnits}} {
+			var xs, ys, xo, yo []float64
+			for u, v := range unitStat(mu.m, stat) {
+				if in[u] {
+					xs, ys = append(xs, float64(u)), append(ys, v)
+				} else {
+					xo, yo = append(xo, float64(u)), append(yo, v)
+				}
+			}
+			p.Series = append(p.Series,
+				imaging.Series{Label: mu.name + ", silenced units", X: xs, Y: ys, Scatter: true, Color: seriesColor(2 * k)},
+				imaging.Series{Label: mu.name + ", other units", X: xo, Y: yo, Scatter: true, Color: seriesColor(2*k + 1)})
+		}
+		panels = append(panels, p)
+	}
+	if err := savePanels(filepath.Join(dir, "silencing-units.png"), panels...); err != nil {
+		return err
+	}
+	if len(r.Points) > 1 {
+		p := &imaging.Plot{Title: "Silenced/other ratio of wake mean |z| over training", XLabel: "training step",
+			YLabel: "ratio (95% bootstrap CI)", Width: 640, Height: 440}
+		for k, which := range []string{"control", "perturbed"} {
+			var x, y, lo, hi []float64
+			for _, pt := range r.Points {
+				iv := pt.ControlRatio[StatMeanAbs]
+				if which == "perturbed" {
+					iv = pt.PerturbedRatio[StatMeanAbs]
+				}
+				x, y = append(x, float64(pt.Perturbed.Step)), append(y, iv.Estimate)
+				lo, hi = append(lo, iv.Lo), append(hi, iv.Hi)
+			}
+			c := seriesColor(k)
+			p.Series = append(p.Series, imaging.Series{Label: which, X: x, Y: y, Color: c}, errorBars(x, lo, hi, 0.005*(x[len(x)-1]-x[0]), c))
+		}
+		if err := p.SavePNG(filepath.Join(dir, "silencing-course.png")); err != nil {
+			return err
+		}
+	}
+
+	var m md
+	m.p("# Phase-silencing perturbation (Sec. 4.4)")
+	m.p("Prediction: \"one could selectively silence activity during a stage of sleep or half of an oscillatory cycle [...] This perturbs the generative distribution. One could then observe if activity changes in the waking or opposing phase to match that perturbed distribution.\"")
+	m.p("## Definitions")
+	m.p("Perturbation: during training, the latent units S = %v (%d of %d) are held at zero in the sleep phase (z ~ N(0, I) with z_S := 0, then x ~ p(x|z); `wakesleep train --silence-z`, objective.Settings.SilenceSleepZ). For the top layer the top-down half of the oscillation is the same prior sample, so this silences the top-down phase of z as well. The perturbed distribution of z_S is therefore a point mass at 0. The control is a run with the same configuration and seed and no silencing.",
+		r.Silenced, len(r.Silenced), len(last.ControlUnits.MeanAbs))
+	m.p("Measurement: the wake (bottom-up) phase z ~ q(z|x) on the first %d MNIST test digits, in each model. Per unit u: E|z_u| and Var z_u. The ratio of the mean over silenced units to the mean over the other units measures how the silenced units' wake activity compares with that of their neighbours (≈ 1 in the control, whose units are exchangeable). The effect size is ratio(perturbed) − ratio(control): negative if wake activity of the silenced units moved toward the perturbed (silent) distribution. Intervals: %g%% percentile bootstrap over stimuli, paired (the same resampled digits drive both models), %d resamples.", r.N, 100*r.Level, r.Bootstrap)
+	if len(r.Mismatch) > 0 {
+		m.p("**Warning**: the perturbed and control runs differ in more than the silenced units: %v.", r.Mismatch)
+	}
+	m.p("## Models")
+	var infos []Info
+	for _, p := range r.Points {
+		infos = append(infos, p.Perturbed, p.Control)
+	}
+	m.subjectsTable(infos)
+	m.p("## Results")
+	m.tableHead("step", "statistic", "ratio silenced/other, perturbed", "ratio, control", "difference (effect)", "verdict")
+	for _, p := range r.Points {
+		for i, stat := range []string{StatMeanAbs, StatVariance} {
+			e := p.Effects[i]
+			m.row(fmt.Sprint(p.Perturbed.Step), stat, fmtCI(p.PerturbedRatio[stat]), fmtCI(p.ControlRatio[stat]), fmtCI(e.Interval), e.Verdict())
+		}
+	}
+	m.end()
+	m.p("Fraction of the way to the perturbed distribution at step %d (1 − ratio_perturbed / ratio_control, mean |z|): %.3f.", last.Perturbed.Step,
+		1-last.PerturbedRatio[StatMeanAbs].Estimate/last.ControlRatio[StatMeanAbs].Estimate)
+	m.p("![per-unit](silencing-units.png)")
+	if len(r.Points) > 1 {
+		m.p("![course](silencing-course.png)")
+	}
+	m.p("Files: `silencing.csv` (ratios per step), `silencing-units.csv` (per unit), `silencing-effects.csv`, `%s`.", ResultFile)
+	return writeStudy(dir, r, m.Bytes())
+}

@@ -1,0 +1,220 @@
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/wakesleep/wakesleep/data/mnist"
+	"github.com/wakesleep/wakesleep/eval"
+	"github.com/wakesleep/wakesleep/train"
+)
+
+// Subject is one trained model under study.
+type Subject struct {
+	Name    string // label: the run folder's name
+	Path    string // checkpoint file ("" for the initial weights)
+	Trainer *train.Trainer
+}
+
+// Info describes a subject for reports.
+type Info struct {
+	Name       string  `json:"name"`
+	Path       string  `json:"checkpoint"`
+	Step       int     `json:"step"`
+	Algorithm  string  `json:"algorithm"`
+	Gamma      float64 `json:"gamma"`
+	Seed       uint64  `json:"seed"`
+	BatchSize  int     `json:"batch_size"`
+	PixelScale string  `json:"pixel_scale"`
+	TrainLimit int     `json:"train_limit,omitempty"` // training images used (0: all 60,000)
+	Silenced   []int   `json:"silenced,omitempty"`
+}
+
+// Info returns the subject's description.
+func (s *Subject) Info() Info {
+	c := s.Trainer.Config
+	return Info{Name: s.Name, Path: s.Path, Step: s.Trainer.Step, Algorithm: c.Model.Critic,
+		Gamma: c.Objective.Gamma, Seed: c.Seed, BatchSize: c.BatchSize, PixelScale: c.PixelScale,
+		TrainLimit: c.TrainLimit, Silenced: c.Objective.SilenceSleepZ}
+}
+
+// mnistTrain is the number of MNIST training digits.
+const mnistTrain = 60000
+
+// Epochs returns the training length in passes over the training digits
+// (all 60,000, or the run's train limit), counting every digit seen.
+func (i Info) Epochs() float64 {
+	n := mnistTrain
+	if i.TrainLimit > 0 && i.TrainLimit < n {
+		n = i.TrainLimit
+	}
+	return float64(i.Step*i.BatchSize) / float64(n)
+}
+
+// Load reads a checkpoint file, or the newest good checkpoint of a run
+// folder (a warning about newer corrupt ones goes to warn; nil: discarded).
+// The subject is named after the folder holding the checkpoint.
+func Load(path string, warn io.Writer) (*Subject, error) {
+	if warn == nil {
+		warn = io.Discard
+	}
+	tr, file, err := train.LoadTrainerWarn(path, warn)
+	if err != nil {
+		return nil, err
+	}
+	return &Subject{Name: filepath.Base(filepath.Dir(file)), Path: file, Trainer: tr}, nil
+}
+
+// Initial returns the untrained model that a run with config cfg starts
+// from (step 0: the weights are a pure function of the seed).
+func Initial(name string, cfg train.Config) (*Subject, error) {
+	tr, err := train.NewTrainer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Subject{Name: name, Trainer: tr}, nil
+}
+
+// CheckpointFile is one "ckpt-<step>.safetensors" file of a folder.
+type CheckpointFile struct {
+	Path string
+	Step int
+}
+
+// ErrNoCheckpoints is returned by Checkpoints for a folder without any.
+var ErrNoCheckpoints = errors.New("no checkpoints")
+
+// Checkpoints lists the training checkpoints "ckpt-<step>.safetensors" of a
+// folder (a run folder, or an archive of one run's checkpoints), by step.
+func Checkpoints(dir string) ([]CheckpointFile, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []CheckpointFile
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), train.CheckpointPrefix+"-")
+		if !ok || e.IsDir() {
+			continue
+		}
+		digits, ok := strings.CutSuffix(rest, ".safetensors")
+		if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" {
+			continue
+		}
+		step, err := strconv.Atoi(digits)
+		if err != nil {
+			continue
+		}
+		out = append(out, CheckpointFile{filepath.Join(dir, e.Name()), step})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: %w named %s-<step>.safetensors", dir, ErrNoCheckpoints, train.CheckpointPrefix)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Step < out[j].Step })
+	return out, nil
+}
+
+// Data are the stimulus sets.
+type Data struct {
+	Test  *mnist.Set // familiar stimuli: MNIST test digits
+	Novel *mnist.Set // novel stimuli: Fashion-MNIST test images
+}
+
+// Options configure the studies. The zero value of a field means the
+// default given in brackets.
+type Options struct {
+	N         int       // stimuli per condition, the first N of each test set [1000]
+	Batch     int       // rows per forward pass [250]
+	Seed      uint64    // model noise, stimulus noise and bootstrap resampling [1]
+	Bootstrap int       // bootstrap resamples [1000]
+	Level     float64   // confidence level of every interval [0.95]
+	Noise     []float64 // graded surprise: pixel noise σ [0, 0.1, 0.2, 0.3, 0.5]
+	Angles    []float64 // graded surprise: rotations in degrees [0, 15, 30, 45, 60, 90]
+
+	// Development: wake and sleep samples per checkpoint [10000] and the
+	// alignments to measure [eval.DefaultAlignments()]; the first is the
+	// headline.
+	AlignN     int
+	Alignments []eval.AlignmentOptions
+	// NoInit leaves out the untrained model (step 0, rebuilt from the
+	// config's seed) from the development and plasticity studies.
+	NoInit bool
+
+	// Plasticity: batches per checkpoint [8] of GradBatch stimuli [256].
+	GradBatches int
+	GradBatch   int
+
+	Log io.Writer // progress lines [none]
+}
+
+func (o Options) withDefaults() Options {
+	if o.N == 0 {
+		o.N = 1000
+	}
+	if o.Batch == 0 {
+		o.Batch = 250
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Bootstrap == 0 {
+		o.Bootstrap = 1000
+	}
+	if o.Level == 0 {
+		o.Level = 0.95
+	}
+	if o.Noise == nil {
+		o.Noise = []float64{0, 0.1, 0.2, 0.3, 0.5}
+	}
+	if o.Angles == nil {
+		o.Angles = []float64{0, 15, 30, 45, 60, 90}
+	}
+	if o.AlignN == 0 {
+		o.AlignN = 10000
+	}
+	if o.Alignments == nil {
+		o.Alignments = eval.DefaultAlignments()
+	}
+	if o.GradBatches == 0 {
+		o.GradBatches = 8
+	}
+	if o.GradBatch == 0 {
+		o.GradBatch = 256
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	return o
+}
+
+// Validate reports an option out of range.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	switch {
+	case o.N < 2 || o.Batch < 1 || o.Bootstrap < 1:
+		return fmt.Errorf("probe: n %d must be ≥ 2, batch %d and bootstrap %d positive", o.N, o.Batch, o.Bootstrap)
+	case !(o.Level > 0 && o.Level < 1):
+		return fmt.Errorf("probe: confidence level %g must be in (0, 1)", o.Level)
+	case o.AlignN < 2:
+		return fmt.Errorf("probe: alignment samples %d must be ≥ 2", o.AlignN)
+	case o.GradBatches < 2 || o.GradBatch < 1:
+		return fmt.Errorf("probe: plasticity needs ≥ 2 batches (got %d) of ≥ 1 stimulus (got %d)", o.GradBatches, o.GradBatch)
+	}
+	for _, s := range o.Noise {
+		if !(s >= 0) {
+			return fmt.Errorf("probe: noise σ %g must be ≥ 0", s)
+		}
+	}
+	for _, a := range o.Alignments {
+		if err := a.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
