@@ -207,8 +207,67 @@ func MatMulT(a, b *Var, ta, tb bool) *Var {
 // Lerp returns t·a + (1−t)·b, with t broadcast against a and b; t is a
 // constant (e.g. WGAN-GP's random interpolation weights).
 func Lerp(a, b *Var, t *tensor.Tensor) *Var {
+	if tensor.SameShape(a.Shape(), b.Shape()) && tensor.SameShape(tensor.BroadcastShape(a.Shape(), t.Shape()), a.Shape()) {
+		// One fused pass, rounded as the composite below.
+		return record("lerp", tensor.Lerp(a.Value, b.Value, t), lerpVJP(t), a, b)
+	}
 	tv := Const(t)
 	return Add(Mul(tv, a), Mul(Const(tensor.Affine(t, -1, 1)), b))
+}
+
+// Linear returns x·Wᵀ + b, a dense layer in PyTorch's layout, as one op:
+//
+//	x [..., In], w [Out, In], b [Out] (or nil) → [..., Out]
+//
+// It computes what Add(MatMulT(x, w, false, true), b) does, bit for bit,
+// without keeping the product as a second tensor in the graph. See also
+// LinearLeakyReLU.
+func Linear(x, w, b *Var) *Var {
+	if b == nil {
+		return record("linear", tensor.Linear(x.Value, w.Value, nil), linearVJP(false, 0), x, w)
+	}
+	return record("linear", tensor.Linear(x.Value, w.Value, b.Value), linearVJP(false, 0), x, w, b)
+}
+
+// LinearLeakyReLU returns LeakyReLU(x·Wᵀ + b, slope) as one op (slope 0 is
+// ReLU): a dense layer with its activation, bit for bit what LeakyReLU (or
+// ReLU) of Linear computes, keeping only the activation in the graph. Its
+// adjoint reads the mask off the output (positive exactly where the
+// pre-activation is, for slope ≥ 0). A negative slope falls back to the two
+// ops.
+func LinearLeakyReLU(x, w, b *Var, slope float64) *Var {
+	if slope < 0 {
+		return LeakyReLU(Linear(x, w, b), slope)
+	}
+	var bv *tensor.Tensor
+	inputs := []*Var{x, w}
+	if b != nil {
+		bv = b.Value
+		inputs = append(inputs, b)
+	}
+	return record("linear_leaky_relu", tensor.LinearLeakyReLU(x.Value, w.Value, bv, slope), linearVJP(true, slope), inputs...)
+}
+
+// leakyReLUGrad returns g·[y > 0 ? 1 : slope]: the adjoint of LeakyReLU for
+// output adjoint g, with the mask read off y (the layer's input or, for
+// slope ≥ 0, its output), a constant. Linear in g, so its own adjoint is
+// itself.
+func leakyReLUGrad(g *Var, y *tensor.Tensor, slope float64) *Var {
+	return record("leaky_relu_grad", tensor.LeakyReLUGrad(g.Value, y, slope), leakyReLUGradVJP(y, slope), g)
+}
+
+// GaussianSample returns the reparameterised sample μ + softplus(s)·eps of a
+// diagonal Gaussian whose mean μ and pre-softplus standard deviation s are the
+// two halves of o's last axis; eps is the (constant) standard normal noise:
+//
+//	o [..., 2N], eps [..., N] → [..., N]
+//
+// One op and one pass for what Add(Slice(o, -1, 0, N), Mul(Softplus(Slice(o,
+// -1, N, 2N)), Const(eps))) computes, with the same rounding; the graph keeps
+// the output, eps and σ(s) instead of five intermediate tensors.
+func GaussianSample(o *Var, eps *tensor.Tensor) *Var {
+	out, sig := tensor.GaussianSample(o.Value, eps)
+	return record("gaussian_sample", out, gaussianSampleVJP(eps, sig), o)
 }
 
 // ScalarLike returns a constant scalar of x's type.

@@ -102,13 +102,78 @@ func tanhVJP(g *Var, _ []*Var, y *Var, _ []bool) []*Var {
 // y = max(x, 0):  x̄ = g·[x > 0]; the step is piecewise constant, so its own
 // derivative is zero and it enters as a constant.
 func reluVJP(g *Var, in []*Var, _ *Var, _ []bool) []*Var {
-	return []*Var{Mul(g, Const(tensor.Unary(tensor.OpStep, in[0].Value)))}
+	return []*Var{leakyReLUGrad(g, in[0].Value, 0)}
 }
 
 // y = leaky(x):  x̄ = g·(1 if x > 0 else slope), a constant mask.
 func leakyReLUVJP(slope float64) vjpFunc {
 	return func(g *Var, in []*Var, _ *Var, _ []bool) []*Var {
-		return []*Var{Mul(g, Const(tensor.LeakySlope(in[0].Value, slope)))}
+		return []*Var{leakyReLUGrad(g, in[0].Value, slope)}
+	}
+}
+
+// y = g·m with the constant mask m = [y₀ > 0 ? 1 : slope]:  ḡ = ȳ·m
+func leakyReLUGradVJP(y0 *tensor.Tensor, slope float64) vjpFunc {
+	return func(g *Var, _ []*Var, _ *Var, _ []bool) []*Var {
+		return []*Var{leakyReLUGrad(g, y0, slope)}
+	}
+}
+
+// y = t·a + (1−t)·b (a, b of y's shape):  ā = g·t,  b̄ = g·(1−t)
+func lerpVJP(t *tensor.Tensor) vjpFunc {
+	return func(g *Var, _ []*Var, _ *Var, need []bool) []*Var {
+		out := make([]*Var, 2)
+		if need[0] {
+			out[0] = Mul(g, Const(t))
+		}
+		if need[1] {
+			out[1] = Mul(g, Const(tensor.Affine(t, -1, 1)))
+		}
+		return out
+	}
+}
+
+// y = act(z), z = x·Wᵀ + b, act LeakyReLU(slope) or the identity:
+// z̄ = g·act'(z) (mask read off y), x̄ = z̄·W, W̄ = z̄ᵀ·x (batch axes folded
+// into the rows), b̄ = Σ_rows z̄. The two products are independent and run
+// concurrently.
+func linearVJP(act bool, slope float64) vjpFunc {
+	return func(g *Var, in []*Var, y *Var, need []bool) []*Var {
+		x, w := in[0], in[1]
+		if act {
+			g = leakyReLUGrad(g, y.Value, slope)
+		}
+		out := make([]*Var, len(in))
+		nIn := w.Dim(1)
+		concurrent := need[0] && g.Value.Len()*nIn >= minConcurrentWork
+		both(need[1] && concurrent, func() {
+			out[1] = MatMulT(Reshape(g, -1, w.Dim(0)), Reshape(x, -1, nIn), true, false)
+		}, func() {
+			if need[1] && !concurrent {
+				out[1] = MatMulT(Reshape(g, -1, w.Dim(0)), Reshape(x, -1, nIn), true, false)
+			}
+			if need[0] {
+				out[0] = MatMulT(g, w, false, false)
+			}
+			if len(in) == 3 && need[2] {
+				out[2] = SumTo(g, in[2].Shape())
+			}
+		})
+		return out
+	}
+}
+
+// y = o[..., :N] + softplus(o[..., N:])·eps:  ō = [g, g·eps·σ(s)]
+func gaussianSampleVJP(eps, sig *tensor.Tensor) vjpFunc {
+	return func(g *Var, in []*Var, _ *Var, _ []bool) []*Var {
+		o := in[0]
+		if !g.requiresGrad && !o.requiresGrad {
+			// Nothing is being recorded: one fused pass (sig is σ(s)).
+			return []*Var{Const(tensor.GaussianSampleGrad(g.Value, eps, sig))}
+		}
+		n := eps.Dim(-1)
+		gs := Mul(Mul(g, Const(eps)), Sigmoid(Slice(o, -1, n, 2*n)))
+		return []*Var{Concat(-1, g, gs)}
 	}
 }
 
@@ -184,40 +249,83 @@ func matMulVJP(ta, tb bool) vjpFunc {
 	return func(g *Var, in []*Var, _ *Var, need []bool) []*Var {
 		a, b := in[0], in[1]
 		out := make([]*Var, 2)
-		if need[0] {
-			var ga *Var
-			switch {
-			case !ta && !tb:
-				ga = MatMulT(g, b, false, true)
-			case !ta && tb:
-				ga = MatMulT(g, b, false, false)
-			case ta && !tb:
-				ga = MatMulT(b, g, false, true)
-			default:
-				ga = MatMulT(b, g, true, true)
-			}
-			out[0] = SumTo(ga, a.Shape())
+		k := a.Dim(-1)
+		if ta {
+			k = a.Dim(-2)
 		}
-		if need[1] {
-			aa, gg := a, g
-			// [.., M, K] against a shared [K, N]: fold the batch into M.
-			if len(b.Shape()) == 2 && len(a.Shape()) > 2 && !ta {
-				aa = Reshape(a, -1, a.Dim(-1))
-				gg = Reshape(g, -1, g.Dim(-1))
+		concurrent := need[0] && need[1] && g.Value.Len()*k >= minConcurrentWork
+		both(concurrent, func() { out[0] = matMulAdjointA(g, a, b, ta, tb) }, func() {
+			if need[0] && !concurrent {
+				out[0] = matMulAdjointA(g, a, b, ta, tb)
 			}
-			var gb *Var
-			switch {
-			case !ta && !tb:
-				gb = MatMulT(aa, gg, true, false)
-			case !ta && tb:
-				gb = MatMulT(gg, aa, true, false)
-			case ta && !tb:
-				gb = MatMulT(aa, gg, false, false)
-			default:
-				gb = MatMulT(gg, aa, true, true)
+			if need[1] {
+				out[1] = matMulAdjointB(g, a, b, ta, tb)
 			}
-			out[1] = SumTo(gb, b.Shape())
-		}
+		})
 		return out
 	}
 }
+
+// matMulAdjointA returns Ā for y = op(A)·op(B) with adjoint g.
+func matMulAdjointA(g, a, b *Var, ta, tb bool) *Var {
+	var ga *Var
+	switch {
+	case !ta && !tb:
+		ga = MatMulT(g, b, false, true)
+	case !ta && tb:
+		ga = MatMulT(g, b, false, false)
+	case ta && !tb:
+		ga = MatMulT(b, g, false, true)
+	default:
+		ga = MatMulT(b, g, true, true)
+	}
+	return SumTo(ga, a.Shape())
+}
+
+// matMulAdjointB returns B̄ for y = op(A)·op(B) with adjoint g. A shared
+// (unbatched) B's adjoint is summed over the batch.
+func matMulAdjointB(g, a, b *Var, ta, tb bool) *Var {
+	aa, gg := a, g
+	// [.., M, K] against a shared [K, N]: fold the batch into M.
+	if len(b.Shape()) == 2 && len(a.Shape()) > 2 && !ta {
+		aa = Reshape(a, -1, a.Dim(-1))
+		gg = Reshape(g, -1, g.Dim(-1))
+	}
+	var gb *Var
+	switch {
+	case !ta && !tb:
+		gb = MatMulT(aa, gg, true, false)
+	case !ta && tb:
+		gb = MatMulT(gg, aa, true, false)
+	case ta && !tb:
+		gb = MatMulT(aa, gg, false, false)
+	default:
+		gb = MatMulT(gg, aa, true, true)
+	}
+	return SumTo(gb, b.Shape())
+}
+
+// both runs second on the calling goroutine and, if first is set, first on
+// another one, and returns when both are done: the two matrix products of a
+// backward step are independent, so each can have a core. A panic in first is
+// re-raised on the caller.
+func both(first bool, f, second func()) {
+	if !first {
+		second()
+		return
+	}
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		f()
+	}()
+	second()
+	if p := <-done; p != nil {
+		panic(p)
+	}
+}
+
+// minConcurrentWork is the m·n·k of a matrix product from which the backward
+// rules run their two products concurrently: 64³ multiply-adds take about
+// 10 µs on one core, the hand-off one or two.
+const minConcurrentWork = 64 * 64 * 64

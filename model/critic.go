@@ -38,7 +38,7 @@ func NewMLPCritic(in, width, depth int, dt tensor.DType, rng *rand.Rand) *MLPCri
 func (c *MLPCritic) Features(x *ad.Var) *ad.Var {
 	h := x
 	for _, l := range c.Layers[:len(c.Layers)-1] {
-		h = ad.LeakyReLU(l.Forward(h), c.Slope)
+		h = l.ForwardLeakyReLU(h, c.Slope) // LeakyReLU(l.Forward(h)), fused
 	}
 	return h
 }

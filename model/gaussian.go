@@ -40,16 +40,24 @@ func NewGaussianLayer(in, hidden, out int, dt tensor.DType, rng *rand.Rand) *Gau
 
 // Moments returns the mean and standard deviation for input x [B, In].
 func (g *GaussianLayer) Moments(x *ad.Var) (mean, std *ad.Var) {
-	h := ad.ReLU(g.Hidden.Forward(x))
-	o := g.Out.Forward(h) // [B, 2·Out]
+	o := g.params(x) // [B, 2·Out]
 	n := o.Dim(1) / 2
 	return ad.Slice(o, 1, 0, n), ad.Softplus(ad.Slice(o, 1, n, 2*n))
 }
 
+// params returns [μ, s] [B, 2·Out], the mean and pre-softplus std.
+func (g *GaussianLayer) params(x *ad.Var) *ad.Var {
+	h := g.Hidden.ForwardLeakyReLU(x, 0) // ReLU
+	return g.Out.Forward(h)
+}
+
 // Sample draws a reparameterised sample given x [B, In], with noise from rng.
+// It computes Reparameterize(Moments(x)) (same values, same draws from rng)
+// as one fused op.
 func (g *GaussianLayer) Sample(x *ad.Var, rng *rand.Rand) *ad.Var {
-	mean, std := g.Moments(x)
-	return Reparameterize(mean, std, rng)
+	o := g.params(x)
+	eps := tensor.RandNormal(rng, o.DType(), o.Dim(0), o.Dim(1)/2)
+	return ad.GaussianSample(o, eps)
 }
 
 // Reparameterize returns μ + σ·ε with ε ~ N(0, I) drawn from rng: a sample

@@ -68,7 +68,13 @@ func NewLinear(in, out int, dt tensor.DType, rng *rand.Rand) *Linear {
 
 // Forward applies the layer to x [B, In].
 func (l *Linear) Forward(x *ad.Var) *ad.Var {
-	return ad.Add(ad.MatMulT(x, l.W, false, true), l.B)
+	return ad.Linear(x, l.W, l.B)
+}
+
+// ForwardLeakyReLU returns LeakyReLU(Forward(x), slope) as one fused op
+// (slope 0: ReLU). See autodiff.LinearLeakyReLU.
+func (l *Linear) ForwardLeakyReLU(x *ad.Var, slope float64) *ad.Var {
+	return ad.LinearLeakyReLU(x, l.W, l.B, slope)
 }
 
 // Parameters implements Module.

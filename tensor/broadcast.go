@@ -50,11 +50,13 @@ func Binary(op BinaryOp, a, b *Tensor) *Tensor {
 	shape := BroadcastShape(a.shape, b.shape)
 	out := New(a.dtype, shape...)
 	if SameShape(a.shape, b.shape) {
-		if a.dtype == Float32 {
-			binRow(op, out.f32, a.f32, b.f32, 1, 1)
-		} else {
-			binRow(op, out.f64, a.f64, b.f64, 1, 1)
-		}
+		parallelFor(out.Len(), 1, func(lo, hi int) {
+			if a.dtype == Float32 {
+				binRow(op, out.f32[lo:hi], a.f32[lo:hi], b.f32[lo:hi], 1, 1)
+			} else {
+				binRow(op, out.f64[lo:hi], a.f64[lo:hi], b.f64[lo:hi], 1, 1)
+			}
+		})
 		return out
 	}
 	it := newBroadcastIter(shape, a.shape, b.shape)
@@ -349,6 +351,22 @@ func sumToKernel[T Float](it *broadcastIter, d, x []T) {
 				acc += float64(v)
 			}
 			d[offs[0]] += T(acc)
+		}
+	})
+}
+
+// AddInPlace adds src to dst elementwise (dst += src), with the rounding of
+// Binary(OpAdd, dst, src). Panics if shapes or types differ.
+func AddInPlace(dst, src *Tensor) {
+	mustSameType(dst, src)
+	if !SameShape(dst.shape, src.shape) {
+		panic(fmt.Sprintf("tensor: AddInPlace of %v into %v", src.shape, dst.shape))
+	}
+	parallelFor(dst.Len(), 1, func(lo, hi int) {
+		if dst.dtype == Float32 {
+			binRow(OpAdd, dst.f32[lo:hi], dst.f32[lo:hi], src.f32[lo:hi], 1, 1)
+		} else {
+			binRow(OpAdd, dst.f64[lo:hi], dst.f64[lo:hi], src.f64[lo:hi], 1, 1)
 		}
 	})
 }

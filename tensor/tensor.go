@@ -13,6 +13,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // DType is the element type of a tensor.
@@ -59,13 +60,63 @@ func New(dt DType, shape ...int) *Tensor {
 	t := &Tensor{shape: append([]int(nil), shape...), dtype: dt}
 	switch dt {
 	case Float32:
-		t.f32 = make([]float32, n)
+		t.f32 = getStorage[float32](&pool32, n)
 	case Float64:
-		t.f64 = make([]float64, n)
+		t.f64 = getStorage[float64](&pool64, n)
 	default:
 		panic("tensor: unknown dtype")
 	}
 	return t
+}
+
+// Recycle hands t's storage back, to be reused by a later tensor of the
+// same size (zeroed first, as New promises). The caller guarantees that
+// neither t nor any tensor sharing its data (a Reshape of it, or the tensor
+// it is a Reshape of) is read or written again; autodiff.Grad calls it for
+// the adjoints it has finished with. Small tensors are left to the garbage
+// collector.
+//
+// Reusing storage spares the allocator, the garbage collector and the page
+// faults of fresh memory: a training step's backward pass makes hundreds
+// of megabytes of short-lived adjoints, most of a few recurring sizes.
+func Recycle(t *Tensor) {
+	if t.dtype == Float32 {
+		putStorage(&pool32, t.f32)
+	} else {
+		putStorage(&pool64, t.f64)
+	}
+}
+
+// minPooled is the smallest storage (in elements) that Recycle keeps: below
+// 16 KiB of float32s the allocator is cheap enough.
+const minPooled = 1 << 12
+
+// pool32 and pool64 map a length to a *sync.Pool of *[]T of that length.
+// sync.Pool lets the garbage collector drop what is not reused soon.
+var pool32, pool64 sync.Map
+
+func getStorage[T Float](pools *sync.Map, n int) []T {
+	if n >= minPooled {
+		if p, ok := pools.Load(n); ok {
+			if s, ok := p.(*sync.Pool).Get().(*[]T); ok {
+				clear(*s)
+				return *s
+			}
+		}
+	}
+	return make([]T, n)
+}
+
+func putStorage[T Float](pools *sync.Map, s []T) {
+	n := len(s)
+	if n < minPooled || cap(s) != n {
+		return
+	}
+	p, ok := pools.Load(n)
+	if !ok {
+		p, _ = pools.LoadOrStore(n, new(sync.Pool))
+	}
+	p.(*sync.Pool).Put(&s)
 }
 
 // FromFloat32 wraps data (not copied) as a tensor of the given shape.
@@ -265,16 +316,16 @@ func (t *Tensor) AsType(dt DType) *Tensor {
 // HasNaNOrInf reports whether any element is NaN or ±Inf.
 func (t *Tensor) HasNaNOrInf() bool {
 	if t.dtype == Float32 {
+		// NaN and ±Inf are the values whose exponent bits are all ones.
 		for _, v := range t.f32 {
-			f := float64(v)
-			if math.IsNaN(f) || math.IsInf(f, 0) {
+			if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
 				return true
 			}
 		}
 		return false
 	}
 	for _, v := range t.f64 {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if math.Float64bits(v)&0x7ff0000000000000 == 0x7ff0000000000000 {
 			return true
 		}
 	}
