@@ -2,14 +2,12 @@ package train
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
-	"strconv"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/checkpoint"
@@ -301,24 +299,11 @@ func (t *CIFAR10Trainer) State() (map[string]*tensor.Tensor, map[string]string, 
 	for k, v := range t.Critic.State() {
 		ts["critic."+k] = v
 	}
-	cfg, err := json.Marshal(t.Config)
+	meta, err := runMetadata(t.Config, t.Step, t.src, t.Network, t.Critic)
 	if err != nil {
 		return nil, nil, err
 	}
-	rng, err := t.src.MarshalBinary()
-	if err != nil {
-		return nil, nil, err
-	}
-	return ts, map[string]string{
-		metaFormat:     checkpointFormat,
-		metaConfig:     string(cfg),
-		metaStep:       strconv.Itoa(t.Step),
-		metaRNG:        base64.StdEncoding.EncodeToString(rng),
-		metaNetStep:    strconv.Itoa(t.Network.Step),
-		metaNetLR:      strconv.FormatFloat(t.Network.LearningRate(), 'g', -1, 64),
-		metaCriticStep: strconv.Itoa(t.Critic.Step),
-		metaCriticLR:   strconv.FormatFloat(t.Critic.LearningRate(), 'g', -1, 64),
-	}, nil
+	return ts, meta, nil
 }
 
 // CIFAR10ConfigFromMeta returns the config stored in a CIFAR-10 checkpoint's
@@ -339,28 +324,9 @@ func CIFAR10ConfigFromMeta(meta map[string]string) (CIFAR10Config, error) {
 // from the same config. Nothing is changed if anything is missing or
 // mismatched.
 func (t *CIFAR10Trainer) Restore(ts map[string]*tensor.Tensor, meta map[string]string) error {
-	if f := meta[metaFormat]; f != checkpointFormat {
-		return fmt.Errorf("checkpoint format %q, this build reads %q", f, checkpointFormat)
-	}
-	ints := map[string]int{}
-	for _, k := range []string{metaStep, metaNetStep, metaCriticStep} {
-		v, err := strconv.Atoi(meta[k])
-		if err != nil || v < 0 {
-			return fmt.Errorf("checkpoint metadata %s = %q is not a step count", k, meta[k])
-		}
-		ints[k] = v
-	}
-	floats := map[string]float64{}
-	for _, k := range []string{metaNetLR, metaCriticLR} {
-		v, err := strconv.ParseFloat(meta[k], 64)
-		if err != nil {
-			return fmt.Errorf("checkpoint metadata %s = %q is not a number", k, meta[k])
-		}
-		floats[k] = v
-	}
-	rng, err := base64.StdEncoding.DecodeString(meta[metaRNG])
+	rm, err := parseRunMeta(meta)
 	if err != nil {
-		return fmt.Errorf("checkpoint metadata %s: %w", metaRNG, err)
+		return err
 	}
 	if name := nonFinite(ts); name != "" {
 		return fmt.Errorf("checkpoint tensor %q holds NaN or infinite values", name)
@@ -375,27 +341,18 @@ func (t *CIFAR10Trainer) Restore(ts map[string]*tensor.Tensor, meta map[string]s
 			return fmt.Errorf("checkpoint parameter %q is %s%v, model wants %s%v", p.Name, v.DType(), v.Shape(), p.V.DType(), p.V.Shape())
 		}
 	}
-	sub := func(prefix string) map[string]*tensor.Tensor {
-		out := map[string]*tensor.Tensor{}
-		for k, v := range ts {
-			if len(k) > len(prefix) && k[:len(prefix)] == prefix {
-				out[k[len(prefix):]] = v
-			}
-		}
-		return out
-	}
 	src := *t.src
-	if err := src.UnmarshalBinary(rng); err != nil {
+	if err := src.UnmarshalBinary(rm.RNG); err != nil {
 		return fmt.Errorf("checkpoint random state: %w", err)
 	}
 	// Load fresh optimizers and swap them in only when both loaded, so that
 	// a failure leaves t untouched.
 	net := optim.NewAdam(t.Network.Config, t.Network.Params)
 	crit := optim.NewAdam(t.Critic.Config, t.Critic.Params)
-	if err := net.LoadState(sub("network."), ints[metaNetStep], floats[metaNetLR]); err != nil {
+	if err := net.LoadState(subState(ts, "network."), rm.NetStep, rm.NetLR); err != nil {
 		return err
 	}
-	if err := crit.LoadState(sub("critic."), ints[metaCriticStep], floats[metaCriticLR]); err != nil {
+	if err := crit.LoadState(subState(ts, "critic."), rm.CriticStep, rm.CriticLR); err != nil {
 		return err
 	}
 	t.Network, t.Critic = net, crit
@@ -403,7 +360,7 @@ func (t *CIFAR10Trainer) Restore(ts map[string]*tensor.Tensor, meta map[string]s
 		p.V.Value.CopyFrom(ts["model."+p.Name])
 	}
 	*t.src = src
-	t.Step = ints[metaStep]
+	t.Step = rm.Step
 	return nil
 }
 

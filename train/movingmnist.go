@@ -1,13 +1,11 @@
 package train
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"strconv"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/checkpoint"
@@ -319,23 +317,9 @@ func (t *MovingMNISTTrainer) State() (map[string]*tensor.Tensor, map[string]stri
 	for k, v := range t.Critic.State() {
 		ts["critic."+k] = v
 	}
-	cfg, err := json.Marshal(t.Config)
+	meta, err := runMetadata(t.Config, t.Step, t.src, t.Network, t.Critic)
 	if err != nil {
 		return nil, nil, err
-	}
-	rng, err := t.src.MarshalBinary()
-	if err != nil {
-		return nil, nil, err
-	}
-	meta := map[string]string{
-		metaFormat:     checkpointFormat,
-		metaConfig:     string(cfg),
-		metaStep:       strconv.Itoa(t.Step),
-		metaRNG:        base64.StdEncoding.EncodeToString(rng),
-		metaNetStep:    strconv.Itoa(t.Network.Step),
-		metaNetLR:      strconv.FormatFloat(t.Network.LearningRate(), 'g', -1, 64),
-		metaCriticStep: strconv.Itoa(t.Critic.Step),
-		metaCriticLR:   strconv.FormatFloat(t.Critic.LearningRate(), 'g', -1, 64),
 	}
 	return ts, meta, nil
 }
@@ -366,28 +350,9 @@ func MovingMNISTConfigFromMeta(meta map[string]string) (MovingMNISTConfig, error
 // Restore loads a checkpoint's state into t, which must have been built from
 // the same config. Nothing is changed if anything is missing or mismatched.
 func (t *MovingMNISTTrainer) Restore(ts map[string]*tensor.Tensor, meta map[string]string) error {
-	if f := meta[metaFormat]; f != checkpointFormat {
-		return fmt.Errorf("checkpoint format %q, this build reads %q", f, checkpointFormat)
-	}
-	ints := map[string]int{}
-	for _, k := range []string{metaStep, metaNetStep, metaCriticStep} {
-		v, err := strconv.Atoi(meta[k])
-		if err != nil || v < 0 {
-			return fmt.Errorf("checkpoint metadata %s = %q is not a step count", k, meta[k])
-		}
-		ints[k] = v
-	}
-	floats := map[string]float64{}
-	for _, k := range []string{metaNetLR, metaCriticLR} {
-		v, err := strconv.ParseFloat(meta[k], 64)
-		if err != nil {
-			return fmt.Errorf("checkpoint metadata %s = %q is not a number", k, meta[k])
-		}
-		floats[k] = v
-	}
-	rng, err := base64.StdEncoding.DecodeString(meta[metaRNG])
+	rm, err := parseRunMeta(meta)
 	if err != nil {
-		return fmt.Errorf("checkpoint metadata %s: %w", metaRNG, err)
+		return err
 	}
 	want := map[string]*tensor.Tensor{}
 	for _, p := range t.Model.Parameters() {
@@ -405,25 +370,16 @@ func (t *MovingMNISTTrainer) Restore(ts map[string]*tensor.Tensor, meta map[stri
 			return fmt.Errorf("checkpoint tensor %q is %s%v, model wants %s%v", k, v.DType(), v.Shape(), dst.DType(), dst.Shape())
 		}
 	}
-	sub := func(prefix string) map[string]*tensor.Tensor {
-		out := map[string]*tensor.Tensor{}
-		for k, v := range ts {
-			if len(k) > len(prefix) && k[:len(prefix)] == prefix {
-				out[k[len(prefix):]] = v
-			}
-		}
-		return out
-	}
 	src := *t.src
-	if err := src.UnmarshalBinary(rng); err != nil {
+	if err := src.UnmarshalBinary(rm.RNG); err != nil {
 		return fmt.Errorf("checkpoint random state: %w", err)
 	}
 	// Adam.LoadState changes nothing on error; check both before loading either.
 	net := optim.NewAdam(t.Config.NetworkAdam, t.Network.Params)
-	if err := net.LoadState(sub("network."), ints[metaNetStep], floats[metaNetLR]); err != nil {
+	if err := net.LoadState(subState(ts, "network."), rm.NetStep, rm.NetLR); err != nil {
 		return err
 	}
-	if err := t.Critic.LoadState(sub("critic."), ints[metaCriticStep], floats[metaCriticLR]); err != nil {
+	if err := t.Critic.LoadState(subState(ts, "critic."), rm.CriticStep, rm.CriticLR); err != nil {
 		return err
 	}
 	*t.Network = *net
@@ -431,7 +387,7 @@ func (t *MovingMNISTTrainer) Restore(ts map[string]*tensor.Tensor, meta map[stri
 		dst.CopyFrom(ts[k])
 	}
 	*t.src = src
-	t.Step = ints[metaStep]
+	t.Step = rm.Step
 	return nil
 }
 

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"sort"
 	"strconv"
 
 	"github.com/wakesleep/wakesleep/checkpoint"
+	"github.com/wakesleep/wakesleep/optim"
 	"github.com/wakesleep/wakesleep/tensor"
 )
 
@@ -43,23 +45,9 @@ func (t *Trainer) State() (map[string]*tensor.Tensor, map[string]string, error) 
 	for k, v := range t.Critic.State() {
 		ts["critic."+k] = v
 	}
-	cfg, err := json.Marshal(t.Config)
+	meta, err := runMetadata(t.Config, t.Step, t.src, t.Network, t.Critic)
 	if err != nil {
 		return nil, nil, err
-	}
-	rng, err := t.src.MarshalBinary()
-	if err != nil {
-		return nil, nil, err
-	}
-	meta := map[string]string{
-		metaFormat:     checkpointFormat,
-		metaConfig:     string(cfg),
-		metaStep:       strconv.Itoa(t.Step),
-		metaRNG:        base64.StdEncoding.EncodeToString(rng),
-		metaNetStep:    strconv.Itoa(t.Network.Step),
-		metaNetLR:      strconv.FormatFloat(t.Network.LearningRate(), 'g', -1, 64),
-		metaCriticStep: strconv.Itoa(t.Critic.Step),
-		metaCriticLR:   strconv.FormatFloat(t.Critic.LearningRate(), 'g', -1, 64),
 	}
 	return ts, meta, nil
 }
@@ -80,28 +68,9 @@ func ConfigFromMeta(meta map[string]string) (Config, error) {
 // Restore loads a checkpoint's state into t, which must have been built from
 // the same config. Nothing is changed if anything is missing or mismatched.
 func (t *Trainer) Restore(ts map[string]*tensor.Tensor, meta map[string]string) error {
-	if f := meta[metaFormat]; f != checkpointFormat {
-		return fmt.Errorf("checkpoint format %q, this build reads %q", f, checkpointFormat)
-	}
-	ints := map[string]int{}
-	for _, k := range []string{metaStep, metaNetStep, metaCriticStep} {
-		v, err := strconv.Atoi(meta[k])
-		if err != nil || v < 0 {
-			return fmt.Errorf("checkpoint metadata %s = %q is not a step count", k, meta[k])
-		}
-		ints[k] = v
-	}
-	floats := map[string]float64{}
-	for _, k := range []string{metaNetLR, metaCriticLR} {
-		v, err := strconv.ParseFloat(meta[k], 64)
-		if err != nil {
-			return fmt.Errorf("checkpoint metadata %s = %q is not a number", k, meta[k])
-		}
-		floats[k] = v
-	}
-	rng, err := base64.StdEncoding.DecodeString(meta[metaRNG])
+	rm, err := parseRunMeta(meta)
 	if err != nil {
-		return fmt.Errorf("checkpoint metadata %s: %w", metaRNG, err)
+		return err
 	}
 	if name := nonFinite(ts); name != "" {
 		return fmt.Errorf("checkpoint tensor %q holds NaN or infinite values", name)
@@ -116,26 +85,17 @@ func (t *Trainer) Restore(ts map[string]*tensor.Tensor, meta map[string]string) 
 			return fmt.Errorf("checkpoint parameter %q is %s%v, model wants %s%v", p.Name, v.DType(), v.Shape(), p.V.DType(), p.V.Shape())
 		}
 	}
-	sub := func(prefix string) map[string]*tensor.Tensor {
-		out := map[string]*tensor.Tensor{}
-		for k, v := range ts {
-			if len(k) > len(prefix) && k[:len(prefix)] == prefix {
-				out[k[len(prefix):]] = v
-			}
-		}
-		return out
-	}
 	// Decode the random state into a copy, and keep the network optimizer's
 	// state until the critic's has loaded, so that a failure changes nothing.
 	src := *t.src
-	if err := src.UnmarshalBinary(rng); err != nil {
+	if err := src.UnmarshalBinary(rm.RNG); err != nil {
 		return fmt.Errorf("checkpoint random state: %w", err)
 	}
 	netBefore, netStep, netLR := t.Network.State(), t.Network.Step, t.Network.LearningRate()
-	if err := t.Network.LoadState(sub("network."), ints[metaNetStep], floats[metaNetLR]); err != nil {
+	if err := t.Network.LoadState(subState(ts, "network."), rm.NetStep, rm.NetLR); err != nil {
 		return err
 	}
-	if err := t.Critic.LoadState(sub("critic."), ints[metaCriticStep], floats[metaCriticLR]); err != nil {
+	if err := t.Critic.LoadState(subState(ts, "critic."), rm.CriticStep, rm.CriticLR); err != nil {
 		if rerr := t.Network.LoadState(netBefore, netStep, netLR); rerr != nil {
 			panic("train: restoring the network optimizer's own state failed: " + rerr.Error())
 		}
@@ -145,7 +105,7 @@ func (t *Trainer) Restore(ts map[string]*tensor.Tensor, meta map[string]string) 
 		p.V.Value.CopyFrom(ts["model."+p.Name])
 	}
 	*t.src = src
-	t.Step = ints[metaStep]
+	t.Step = rm.Step
 	return nil
 }
 
@@ -213,4 +173,82 @@ func latestCheckpoint(dir string, w io.Writer) (string, error) {
 		return path, nil
 	}
 	return path, err
+}
+
+// runMeta is the metadata every trainer's checkpoint carries besides its
+// config: step counts, learning rates and the noise generator's state.
+type runMeta struct {
+	Step, NetStep, CriticStep int
+	NetLR, CriticLR           float64
+	RNG                       []byte // math/rand/v2 PCG, MarshalBinary
+}
+
+// runMetadata encodes a trainer's config and run state as checkpoint metadata.
+func runMetadata(cfg any, step int, src *rand.PCG, net, critic *optim.Adam) (map[string]string, error) {
+	c, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rng, err := src.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		metaFormat:     checkpointFormat,
+		metaConfig:     string(c),
+		metaStep:       strconv.Itoa(step),
+		metaRNG:        base64.StdEncoding.EncodeToString(rng),
+		metaNetStep:    strconv.Itoa(net.Step),
+		metaNetLR:      strconv.FormatFloat(net.LearningRate(), 'g', -1, 64),
+		metaCriticStep: strconv.Itoa(critic.Step),
+		metaCriticLR:   strconv.FormatFloat(critic.LearningRate(), 'g', -1, 64),
+	}, nil
+}
+
+// parseRunMeta reads and checks the run state runMetadata wrote.
+func parseRunMeta(meta map[string]string) (runMeta, error) {
+	var rm runMeta
+	if f := meta[metaFormat]; f != checkpointFormat {
+		return rm, fmt.Errorf("checkpoint format %q, this build reads %q", f, checkpointFormat)
+	}
+	for _, f := range []struct {
+		k   string
+		dst *int
+	}{{metaStep, &rm.Step}, {metaNetStep, &rm.NetStep}, {metaCriticStep, &rm.CriticStep}} {
+		k, dst := f.k, f.dst
+		v, err := strconv.Atoi(meta[k])
+		if err != nil || v < 0 {
+			return rm, fmt.Errorf("checkpoint metadata %s = %q is not a step count", k, meta[k])
+		}
+		*dst = v
+	}
+	for _, f := range []struct {
+		k   string
+		dst *float64
+	}{{metaNetLR, &rm.NetLR}, {metaCriticLR, &rm.CriticLR}} {
+		k, dst := f.k, f.dst
+		v, err := strconv.ParseFloat(meta[k], 64)
+		if err != nil {
+			return rm, fmt.Errorf("checkpoint metadata %s = %q is not a number", k, meta[k])
+		}
+		*dst = v
+	}
+	rng, err := base64.StdEncoding.DecodeString(meta[metaRNG])
+	if err != nil {
+		return rm, fmt.Errorf("checkpoint metadata %s: %w", metaRNG, err)
+	}
+	rm.RNG = rng
+	return rm, nil
+}
+
+// subState returns the tensors of ts under prefix, with the prefix removed
+// (one optimizer's state out of a checkpoint holding several).
+func subState(ts map[string]*tensor.Tensor, prefix string) map[string]*tensor.Tensor {
+	out := map[string]*tensor.Tensor{}
+	for k, v := range ts {
+		if len(k) > len(prefix) && k[:len(prefix)] == prefix {
+			out[k[len(prefix):]] = v
+		}
+	}
+	return out
 }
