@@ -54,6 +54,16 @@ func (c *MLPCritic) ForwardFeatures(x *ad.Var) (d, features *ad.Var) {
 	return c.Layers[len(c.Layers)-1].Forward(f), f
 }
 
+// ForwardLayers returns D(x) and every hidden layer's activity, first to last.
+func (c *MLPCritic) ForwardLayers(x *ad.Var) (d *ad.Var, hidden []*ad.Var) {
+	h := x
+	for _, l := range c.Layers[:len(c.Layers)-1] {
+		h = l.ForwardLeakyReLU(h, c.Slope)
+		hidden = append(hidden, h)
+	}
+	return c.Layers[len(c.Layers)-1].Forward(h), hidden
+}
+
 // Parameters implements nn.Module.
 func (c *MLPCritic) Parameters() []*nn.Parameter {
 	var ps []*nn.Parameter

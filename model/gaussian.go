@@ -7,6 +7,7 @@
 package model
 
 import (
+	"math"
 	"math/rand/v2"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
@@ -35,6 +36,20 @@ func NewGaussianLayer(in, hidden, out int, dt tensor.DType, rng *rand.Rand) *Gau
 	return &GaussianLayer{
 		Hidden: nn.NewLinear(in, hidden, dt, rng),
 		Out:    nn.NewLinear(hidden, 2*out, dt, rng),
+	}
+}
+
+// SetInitStd sets the bias of every standard-deviation output to
+// softplus⁻¹(std), so that σ starts near std (the weights add a small
+// input-dependent part). std ≤ 0 leaves PyTorch's init (σ ≈ 0.69).
+func (g *GaussianLayer) SetInitStd(std float64) {
+	if std <= 0 {
+		return
+	}
+	b := math.Log(math.Expm1(std)) // softplus(b) = std
+	n := g.Out.B.Value.Len() / 2
+	for j := n; j < 2*n; j++ {
+		g.Out.B.Value.SetAt(j, b)
 	}
 }
 
@@ -91,6 +106,17 @@ func (r *RecurrentStochastic) Forward(x *ad.Var, rng *rand.Rand) *ad.Var {
 	s := r.First.Sample(x, rng)
 	for k := 0; k < r.Steps; k++ {
 		s = ad.Scale(ad.Add(s, r.Recur.Sample(s, rng)), 0.5)
+	}
+	return s
+}
+
+// Mean returns the final state with every Gaussian unit replaced by its mean
+// (no sampling noise): s₀ = μ(First(in)), s_{k+1} = (s_k + μ(Recur(s_k))) / 2.
+func (r *RecurrentStochastic) Mean(x *ad.Var) *ad.Var {
+	s, _ := r.First.Moments(x)
+	for k := 0; k < r.Steps; k++ {
+		m, _ := r.Recur.Moments(s)
+		s = ad.Scale(ad.Add(s, m), 0.5)
 	}
 	return s
 }

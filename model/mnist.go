@@ -19,17 +19,22 @@ const (
 // its critics. Defaults (DefaultMNISTConfig) follow Appendix A.1.3.
 type MNISTConfig struct {
 	XDim           int    `json:"x_dim"`           // 784 pixels
-	ZDim           int    `json:"z_dim"`           // 128 latents
+	ZDim           int    `json:"z_dim"`           // 64 latents (A.1.3: 128 output units, half means, half stds)
 	Hidden         int    `json:"hidden"`          // 512 hidden units in every stochastic layer
 	RecurrentSteps int    `json:"recurrent_steps"` // open point: 1 (the text reads as one step)
 	Critic         string `json:"critic"`          // "global" or "local"
 	CriticWidth    int    `json:"critic_width"`    // 512
 	CriticDepth    int    `json:"critic_depth"`    // 3 hidden layers
+	// InitStd, when > 0, sets the initial σ of every Gaussian unit: the bias
+	// of each std output is softplus⁻¹(InitStd). 0 keeps PyTorch's default
+	// init, under which σ ≈ softplus(0) ≈ 0.69 (open point: the paper gives
+	// no initialisation).
+	InitStd float64 `json:"init_std,omitempty"`
 }
 
 // DefaultMNISTConfig returns the paper's architecture with the given critic kind.
 func DefaultMNISTConfig(critic string) MNISTConfig {
-	return MNISTConfig{XDim: 784, ZDim: 128, Hidden: 512, RecurrentSteps: 1,
+	return MNISTConfig{XDim: 784, ZDim: 64, Hidden: 512, RecurrentSteps: 1,
 		Critic: critic, CriticWidth: 512, CriticDepth: 3}
 }
 
@@ -44,6 +49,8 @@ func (c MNISTConfig) Validate() error {
 		return fmt.Errorf("model: critic %q must be %q or %q", c.Critic, CriticGlobal, CriticLocal)
 	case c.CriticWidth <= 0 || c.CriticDepth <= 0:
 		return fmt.Errorf("model: critic width %d and depth %d must be positive", c.CriticWidth, c.CriticDepth)
+	case !(c.InitStd >= 0 && c.InitStd <= 10):
+		return fmt.Errorf("model: init std %g must be in [0, 10] (0: PyTorch's init, σ ≈ 0.69)", c.InitStd)
 	}
 	return nil
 }
@@ -52,8 +59,8 @@ func (c MNISTConfig) Validate() error {
 // prior p(z) = N(0, I), and its critics.
 type MNIST struct {
 	Config    MNISTConfig
-	Inference *RecurrentStochastic // x [B, 784] → z [B, 128], bottom-up
-	Generator *RecurrentStochastic // z [B, 128] → x [B, 784], top-down
+	Inference *RecurrentStochastic // x [B, 784] → z [B, ZDim], bottom-up
+	Generator *RecurrentStochastic // z [B, ZDim] → x [B, 784], top-down
 	// Global critic D(x, z) (Critic == "global"), or local critics D_x, D_z.
 	Joint   *MLPCritic
 	CriticX *MLPCritic
@@ -67,14 +74,19 @@ func NewMNIST(cfg MNISTConfig, dt tensor.DType, rng *rand.Rand) (*MNIST, error) 
 		return nil, err
 	}
 	m := &MNIST{Config: cfg, dtype: dt}
+	gauss := func(in, out int) *GaussianLayer {
+		g := NewGaussianLayer(in, cfg.Hidden, out, dt, rng)
+		g.SetInitStd(cfg.InitStd)
+		return g
+	}
 	m.Inference = &RecurrentStochastic{
-		First: NewGaussianLayer(cfg.XDim, cfg.Hidden, cfg.ZDim, dt, rng),
-		Recur: NewGaussianLayer(cfg.ZDim, cfg.Hidden, cfg.ZDim, dt, rng),
+		First: gauss(cfg.XDim, cfg.ZDim),
+		Recur: gauss(cfg.ZDim, cfg.ZDim),
 		Steps: cfg.RecurrentSteps,
 	}
 	m.Generator = &RecurrentStochastic{
-		First: NewGaussianLayer(cfg.ZDim, cfg.Hidden, cfg.XDim, dt, rng),
-		Recur: NewGaussianLayer(cfg.XDim, cfg.Hidden, cfg.XDim, dt, rng),
+		First: gauss(cfg.ZDim, cfg.XDim),
+		Recur: gauss(cfg.XDim, cfg.XDim),
 		Steps: cfg.RecurrentSteps,
 	}
 	if cfg.Critic == CriticGlobal {
@@ -92,7 +104,14 @@ func (m *MNIST) DType() tensor.DType { return m.dtype }
 // Infer samples z ~ q_φ(z|x) for x [B, 784] (the bottom-up, wake pass).
 func (m *MNIST) Infer(x *ad.Var, rng *rand.Rand) *ad.Var { return m.Inference.Forward(x, rng) }
 
-// Generate samples x ~ p_θ(x|z) for z [B, 128] (the top-down pass).
+// InferMean is the inference network without sampling noise: every Gaussian
+// unit outputs its mean (for pictures and probes, not for training).
+func (m *MNIST) InferMean(x *ad.Var) *ad.Var { return m.Inference.Mean(x) }
+
+// GenerateMean is the generation network without sampling noise.
+func (m *MNIST) GenerateMean(z *ad.Var) *ad.Var { return m.Generator.Mean(z) }
+
+// Generate samples x ~ p_θ(x|z) for z [B, ZDim] (the top-down pass).
 func (m *MNIST) Generate(z *ad.Var, rng *rand.Rand) *ad.Var { return m.Generator.Forward(z, rng) }
 
 // Prior samples z ~ N(0, I) [B, ZDim].

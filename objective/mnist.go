@@ -18,16 +18,32 @@ type Settings struct {
 	Lambda float64 `json:"lambda"`
 	// ReconWeight multiplies L_RECON (1: Eq. 8 as written).
 	ReconWeight float64 `json:"recon_weight"`
+	// ReconLayers says which hidden layers of the critic L_RECON compares
+	// (open point): "last" (or empty), the penultimate layer as in VAE-GAN
+	// (Larsen et al. 2016), or "all", the mean of the per-layer distances
+	// over every hidden layer (a perceptual-loss style metric: the first
+	// layers still carry what the last one, trained only to tell real from
+	// generated, discards, such as the digit's identity).
+	ReconLayers string `json:"recon_layers,omitempty"`
 	// SilenceSleepZ lists latent units held at zero in the sleep phase (and
 	// so in the top layer's top-down phase, which is the prior): the
 	// phase-silencing perturbation of Sec. 4.4. Empty for normal training.
 	SilenceSleepZ []int `json:"silence_sleep_z,omitempty"`
 }
 
+// Layers of the critic that L_RECON compares (Settings.ReconLayers).
+const (
+	ReconLast = "last" // the penultimate layer (VAE-GAN)
+	ReconAll  = "all"  // every hidden layer, distances averaged
+)
+
 // Validate reports a setting out of range.
 func (s Settings) Validate() error {
 	if s.Gamma < 0 || s.Gamma > 1 {
 		return fmt.Errorf("objective: gamma %g must be in [0, 1]", s.Gamma)
+	}
+	if s.ReconLayers != "" && s.ReconLayers != ReconLast && s.ReconLayers != ReconAll {
+		return fmt.Errorf("objective: recon layers %q must be %q or %q", s.ReconLayers, ReconLast, ReconAll)
 	}
 	if s.Lambda < 0 || s.ReconWeight < 0 {
 		return fmt.Errorf("objective: lambda %g and recon weight %g must be ≥ 0", s.Lambda, s.ReconWeight)
@@ -175,13 +191,28 @@ func NetworkLoss(m *model.MNIST, p *Phases, s Settings) (*ad.Var, Terms) {
 		return ws, t
 	}
 	g := s.Gamma
-	dx, fx := m.CriticX.ForwardFeatures(p.WakeX)
-	dr, fr := m.CriticX.ForwardFeatures(p.TopDownX)
+	dx, fx := m.CriticX.ForwardLayers(p.WakeX)
+	dr, fr := m.CriticX.ForwardLayers(p.TopDownX)
 	wsX := WakeSleepValue(dx, m.CriticX.Forward(p.SleepX))
 	oX := OscillatoryValue(dx, dr)
-	recon := ad.Scale(FeatureReconstruction(ad.Detach(fx), fr), s.ReconWeight)
+	recon := ad.Scale(reconstruction(fx, fr, s.ReconLayers), s.ReconWeight)
 	oZ := OscillatoryValue(m.CriticZ.Forward(p.WakeZ), m.CriticZ.Forward(p.SleepZ))
 	loss := ad.Add(Combined(g, wsX, oX, recon), Combined(g, oZ, oZ, nil))
 	t["net/ws_x"], t["net/osc_x"], t["net/recon_x"], t["net/osc_z"] = wsX.Item(), oX.Item(), recon.Item(), oZ.Item()
 	return loss, t
+}
+
+// reconstruction returns L_RECON between the critic's hidden layers on the
+// true activity (truth, detached: the target) and on its reconstruction:
+// the last layer's distance, or the mean of every layer's (Settings.ReconLayers).
+func reconstruction(truth, recon []*ad.Var, layers string) *ad.Var {
+	last := len(truth) - 1
+	if layers != ReconAll {
+		return FeatureReconstruction(ad.Detach(truth[last]), recon[last])
+	}
+	sum := FeatureReconstruction(ad.Detach(truth[0]), recon[0])
+	for l := 1; l <= last; l++ {
+		sum = ad.Add(sum, FeatureReconstruction(ad.Detach(truth[l]), recon[l]))
+	}
+	return ad.Scale(sum, 1/float64(len(truth)))
 }

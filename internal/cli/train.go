@@ -46,6 +46,9 @@ type trainOptions struct {
 	gamma           float64
 	lambda          float64
 	reconWeight     float64
+	reconLayers     string
+	initStd         float64
+	beta1, beta2    float64
 	epochs          int
 	batchSize       int
 	criticSteps     int
@@ -84,19 +87,23 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.preset, "preset", "quick", "hyperparameter preset: quick or paper")
 	fs.StringVar(&o.algorithm, "algorithm", model.CriticLocal, "global (one critic on (x,z), Eq. 4) or local (per-layer critics, Eq. 8)")
 	fs.Float64Var(&o.gamma, "gamma", 0, "γ of Eq. 8 (default: 1 for global, 0.1 for local)")
-	fs.Float64Var(&o.lambda, "lambda", 1, "WGAN-GP penalty weight λ")
-	fs.Float64Var(&o.reconWeight, "recon-weight", 1, "weight of the critic-feature reconstruction loss L_RECON")
+	fs.Float64Var(&o.lambda, "lambda", 0, "WGAN-GP penalty weight λ (default: from the preset; the paper's 1)")
+	fs.Float64Var(&o.reconWeight, "recon-weight", 0, "weight of the critic-feature reconstruction loss L_RECON (default: from the preset; Eq. 8's 1)")
+	fs.StringVar(&o.reconLayers, "recon-layers", "", "critic hidden layers L_RECON compares: last (VAE-GAN) or all (default: from the preset)")
+	fs.Float64Var(&o.initStd, "init-std", 0, "initial standard deviation of every Gaussian unit (default: from the preset; 0: PyTorch's init, about 0.69)")
+	fs.Float64Var(&o.beta1, "beta1", 0, "Adam β1 of both optimizers (default: from the preset; the paper's 0.5)")
+	fs.Float64Var(&o.beta2, "beta2", 0, "Adam β2 of both optimizers (default: from the preset; the paper's 0.99)")
 	fs.IntVar(&o.epochs, "epochs", 0, "epochs (default: from the preset)")
 	fs.IntVar(&o.batchSize, "batch-size", 0, "batch size (default: from the preset)")
-	fs.IntVar(&o.criticSteps, "critic-steps", 1, "critic updates per network update")
-	fs.Float64Var(&o.lrNetwork, "lr-network", 1e-4, "learning rate of inference and generation")
-	fs.Float64Var(&o.lrCritic, "lr-critic", 4e-4, "learning rate of the critics")
+	fs.IntVar(&o.criticSteps, "critic-steps", 0, "critic updates per network update (default: from the preset; 1)")
+	fs.Float64Var(&o.lrNetwork, "lr-network", 0, "learning rate of inference and generation (default: from the preset; the paper's 1e-4)")
+	fs.Float64Var(&o.lrCritic, "lr-critic", 0, "learning rate of the critics (default: from the preset; the paper's 4e-4)")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed (weights, data order, noise)")
-	fs.IntVar(&o.recurrentSteps, "recurrent-steps", 1, "steps of stochastic recurrence in each network")
+	fs.IntVar(&o.recurrentSteps, "recurrent-steps", 0, "steps of stochastic recurrence in each network (default: from the preset; 1)")
 	fs.IntVar(&o.hidden, "hidden", 0, "hidden units in every stochastic layer (default: 512, as the paper)")
 	fs.IntVar(&o.criticWidth, "critic-width", 0, "units in each critic hidden layer (default: 512, as the paper)")
-	fs.IntVar(&o.zDim, "z-dim", 0, "latent units z (default: 128, as the paper)")
-	fs.StringVar(&o.pixelScale, "pixel-scale", "unit", "pixel range: unit ([0,1]) or sym ([-1,1])")
+	fs.IntVar(&o.zDim, "z-dim", 0, "latent units z (default: 64, as the paper)")
+	fs.StringVar(&o.pixelScale, "pixel-scale", "", "pixel range: unit ([0,1]) or sym ([-1,1]) (default: from the preset; unit)")
 	fs.IntVar(&o.trainLimit, "train-limit", 0, "use only the first N training images (0: all)")
 	fs.StringVar(&o.silenceZ, "silence-z", "", "latent units held at zero in the sleep phase, comma-separated, e.g. 0,1,2 (the phase-silencing perturbation of Sec. 4.4; default none)")
 	fs.BoolVar(&o.evalEveryEpoch, "eval-every-epoch", false, "evaluate after each epoch (alignment KL, classifier metrics on 2000 samples) into <run>/eval/")
@@ -184,15 +191,33 @@ func (o *trainOptions) config(set map[string]bool) (train.Config, error) {
 	if set["gamma"] {
 		cfg.Objective.Gamma = o.gamma
 	}
-	cfg.Objective.Lambda = o.lambda
-	cfg.Objective.ReconWeight = o.reconWeight
+	if set["lambda"] {
+		cfg.Objective.Lambda = o.lambda
+	}
+	if set["recon-weight"] {
+		cfg.Objective.ReconWeight = o.reconWeight
+	}
+	if set["recon-layers"] {
+		cfg.Objective.ReconLayers = o.reconLayers
+	}
+	if set["init-std"] {
+		cfg.Model.InitStd = o.initStd
+	}
+	if set["beta1"] {
+		cfg.NetworkAdam.Beta1, cfg.CriticAdam.Beta1 = o.beta1, o.beta1
+	}
+	if set["beta2"] {
+		cfg.NetworkAdam.Beta2, cfg.CriticAdam.Beta2 = o.beta2, o.beta2
+	}
 	if set["epochs"] {
 		cfg.Epochs = o.epochs
 	}
 	if set["batch-size"] {
 		cfg.BatchSize = o.batchSize
 	}
-	cfg.CriticSteps = o.criticSteps
+	if set["critic-steps"] {
+		cfg.CriticSteps = o.criticSteps
+	}
 	if set["lr-network"] {
 		cfg.NetworkAdam.LearningRate = o.lrNetwork
 	}
@@ -200,7 +225,9 @@ func (o *trainOptions) config(set map[string]bool) (train.Config, error) {
 		cfg.CriticAdam.LearningRate = o.lrCritic
 	}
 	cfg.Seed = o.seed
-	cfg.Model.RecurrentSteps = o.recurrentSteps
+	if set["recurrent-steps"] {
+		cfg.Model.RecurrentSteps = o.recurrentSteps
+	}
 	for _, d := range []struct {
 		flag string
 		v    int
@@ -213,7 +240,9 @@ func (o *trainOptions) config(set map[string]bool) (train.Config, error) {
 			*d.dst = d.v
 		}
 	}
-	cfg.PixelScale = o.pixelScale
+	if set["pixel-scale"] {
+		cfg.PixelScale = o.pixelScale
+	}
 	cfg.TrainLimit = o.trainLimit
 	if o.silenceZ != "" {
 		units, err := parseUnits(o.silenceZ, cfg.Model.ZDim)

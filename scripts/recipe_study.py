@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""MNIST recipe study (issue: Fig. 3 on a laptop).
+
+Trains the MNIST model under named candidate recipes (settings), for several
+seeds, keeping a checkpoint every --every steps, then scores each checkpoint
+at the requested step counts with `wakesleep eval` and `wakesleep diagnose`.
+Writes one CSV row per (setting, seed, step) and a markdown summary of means
+over seeds.
+
+The settings live in scripts/recipe_study.json: a name, the algorithm and the
+flags added to `wakesleep train` (on top of --preset, which each setting
+names). Runs that already finished are not trained again; an interrupted one
+resumes from its newest checkpoint; evaluations already made are reused.
+
+Standard library only. Example (two workers, one core each):
+
+    go build -o wakesleep ./cmd/wakesleep
+    python3 scripts/recipe_study.py --bin ./wakesleep --out runs/study \\
+        --workers 2 --seeds 1,2 --steps 500,1000,2000 \\
+        --settings local-paper,local-rw30 --csv results/mnist/study.csv
+
+Wall times are measured from the start of the train process to the write of
+each checkpoint, with --workers trainings sharing the machine, each with
+GOMAXPROCS=1 (so a 2-worker study times one core per run).
+"""
+import argparse
+import concurrent.futures as cf
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load_settings(path):
+    with open(path) as f:
+        table = json.load(f)
+    out = {}
+    for s in table["settings"]:
+        out[s["name"]] = s
+    return out
+
+
+def run_dir(out, name, seed):
+    return os.path.join(out, f"{name}-s{seed}")
+
+
+def ckpt_path(d, step):
+    return os.path.join(d, f"ckpt-{step:08d}.safetensors")
+
+
+def train(args, setting, seed, max_step):
+    d = run_dir(args.out, setting["name"], seed)
+    done = os.path.join(d, "study-train.json")
+    if os.path.exists(done):
+        return d
+    cmd = [args.bin, "train", "--algorithm", setting["algorithm"],
+           "--preset", setting.get("preset", "paper"),
+           "--seed", str(seed), "--max-steps", str(max_step),
+           "--epochs", "1000", "--checkpoint-every", str(args.every),
+           "--keep", "100000", "--log-every", "50", "--run", d]
+    cmd += setting.get("flags", [])
+    resume = os.path.exists(os.path.join(d, "config.json"))
+    if resume:
+        cmd = [args.bin, "train", "--run", d, "--resume", "--max-steps", str(max_step), "--epochs", "1000"]
+    env = dict(os.environ, GOMAXPROCS=str(args.threads), OPENBLAS_NUM_THREADS="1")
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.time()
+    log = open(os.path.join(args.out, f"{setting['name']}-s{seed}.log"), "a")
+    print(" ".join(cmd), file=log, flush=True)
+    rc = subprocess.call(cmd, stdout=log, stderr=log, env=env)
+    if rc != 0:
+        print(f"study: {setting['name']} seed {seed}: train exited {rc} (see its .log)", file=sys.stderr)
+        return None
+    # Wall time to each checkpoint, from this process's start (a resumed
+    # run's earlier times are kept from the previous record).
+    times = {}
+    prev = os.path.join(d, "study-times.json")
+    if os.path.exists(prev):
+        with open(prev) as f:
+            times = {int(k): v for k, v in json.load(f).items()}
+    offset = max(times.values()) if (resume and times) else 0.0
+    for name in os.listdir(d):
+        if name.startswith("ckpt-") and name.endswith(".safetensors"):
+            step = int(name[5:13])
+            if step not in times:
+                times[step] = offset + max(0.0, os.path.getmtime(os.path.join(d, name)) - t0)
+    with open(prev, "w") as f:
+        json.dump(times, f)
+    with open(done, "w") as f:
+        json.dump({"cmd": cmd, "wall_s": time.time() - t0, "threads": args.threads,
+                   "workers": args.workers}, f)
+    return d
+
+
+def evaluate(args, d, step):
+    ck = ckpt_path(d, step)
+    if not os.path.exists(ck):
+        return None
+    out = os.path.join(d, f"eval-{step:08d}")
+    ej = os.path.join(out, "eval.json")
+    if not os.path.exists(ej):
+        env = dict(os.environ, GOMAXPROCS=str(args.threads), OPENBLAS_NUM_THREADS="1")
+        subprocess.check_call([args.bin, "eval", "--checkpoint", ck, "--n", str(args.n),
+                               "--alignments", "4x2z", "--draws", "10", "--out", out],
+                              stdout=subprocess.DEVNULL, env=env)
+    with open(ej) as f:
+        e = json.load(f)
+    dj = os.path.join(out, "diagnose.json")
+    if args.diagnose and not os.path.exists(dj):
+        env = dict(os.environ, GOMAXPROCS=str(args.threads), OPENBLAS_NUM_THREADS="1")
+        rc = subprocess.call([args.bin, "diagnose", "--checkpoint", ck, "--out", dj],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        if rc != 0:
+            dj = None
+    diag = {}
+    if dj and os.path.exists(dj):
+        with open(dj) as f:
+            diag = json.load(f)
+    return e, diag
+
+
+def row(setting, seed, step, wall, e, diag):
+    a = e["alignments"][0]
+    r = {
+        "setting": setting["name"], "algorithm": setting["algorithm"], "seed": seed, "step": step,
+        "wall_s": round(wall, 1) if wall is not None else "",
+        "recon_agreement": e["reconstruction"]["agreement"],
+        "sleep_confidence": e["sleep"]["mean_confidence"],
+        "sleep_entropy_bits": e["sleep"]["entropy_bits"],
+        "kl_ws_4x2z": a["kl_wake_sleep"]["mean"],
+        "kl_control_4x2z": a["kl_control_wake"]["mean"],
+        "fd_sleep": e["frechet"]["sleep_test"], "fd_recon": e["frechet"]["recon_test"],
+    }
+    for k in ("probe_z_accuracy", "probe_zmean_accuracy", "grad_norms"):
+        v = diag.get(k)
+        if isinstance(v, dict):
+            for kk, vv in sorted(v.items()):
+                r[f"grad/{kk}"] = vv
+        elif v is not None:
+            r[k] = v
+    return r
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bin", default="./wakesleep")
+    p.add_argument("--out", default="runs/study")
+    p.add_argument("--settings-file", default=os.path.join(HERE, "recipe_study.json"))
+    p.add_argument("--settings", required=True, help="comma-separated setting names, or 'all'")
+    p.add_argument("--seeds", default="1,2")
+    p.add_argument("--steps", default="500,1000,2000", help="step counts at which each run is scored")
+    p.add_argument("--every", type=int, default=500, help="checkpoint spacing (must divide every step count)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="GOMAXPROCS of each run")
+    p.add_argument("--n", type=int, default=2000, help="eval samples")
+    p.add_argument("--no-diagnose", dest="diagnose", action="store_false")
+    p.add_argument("--csv", default="", help="write the table here (default: <out>/study.csv)")
+    args = p.parse_args()
+    table = load_settings(args.settings_file)
+    names = list(table) if args.settings == "all" else args.settings.split(",")
+    for n in names:
+        if n not in table:
+            sys.exit(f"study: no setting {n!r} in {args.settings_file} (have: {', '.join(table)})")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    steps = sorted(int(s) for s in args.steps.split(","))
+    for s in steps:
+        if s <= 0 or s % args.every:
+            sys.exit(f"study: step {s} is not a positive multiple of --every {args.every}")
+    jobs = [(table[n], s) for n in names for s in seeds]
+    with cf.ThreadPoolExecutor(args.workers) as ex:
+        dirs = list(ex.map(lambda j: train(args, j[0], j[1], steps[-1]), jobs))
+    rows = []
+    for (setting, seed), d in zip(jobs, dirs):
+        if d is None:
+            continue
+        with open(os.path.join(d, "study-times.json")) as f:
+            times = {int(k): v for k, v in json.load(f).items()}
+        for step in steps:
+            got = evaluate(args, d, step)
+            if got is None:
+                continue
+            rows.append(row(setting, seed, step, times.get(step), *got))
+    path = args.csv or os.path.join(args.out, "study.csv")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    old = []
+    if os.path.exists(path):  # keep rows of settings not rerun now
+        with open(path) as f:
+            keys = {(r["setting"], str(r["seed"]), str(r["step"])) for r in rows}
+            old = [r for r in csv.DictReader(f) if (r["setting"], r["seed"], r["step"]) not in keys]
+    allrows = old + rows
+    fields = []
+    for r in allrows:
+        for k in r:
+            if k not in fields:
+                fields.append(k)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for r in sorted(allrows, key=lambda r: (r["setting"], int(r["step"]), int(r["seed"]))):
+            w.writerow(r)
+    print(f"study: {len(rows)} rows -> {path}")
+    summarize(allrows, path[:-4] + ".md" if path.endswith(".csv") else path + ".md")
+
+
+def fmt(v, nd=2):
+    return "" if v is None else f"{v:.{nd}f}"
+
+
+def summarize(rows, path):
+    """Means over seeds, with the min-max range, per setting and step."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["setting"], r["algorithm"], int(r["step"])), []).append(r)
+    cols = [("recon_agreement", 2), ("sleep_confidence", 2), ("sleep_entropy_bits", 2),
+            ("kl_ws_4x2z", 3), ("kl_control_4x2z", 3), ("probe_z_accuracy", 2), ("wall_s", 0)]
+    lines = ["| setting | alg | step | seeds | " + " | ".join(c for c, _ in cols) + " |",
+             "|" + "---|" * (4 + len(cols))]
+    for (name, alg, step), rs in sorted(groups.items()):
+        cells = []
+        for c, nd in cols:
+            vals = [float(r[c]) for r in rs if r.get(c) not in (None, "")]
+            if not vals:
+                cells.append("")
+                continue
+            m = sum(vals) / len(vals)
+            cells.append(fmt(m, nd) + (f" ({fmt(min(vals), nd)}–{fmt(max(vals), nd)})" if len(vals) > 1 else ""))
+        lines.append(f"| {name} | {alg} | {step} | {len(rs)} | " + " | ".join(cells) + " |")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
