@@ -305,3 +305,47 @@ func TestCIFAR10InitStd(t *testing.T) {
 		t.Error("negative init std accepted")
 	}
 }
+
+// MNIST InitStd sets every Gaussian unit's initial σ; the mean path is the
+// noise-free network (deterministic, and the sampled path's centre).
+func TestMNISTInitStdAndMeans(t *testing.T) {
+	cfg := DefaultMNISTConfig(CriticLocal)
+	cfg.InitStd = 0.05
+	m, err := NewMNIST(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := ad.Const(tensor.RandUniform(rand.New(rand.NewPCG(3, 4)), tensor.Float32, 0, 1, 16, 784))
+	zIn := ad.Const(tensor.RandNormal(rand.New(rand.NewPCG(5, 6)), tensor.Float32, 16, cfg.ZDim))
+	for i, g := range []*GaussianLayer{m.Inference.First, m.Inference.Recur, m.Generator.First, m.Generator.Recur} {
+		in := x
+		if i == 1 || i == 2 {
+			in = zIn
+		}
+		_, std := g.Moments(in)
+		s := 0.0
+		for i := 0; i < std.Value.Len(); i++ {
+			s += std.Value.At(i)
+		}
+		if mean := s / float64(std.Value.Len()); mean < 0.03 || mean > 0.08 {
+			t.Fatalf("mean initial σ %g, want about 0.05", mean)
+		}
+	}
+	z1, z2 := m.InferMean(x), m.InferMean(x)
+	for i := 0; i < z1.Value.Len(); i++ {
+		if z1.Value.At(i) != z2.Value.At(i) {
+			t.Fatal("InferMean is not deterministic")
+		}
+	}
+	// With σ ≈ 0.05 a sample stays within a few σ of the mean path.
+	zs := m.Infer(x, rand.New(rand.NewPCG(7, 8)))
+	for i := 0; i < zs.Value.Len(); i++ {
+		if dd := zs.Value.At(i) - z1.Value.At(i); dd > 0.5 || dd < -0.5 {
+			t.Fatalf("sample %g far from mean %g", zs.Value.At(i), z1.Value.At(i))
+		}
+	}
+	cfg.InitStd = -1
+	if cfg.Validate() == nil {
+		t.Fatal("negative init std accepted")
+	}
+}

@@ -183,12 +183,34 @@ func CriticLoss(m *model.MNIST, ph *Phases, s Settings, rng *rand.Rand) (*ad.Var
 //
 // Global:  L_WS (Eq. 4)
 // Local:   Σ_i γ·L_WS,i + (1−γ)·(L_O,i + L_RECON,i)  (Eq. 8), L_RECON only on x.
+//
+// It is the sum of NetworkTerms.
 func NetworkLoss(m *model.MNIST, p *Phases, s Settings) (*ad.Var, Terms) {
+	parts, t := NetworkTerms(m, p, s)
+	loss := parts[0].Value
+	for _, q := range parts[1:] {
+		loss = ad.Add(loss, q.Value)
+	}
+	return loss, t
+}
+
+// Term is one weighted summand of the networks' loss.
+type Term struct {
+	Name  string
+	Value *ad.Var
+}
+
+// NetworkTerms returns the summands of NetworkLoss, each with its weight in
+// Eq. 4 or 8 applied (so their gradients add up to the loss's), and the
+// unweighted values for logging. Local: "ws_x" (γ·L_WS on x), "osc_x"
+// ((1−γ)·L_O on x), "recon_x" ((1−γ)·w·L_RECON), "osc_z" (L_O = L_WS on z,
+// weight γ + (1−γ) = 1). Global: "ws".
+func NetworkTerms(m *model.MNIST, p *Phases, s Settings) ([]Term, Terms) {
 	t := Terms{}
 	if m.Config.Critic == model.CriticGlobal {
 		ws := WakeSleepValue(m.Joint.Forward(ad.Concat(1, p.WakeX, p.WakeZ)), m.Joint.Forward(ad.Concat(1, p.SleepX, p.SleepZ)))
 		t["net/ws"] = ws.Item()
-		return ws, t
+		return []Term{{"ws", ws}}, t
 	}
 	g := s.Gamma
 	dx, fx := m.CriticX.ForwardLayers(p.WakeX)
@@ -197,9 +219,16 @@ func NetworkLoss(m *model.MNIST, p *Phases, s Settings) (*ad.Var, Terms) {
 	oX := OscillatoryValue(dx, dr)
 	recon := ad.Scale(reconstruction(fx, fr, s.ReconLayers), s.ReconWeight)
 	oZ := OscillatoryValue(m.CriticZ.Forward(p.WakeZ), m.CriticZ.Forward(p.SleepZ))
-	loss := ad.Add(Combined(g, wsX, oX, recon), Combined(g, oZ, oZ, nil))
+	// Eq. 8 per layer: x gets γ·L_WS + (1−γ)·(L_O + L_RECON); z, whose
+	// top-down distribution is the prior, gets γ·L_O + (1−γ)·L_O.
+	parts := []Term{
+		{"ws_x", ad.Scale(wsX, g)},
+		{"osc_x", ad.Scale(oX, 1-g)},
+		{"recon_x", ad.Scale(recon, 1-g)},
+		{"osc_z", Combined(g, oZ, oZ, nil)},
+	}
 	t["net/ws_x"], t["net/osc_x"], t["net/recon_x"], t["net/osc_z"] = wsX.Item(), oX.Item(), recon.Item(), oZ.Item()
-	return loss, t
+	return parts, t
 }
 
 // reconstruction returns L_RECON between the critic's hidden layers on the

@@ -121,10 +121,13 @@ func TestLocalPlayersSigns(t *testing.T) {
 // the mean-merge and the critics (float64 finite differences; the noise is
 // fixed by reseeding).
 func TestNetworkLossGradient(t *testing.T) {
-	for _, critic := range []string{model.CriticGlobal, model.CriticLocal} {
+	for _, critic := range []string{model.CriticGlobal, model.CriticLocal, model.CriticLocal + "/all"} {
 		t.Run(critic, func(t *testing.T) {
-			m := tinyModel(t, critic)
 			s := Settings{Gamma: 0.3, Lambda: 1, ReconWeight: 1}
+			if critic == model.CriticLocal+"/all" {
+				critic, s.ReconLayers, s.ReconWeight = model.CriticLocal, ReconAll, 3
+			}
+			m := tinyModel(t, critic)
 			if critic == model.CriticGlobal {
 				s.Gamma = 1
 			}
@@ -198,4 +201,45 @@ func TestSilenceSleepZ(t *testing.T) {
 	if err := (Settings{SilenceSleepZ: []int{-1}}).Validate(); err == nil {
 		t.Error("negative unit accepted")
 	}
+}
+
+// NetworkTerms are the weighted summands of NetworkLoss: they add up to it,
+// and L_RECON over every critic layer is the mean of the per-layer MSEs.
+func TestNetworkTermsSumToLoss(t *testing.T) {
+	for _, layers := range []string{"", ReconLast, ReconAll} {
+		m := tinyModel(t, model.CriticLocal)
+		s := Settings{Gamma: 0.3, Lambda: 1, ReconWeight: 2, ReconLayers: layers}
+		ph := RunPhases(m, data(4, 6), s, rand.New(rand.NewPCG(8, 8)))
+		loss, _ := NetworkLoss(m, ph, s)
+		terms, logged := NetworkTerms(m, ph, s)
+		sum := 0.0
+		for _, q := range terms {
+			sum += q.Value.Item()
+		}
+		if d := sum - loss.Item(); d > 1e-12 || d < -1e-12 {
+			t.Fatalf("%q: terms sum to %g, loss %g", layers, sum, loss.Item())
+		}
+		_, fx := m.CriticX.ForwardLayers(ph.WakeX)
+		_, fr := m.CriticX.ForwardLayers(ph.TopDownX)
+		want := FeatureReconstruction(fx[len(fx)-1], fr[len(fr)-1]).Item()
+		if layers == ReconAll {
+			want = 0
+			for l := range fx {
+				want += FeatureReconstruction(fx[l], fr[l]).Item() / float64(len(fx))
+			}
+		}
+		if got := logged["net/recon_x"]; d(got, 2*want) > 1e-12 {
+			t.Fatalf("%q: recon %g, want %g", layers, got, 2*want)
+		}
+	}
+	if err := (Settings{ReconLayers: "first"}).Validate(); err == nil {
+		t.Fatal("recon layers \"first\" accepted")
+	}
+}
+
+func d(a, b float64) float64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
 }

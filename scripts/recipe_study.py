@@ -56,7 +56,9 @@ def train(args, setting, seed, max_step):
     d = run_dir(args.out, setting["name"], seed)
     done = os.path.join(d, "study-train.json")
     if os.path.exists(done):
-        return d
+        with open(done) as f:
+            if json.load(f).get("max_steps", 0) >= max_step:
+                return d  # trained far enough; a longer study resumes it
     cmd = [args.bin, "train", "--algorithm", setting["algorithm"],
            "--preset", setting.get("preset", "paper"),
            "--seed", str(seed), "--max-steps", str(max_step),
@@ -91,7 +93,7 @@ def train(args, setting, seed, max_step):
     with open(prev, "w") as f:
         json.dump(times, f)
     with open(done, "w") as f:
-        json.dump({"cmd": cmd, "wall_s": time.time() - t0, "threads": args.threads,
+        json.dump({"cmd": cmd, "max_steps": max_step, "wall_s": time.time() - t0, "threads": args.threads,
                    "workers": args.workers}, f)
     return d
 

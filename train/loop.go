@@ -37,6 +37,10 @@ type RunOptions struct {
 	Test   *mnist.Set
 	// MaxSteps stops after this many steps in total (0: run every epoch).
 	MaxSteps int
+	// Pictures chooses the epoch grids: PicturesSamples (samples-epochNNN.png,
+	// recon-epochNNN.png), PicturesMeans (samples-mean-…, recon-mean-…) or
+	// PicturesBoth ("" means both).
+	Pictures string
 	// OnStep, if set, is called after every step.
 	OnStep func(t *Trainer)
 	// OnEpoch, if set, is called after each epoch's checkpoint and pictures
@@ -349,37 +353,63 @@ func (l *loop) save() error {
 
 // picturesDone reports whether the pictures of epoch are in the run folder.
 func (l *loop) picturesDone(epoch int) bool {
-	names := []string{fmt.Sprintf("samples-epoch%03d.png", epoch)}
-	if l.opts.Test != nil && l.opts.Test.N > 0 {
-		names = append(names, fmt.Sprintf("recon-epoch%03d.png", epoch))
-	}
-	for _, n := range names {
-		if _, err := os.Stat(filepath.Join(l.opts.Dir, n)); err != nil {
+	for _, g := range l.grids() {
+		if g.recon && (l.opts.Test == nil || l.opts.Test.N == 0) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(l.opts.Dir, fmt.Sprintf(g.name, epoch))); err != nil {
 			return false
 		}
 	}
 	return true
 }
 
-// pictures writes the epoch's sample grid (from fixed noise) and the grid of
-// fixed test digits beside their reconstructions.
+// grid is one of the epoch pictures: its file name pattern and how to draw it.
+type grid struct {
+	name  string // with %03d for the epoch
+	recon bool   // needs the test set
+	draw  func(l *loop) (image.Image, error)
+}
+
+// grids returns the epoch pictures that opts.Pictures asks for.
+func (l *loop) grids() []grid {
+	samples := []grid{
+		{"samples-epoch%03d.png", false, func(l *loop) (image.Image, error) { return Samples(l.tr, 64) }},
+		{"recon-epoch%03d.png", true, func(l *loop) (image.Image, error) {
+			return Reconstructions(l.tr, l.opts.Test, min(32, l.opts.Test.N))
+		}},
+	}
+	means := []grid{
+		{"samples-mean-epoch%03d.png", false, func(l *loop) (image.Image, error) { return SampleMeans(l.tr, 64) }},
+		{"recon-mean-epoch%03d.png", true, func(l *loop) (image.Image, error) {
+			return ReconstructionMeans(l.tr, l.opts.Test, min(32, l.opts.Test.N))
+		}},
+	}
+	switch l.opts.Pictures {
+	case PicturesSamples:
+		return samples
+	case PicturesMeans:
+		return means
+	}
+	return append(samples, means...)
+}
+
+// pictures writes the epoch's grids: sleep samples from fixed noise and
+// fixed test digits beside their reconstructions, sampled and/or noise-free.
 func (l *loop) pictures(epoch int) error {
-	dir := l.opts.Dir
-	s, err := Samples(l.tr, 64)
-	if err != nil {
-		return err
+	for _, g := range l.grids() {
+		if g.recon && (l.opts.Test == nil || l.opts.Test.N == 0) {
+			continue
+		}
+		img, err := g.draw(l)
+		if err != nil {
+			return err
+		}
+		if err := imaging.SavePNG(filepath.Join(l.opts.Dir, fmt.Sprintf(g.name, epoch)), img); err != nil {
+			return err
+		}
 	}
-	if err := imaging.SavePNG(filepath.Join(dir, fmt.Sprintf("samples-epoch%03d.png", epoch)), s); err != nil {
-		return err
-	}
-	if l.opts.Test == nil || l.opts.Test.N == 0 {
-		return nil
-	}
-	r, err := Reconstructions(l.tr, l.opts.Test, min(32, l.opts.Test.N))
-	if err != nil {
-		return err
-	}
-	return imaging.SavePNG(filepath.Join(dir, fmt.Sprintf("recon-epoch%03d.png", epoch)), r)
+	return nil
 }
 
 // Fixed noise streams for pictures, so that grids of successive epochs are

@@ -36,6 +36,7 @@ func commands() []command {
 		{"sample", "draw sleep samples from a checkpoint into a PNG grid", runSample},
 		{"reconstruct", "reconstruct test digits from a checkpoint into a PNG grid", runReconstruct},
 		{"eval", "wake/sleep alignment and sample/reconstruction quality report", runEval},
+		{"diagnose", "MNIST: linear probe of z, noise-free reconstructions, gradient of each loss term at encoder and decoder", runDiagnose},
 		{"classifier", "train the MNIST classifier that eval uses", runClassifier},
 		{"predict", "Moving MNIST: predict 10 frames from 10 (PNG strip, GIF; --eval scores them)", runPredict},
 		{"probe", "test the paper's biological predictions (Sec. 4) on trained models", runProbe},

@@ -11,17 +11,20 @@ import (
 )
 
 const sampleUsage = `
-Usage: wakesleep sample --checkpoint <file or run folder> [--n 64] [--out samples.png]
+Usage: wakesleep sample --checkpoint <file or run folder> [--n 64] [--out samples.png] [--means]
 
 Draws sleep samples (z ~ N(0, I), then x ~ p(x|z) top-down) from a checkpoint
 and writes them as a PNG grid. A run folder means its newest good checkpoint.
+--means shows the generation network without its noise (every Gaussian unit
+at its mean), the paper's samples with the pixel noise taken out.
 `
 
 const reconstructUsage = `
-Usage: wakesleep reconstruct --checkpoint <file or run folder> [--n 32] [--out recon.png]
+Usage: wakesleep reconstruct --checkpoint <file or run folder> [--n 32] [--out recon.png] [--means]
 
 Infers z ~ q(z|x) for the first n MNIST test digits and generates x̂ ~ p(x|z)
 back down; writes the digits beside their reconstructions as a PNG grid.
+--means uses every Gaussian unit's mean instead of a sample, both ways.
 `
 
 func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,6 +42,7 @@ func runPicture(args []string, stdout, stderr io.Writer, name, usage string, def
 	out := fs.String("out", defOut, "output PNG")
 	seed := fs.Uint64("seed", 0, "noise seed (0: the run's fixed picture noise)")
 	dataDir := fs.String("data", "", "folder with MNIST IDX files (default: embedded)")
+	means := fs.Bool("means", false, "noise-free: every Gaussian unit of the networks at its mean (sleep z still drawn from the prior)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -60,9 +64,12 @@ func runPicture(args []string, stdout, stderr io.Writer, name, usage string, def
 		tr.Config.Seed = *seed
 	}
 	var img image.Image
-	if name == "sample" {
+	switch {
+	case name == "sample" && *means:
+		img, err = train.SampleMeans(tr, *n)
+	case name == "sample":
 		img, err = train.Samples(tr, *n)
-	} else {
+	default:
 		_, test, lerr := loadMNIST(*dataDir)
 		if lerr != nil {
 			return lerr
@@ -70,7 +77,11 @@ func runPicture(args []string, stdout, stderr io.Writer, name, usage string, def
 		if *n > test.N {
 			return usagef("--n %d exceeds the %d test digits", *n, test.N)
 		}
-		img, err = train.Reconstructions(tr, test, *n)
+		if *means {
+			img, err = train.ReconstructionMeans(tr, test, *n)
+		} else {
+			img, err = train.Reconstructions(tr, test, *n)
+		}
 	}
 	if err != nil {
 		return err

@@ -70,6 +70,7 @@ type trainOptions struct {
 	run             string
 	resume          bool
 	dataDir         string
+	pictures        string
 }
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -114,6 +115,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.run, "run", "", "run folder (default: runs/mnist-<algorithm>-<time>)")
 	fs.BoolVar(&o.resume, "resume", false, "continue the run in --run from its newest good checkpoint")
 	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: the copy embedded in the binary)")
+	fs.StringVar(&o.pictures, "pictures", train.PicturesBoth, "epoch grids: samples (as the paper), means (noise-free: every Gaussian unit at its mean) or both")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -129,6 +131,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("unknown experiment %q (available: mnist, cifar10, movingmnist)", o.experiment)
 	}
 	set := setFlags(fs)
+	if err := train.ValidatePictures(o.pictures); err != nil {
+		return usagef("--%v", err)
+	}
 	if o.maxSteps < 0 {
 		return usagef("--max-steps %d must be ≥ 0", o.maxSteps)
 	}
@@ -145,7 +150,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 		for name := range set {
-			if name != "resume" && name != "run" && name != "epochs" && name != "max-steps" && name != "data" && name != "eval-every-epoch" {
+			if name != "resume" && name != "run" && name != "epochs" && name != "max-steps" && name != "data" && name != "eval-every-epoch" && name != "pictures" {
 				return usagef("--%s cannot change a run being resumed (its config.json rules; only --epochs and --max-steps may be given)", name)
 			}
 		}
@@ -167,7 +172,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "run folder: %s\n", o.run)
-	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Train: tr, Test: te, MaxSteps: o.maxSteps}
+	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Train: tr, Test: te, MaxSteps: o.maxSteps, Pictures: o.pictures}
 	if o.evalEveryEpoch {
 		opts.OnEpoch = eval.EpochHook(o.run, nil)
 	}

@@ -42,6 +42,7 @@ var rank = map[string]int{
 	"internal/cli":          90,
 	"cmd/wakesleep":         100,
 	"bench/gostep":          100,
+	"scripts/studyplot":     100,
 	"internal/layering":     100,
 }
 
