@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/wakesleep/wakesleep/eval"
-	"github.com/wakesleep/wakesleep/train"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 )
 
 const evalUsage = `
@@ -106,9 +106,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	tr, path, err := train.LoadTrainerWarn(o.checkpoint, stderr)
+	gtr, path, err := openRun(o.checkpoint, stderr)
 	if err != nil {
 		return err
+	}
+	tr, err := mnistexp.View(gtr)
+	if err != nil {
+		return unsupported("eval", gtr.Experiment, []string{mnistexp.Name})
 	}
 	trainSet, testSet, err := loadMNIST(o.dataDir)
 	if err != nil {

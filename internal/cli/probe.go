@@ -12,8 +12,9 @@ import (
 	"github.com/wakesleep/wakesleep/checkpoint"
 	"github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/eval"
+	"github.com/wakesleep/wakesleep/experiment"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/probe"
-	"github.com/wakesleep/wakesleep/train"
 )
 
 const probeUsage = `
@@ -374,11 +375,15 @@ func (o *probeOptions) folderLoaders(stderr io.Writer) ([]func() (*probe.Subject
 			if err != nil {
 				return nil, err
 			}
-			cfg, err := train.ConfigFromMeta(meta)
+			_, cfg, err := experiment.All.ConfigFromMeta(meta)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", first, err)
 			}
-			return probe.Initial(name, cfg)
+			c, ok := cfg.(*mnistexp.Config)
+			if !ok {
+				return nil, fmt.Errorf("%s: probe does not support the %s experiment (supported: %s)", first, cfg.ExperimentName(), mnistexp.Name)
+			}
+			return probe.Initial(name, *c)
 		})
 	}
 	for _, f := range files {

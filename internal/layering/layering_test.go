@@ -1,5 +1,6 @@
 // Package layering checks that imports point one way through the layers of
-// wakesleep: engine ← layers ← models ← objectives ← training ← command line.
+// wakesleep: engine ← layers ← models ← objectives ← training ← experiments ←
+// evaluation ← command line.
 package layering
 
 import (
@@ -37,12 +38,19 @@ var rank = map[string]int{
 	"model":                 40,
 	"objective":             50,
 	"train":                 60,
-	"eval":                  70,
-	"probe":                 80,
-	"internal/cli":          90,
-	"cmd/wakesleep":         100,
-	"bench/gostep":          100,
-	"internal/layering":     100,
+	// Each experiment binds a model to its objective, data and pictures
+	// on top of the one trainer; experiment registers them all.
+	"experiment/mnist":        62,
+	"experiment/fashionmnist": 63, // the MNIST model on Fashion-MNIST
+	"experiment/cifar10":      62,
+	"experiment/movingmnist":  63, // reads MNIST digits as the mnist experiment does
+	"experiment":              65,
+	"eval":                    70,
+	"probe":                   80,
+	"internal/cli":            90,
+	"cmd/wakesleep":           100,
+	"bench/gostep":            100,
+	"internal/layering":       100,
 }
 
 func TestImportsPointDownward(t *testing.T) {
