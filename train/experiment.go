@@ -28,11 +28,8 @@ type Experiment interface {
 	Name() string
 	// Info describes the experiment for the command line.
 	Info() Info
-	// Presets lists the preset names; the first is the default.
-	Presets() []string
-	// Preset returns a preset's config. args holds the values of the flags
-	// marked Preset, by name, as given on the command line.
-	Preset(name string, args map[string]string) (Config, error)
+	// Presets are the experiment's preset configs; the first is the default.
+	Presets() []Preset
 	// NewConfig returns an empty config to decode a saved one into.
 	NewConfig() Config
 	// Flags are the experiment's own command-line flags; the common ones
@@ -44,6 +41,29 @@ type Experiment interface {
 	// ("" for the experiment's default); messages go to out.
 	Data(path string, out io.Writer) (Data, error)
 }
+
+// About names and describes an experiment: embedded, it gives an
+// Experiment its Name and Info methods.
+type About struct {
+	ExperimentName string
+	About          Info
+}
+
+func (a *About) Name() string { return a.ExperimentName }
+func (a *About) Info() Info   { return a.About }
+
+// Base gives an experiment its Name, Info, Presets and NewConfig (a new
+// config of type C, which must implement Config through *C).
+type Base[C any, PC interface {
+	*C
+	Config
+}] struct {
+	About
+	PresetList []Preset
+}
+
+func (b *Base[C, PC]) Presets() []Preset { return b.PresetList }
+func (b *Base[C, PC]) NewConfig() Config { return PC(new(C)) }
 
 // Info describes an experiment for the command line.
 type Info struct {
@@ -80,6 +100,10 @@ type Settings struct {
 	CheckpointEvery int `json:"checkpoint_every"` // steps between checkpoints (0: each epoch only)
 	KeepCheckpoints int `json:"keep_checkpoints"` // checkpoints kept in the run folder
 }
+
+// RunSettings returns s: a config that embeds Settings implements
+// Config.RunSettings through it.
+func (s *Settings) RunSettings() *Settings { return s }
 
 // Validate checks the shared settings.
 func (s *Settings) Validate() error {

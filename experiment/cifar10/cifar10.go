@@ -15,7 +15,6 @@ import (
 	cifardata "github.com/wakesleep/wakesleep/data/cifar10"
 	"github.com/wakesleep/wakesleep/imaging"
 	"github.com/wakesleep/wakesleep/model"
-	"github.com/wakesleep/wakesleep/nn"
 	"github.com/wakesleep/wakesleep/objective"
 	"github.com/wakesleep/wakesleep/tensor"
 	"github.com/wakesleep/wakesleep/train"
@@ -25,14 +24,9 @@ import (
 const Name = "cifar10"
 
 // Experiment is the CIFAR-10 experiment.
-var Experiment = &experiment{}
-
-type experiment struct{}
-
-func (*experiment) Name() string { return Name }
-
-func (*experiment) Info() train.Info {
-	return train.Info{
+var Experiment = &experiment{train.Base[Config, *Config]{
+	PresetList: []train.Preset{train.Fixed("quick", QuickConfig), train.Fixed("paper", PaperConfig)},
+	About: train.About{ExperimentName: Name, About: train.Info{
 		Summary: "CIFAR-10 hierarchical stochastic DCGAN with six critics (Sec. 5.2)",
 		Usage: `Trains the hierarchical CIFAR-10 model (Sec. 5.2, Fig. 4 and Appendix A.1.4
 of the paper): a stochastic DCGAN with five stochastic layers (32, 64, 128,
@@ -61,32 +55,19 @@ Examples:
   $ wakesleep train --run runs/cifar --resume`,
 		DataHelp: "CIFAR-10 binary batches, image tree or tarball (default: " + cifardata.SharedArchive + ")",
 		Items:    "images",
-	}
+	}}}}
+
+type experiment struct {
+	train.Base[Config, *Config]
 }
-
-func (*experiment) Presets() []string { return []string{"quick", "paper"} }
-
-func (*experiment) Preset(name string, _ map[string]string) (train.Config, error) {
-	var c Config
-	switch name {
-	case "quick":
-		c = QuickConfig()
-	case "paper":
-		c = PaperConfig()
-	default:
-		return nil, fmt.Errorf("--preset %q: want quick or paper", name)
-	}
-	return &c, nil
-}
-
-func (*experiment) NewConfig() train.Config { return &Config{} }
 
 func (*experiment) Flags() []train.Flag {
 	type C = *Config
-	return []train.Flag{
-		train.FloatFlag("gamma", "γ of Eq. 8: weight of the wake/sleep terms against the oscillatory ones (default: from the preset, 0.5)", func(c C) *float64 { return &c.Objective.Gamma }),
-		train.FloatFlag("lambda", "WGAN-GP penalty weight λ (default: from the preset, 1)", func(c C) *float64 { return &c.Objective.Lambda }),
-		train.FloatFlag("recon-weight", "weight of the critic-feature reconstruction loss L_RECON (default: from the preset, 1)", func(c C) *float64 { return &c.Objective.ReconWeight }),
+	flags := train.WeightFlags("γ of Eq. 8: weight of the wake/sleep terms against the oscillatory ones (default: from the preset, 0.5)", "weight of the critic-feature reconstruction loss L_RECON (default: from the preset, 1)",
+		func(c C) (*float64, *float64, *float64) {
+			return &c.Objective.Gamma, &c.Objective.Lambda, &c.Objective.ReconWeight
+		})
+	return append(flags,
 		train.IntListFlag("channels", "channels of the stochastic layers z1,...,zL, comma-separated (default: 32,64,128,256,100)", func(c C) *[]int { return &c.Model.Channels }),
 		train.IntListFlag("critic-channels", "first-conv channels of the critics of x,z1,...,zL (default: 32,64,128,128,128,128)", func(c C) *[]int { return &c.Model.CriticChannels }),
 		train.IntFlag("out-kernel", "kernel of the hidden -> (mean, std) convolution of every layer: 1 or 3 (default: from the preset, 1)", func(c C) *int { return &c.Model.OutKernel }),
@@ -95,32 +76,7 @@ func (*experiment) Flags() []train.Flag {
 		train.StringFlag("pixel-scale", "pixel range: sym ([-1,1]) or unit ([0,1]) (default: from the preset, sym)", func(c C) *string { return &c.PixelScale }),
 		train.IntFlag("train-limit", "use only the first N training images (0: all; default: the preset's)", func(c C) *int { return &c.TrainLimit }),
 		train.IntFlag("picture-every", "steps between picture grids (0: once per epoch)", func(c C) *int { return &c.PictureEvery }),
-	}
-}
-
-// bound is the CIFAR-10 model bound to its objective's settings.
-type bound struct {
-	*model.CIFAR10
-	s objective.Settings
-}
-
-func (b *bound) Buffers() []*nn.Buffer { return nil }
-
-func (b *bound) Phases(batch []*tensor.Tensor, rng *rand.Rand) train.Phases {
-	return &phases{b: b, p: objective.RunHierPhases(b.CIFAR10, ad.Const(batch[0]), rng)}
-}
-
-type phases struct {
-	b *bound
-	p *objective.HierPhases
-}
-
-func (p *phases) CriticLoss(rng *rand.Rand) (*ad.Var, objective.Terms) {
-	return objective.CIFAR10CriticLoss(p.b.CIFAR10, p.p, p.b.s, rng)
-}
-
-func (p *phases) NetworkLoss() (*ad.Var, objective.Terms) {
-	return objective.CIFAR10NetworkLoss(p.b.CIFAR10, p.p, p.b.s)
+	)
 }
 
 func (*experiment) NewModel(cfg train.Config, rng *rand.Rand) (train.Model, error) {
@@ -129,7 +85,16 @@ func (*experiment) NewModel(cfg train.Config, rng *rand.Rand) (train.Model, erro
 	if err != nil {
 		return nil, err
 	}
-	return &bound{CIFAR10: m, s: c.Objective}, nil
+	s := c.Objective
+	return train.Bind(m, train.Objective[*objective.HierPhases]{
+		Run: func(b []*tensor.Tensor, rng *rand.Rand) *objective.HierPhases {
+			return objective.RunHierPhases(m, ad.Const(b[0]), rng)
+		},
+		Critic: func(p *objective.HierPhases, rng *rand.Rand) (*ad.Var, objective.Terms) {
+			return objective.CIFAR10CriticLoss(m, p, s, rng)
+		},
+		Network: func(p *objective.HierPhases) (*ad.Var, objective.Terms) { return objective.CIFAR10NetworkLoss(m, p, s) },
+	}), nil
 }
 
 // Data are the training and test images of a run.
@@ -159,6 +124,10 @@ func (*experiment) Data(path string, out io.Writer) (train.Data, error) {
 	return &Data{Train: tr, Test: te}, nil
 }
 
+// Feed checks that the images give at least one step an epoch. The
+// pictures are, at the end of each epoch and of the run (tag epochNNN) and
+// every PictureEvery steps (tag stepNNNNNNN): samples-<tag>.png and, with a
+// test set, recon-, recon-mean- and recon1-<tag>.png.
 func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
 	t, err := View(tr)
 	if err != nil {
@@ -167,93 +136,52 @@ func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
 	if d.Train == nil || d.Train.N == 0 {
 		return nil, errors.New("no training data")
 	}
-	used := train.UsedImages(d.Train.N, t.Config.TrainLimit)
-	per, err := train.SetSteps(&t.Config.Settings, used)
-	if err != nil {
-		return nil, err
-	}
-	return &feed{t: t, d: d, used: used, per: per}, nil
-}
-
-type feed struct {
-	t         *Trainer
-	d         *Data
-	used, per int
-}
-
-func (f *feed) StepsPerEpoch() int { return f.per }
-
-func (f *feed) Batches(s int) [][]*tensor.Tensor {
-	c := f.t.Config
-	batch := func(idx []int) *tensor.Tensor { return f.d.Train.Batch(idx, f.t.Model.DType(), c.PixelScale) }
-	return train.SetBatches(&c.Settings, batch, f.used, s)
-}
-
-// Pictures are, at the end of each epoch and of the run (tag epochNNN) and
-// every PictureEvery steps (tag stepNNNNNNN): samples-<tag>.png and, with a
-// test set, recon-, recon-mean- and recon1-<tag>.png.
-func (f *feed) Pictures(m train.Moment) []string {
-	var tag string
-	switch {
-	case m.EpochEnd || m.Last:
-		tag = fmt.Sprintf("epoch%03d", m.Epoch)
-	case f.t.Config.PictureEvery > 0 && m.Step%f.t.Config.PictureEvery == 0:
-		tag = fmt.Sprintf("step%07d", m.Step)
-	default:
-		return nil
-	}
-	names := []string{"samples-" + tag + ".png"}
-	if f.d.Test != nil && f.d.Test.N > 0 {
-		names = append(names, "recon-"+tag+".png", "recon-mean-"+tag+".png", "recon1-"+tag+".png")
-	}
-	return names
-}
-
-func (f *feed) WritePictures(dir string, m train.Moment) error {
-	names := f.Pictures(m)
-	if err := imaging.SavePNG(filepath.Join(dir, names[0]), Samples(f.t, 64)); err != nil {
-		return err
-	}
-	if len(names) == 1 {
-		return nil
-	}
-	r, err := Reconstructions(f.t, f.d.Test, min(32, f.d.Test.N))
-	if err != nil {
-		return err
-	}
-	for i, img := range []image.Image{r.Full, r.FullMean, r.OneStep} {
-		if err := imaging.SavePNG(filepath.Join(dir, names[1+i]), img); err != nil {
-			return err
+	pictures := func(m train.Moment) []string {
+		var tag string
+		switch {
+		case m.EpochEnd || m.Last:
+			tag = fmt.Sprintf("epoch%03d", m.Epoch)
+		case t.Config.PictureEvery > 0 && m.Step%t.Config.PictureEvery == 0:
+			tag = fmt.Sprintf("step%07d", m.Step)
+		default:
+			return nil
 		}
+		names := []string{"samples-" + tag + ".png"}
+		if d.Test != nil && d.Test.N > 0 {
+			names = append(names, "recon-"+tag+".png", "recon-mean-"+tag+".png", "recon1-"+tag+".png")
+		}
+		return names
 	}
-	return nil
+	write := func(dir string, names []string) error {
+		imgs := []image.Image{Samples(t, 64)}
+		if len(names) > 1 {
+			r, err := Reconstructions(t, d.Test, min(32, d.Test.N))
+			if err != nil {
+				return err
+			}
+			imgs = append(imgs, r.Full, r.FullMean, r.OneStep)
+		}
+		for i, img := range imgs {
+			if err := imaging.SavePNG(filepath.Join(dir, names[i]), img); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	batch := func(idx []int) *tensor.Tensor { return d.Train.Batch(idx, t.Model.DType(), t.Config.PixelScale) }
+	return train.SetFeed(&t.Config.Settings, train.UsedImages(d.Train.N, t.Config.TrainLimit), batch, pictures, write)
 }
 
 // Trainer is a trainer of this experiment with its model and config at hand.
-type Trainer struct {
-	*train.Trainer
-	Model  *model.CIFAR10
-	Config *Config
-}
+type Trainer = train.Typed[*model.CIFAR10, *Config]
 
 // View returns tr as a CIFAR-10 trainer, or an error if it trains another
 // experiment.
-func View(tr *train.Trainer) (*Trainer, error) {
-	b, ok := tr.Model.(*bound)
-	c, cok := tr.Config.(*Config)
-	if !ok || !cok {
-		return nil, fmt.Errorf("a %s run, not %s", tr.Experiment.Name(), Name)
-	}
-	return &Trainer{Trainer: tr, Model: b.CIFAR10, Config: c}, nil
-}
+func View(tr *train.Trainer) (*Trainer, error) { return train.View[*model.CIFAR10, *Config](tr, Name) }
 
 // NewTrainer builds a CIFAR-10 trainer of cfg.
 func NewTrainer(cfg Config) (*Trainer, error) {
-	tr, err := train.NewTrainer(Experiment, &cfg)
-	if err != nil {
-		return nil, err
-	}
-	return View(tr)
+	return train.NewTyped[*model.CIFAR10](Experiment, &cfg)
 }
 
 // images maps model pixels [N, 3, 32, 32] to [0, 1] for pictures (clamped

@@ -25,9 +25,6 @@ type Config struct {
 	PictureEvery int    `json:"picture_every"` // steps between picture grids (0: each epoch only)
 }
 
-// RunSettings implements train.Config.
-func (c *Config) RunSettings() *train.Settings { return &c.Settings }
-
 // ExperimentName implements train.Config.
 func (c *Config) ExperimentName() string { return c.Experiment }
 

@@ -25,9 +25,6 @@ type Config struct {
 	TrainLimit int    `json:"train_limit"` // use only the first N training images (0: all)
 }
 
-// RunSettings implements train.Config.
-func (c *Config) RunSettings() *train.Settings { return &c.Settings }
-
 // ExperimentName implements train.Config.
 func (c *Config) ExperimentName() string { return c.Experiment }
 

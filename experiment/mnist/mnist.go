@@ -20,7 +20,6 @@ import (
 	mnistdata "github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/imaging"
 	"github.com/wakesleep/wakesleep/model"
-	"github.com/wakesleep/wakesleep/nn"
 	"github.com/wakesleep/wakesleep/objective"
 	"github.com/wakesleep/wakesleep/tensor"
 	"github.com/wakesleep/wakesleep/train"
@@ -51,42 +50,34 @@ Examples:
 
 // Kind is an experiment of the MNIST model on a set of 28×28 gray images.
 type Kind struct {
-	name string
-	info train.Info
+	train.About
 	load func(dir string) (trainSet, testSet *mnistdata.Set, err error)
 }
 
 // New returns the experiment of the MNIST model on the images load reads
 // from a folder ("" for the default).
 func New(name string, info train.Info, load func(dir string) (trainSet, testSet *mnistdata.Set, err error)) *Kind {
-	return &Kind{name: name, info: info, load: load}
+	return &Kind{About: train.About{ExperimentName: name, About: info}, load: load}
 }
 
-func (k *Kind) Name() string      { return k.name }
-func (k *Kind) Info() train.Info  { return k.info }
-func (k *Kind) Presets() []string { return []string{"quick", "paper"} }
-
-// Preset returns "quick" (QuickConfig) or "paper" (PaperConfig) for the
-// critic named by args["algorithm"] (default local).
-func (k *Kind) Preset(name string, args map[string]string) (train.Config, error) {
-	critic := model.CriticLocal
-	if a, ok := args["algorithm"]; ok {
-		critic = a
+// Presets are "quick" (QuickConfig) and "paper" (PaperConfig), for the
+// critic named by --algorithm (default local).
+func (k *Kind) Presets() []train.Preset {
+	preset := func(name string, config func(critic string) Config) train.Preset {
+		return train.Preset{Name: name, New: func(args map[string]string) (train.Config, error) {
+			critic := model.CriticLocal
+			if a, ok := args["algorithm"]; ok {
+				critic = a
+			}
+			if critic != model.CriticGlobal && critic != model.CriticLocal {
+				return nil, fmt.Errorf("--algorithm %q: want global or local", critic)
+			}
+			c := config(critic)
+			c.Experiment = k.ExperimentName
+			return &c, nil
+		}}
 	}
-	if critic != model.CriticGlobal && critic != model.CriticLocal {
-		return nil, fmt.Errorf("--algorithm %q: want global or local", critic)
-	}
-	var c Config
-	switch name {
-	case "quick":
-		c = QuickConfig(critic)
-	case "paper":
-		c = PaperConfig(critic)
-	default:
-		return nil, fmt.Errorf("--preset %q: want quick or paper", name)
-	}
-	c.Experiment = k.name
-	return &c, nil
+	return []train.Preset{preset("quick", QuickConfig), preset("paper", PaperConfig)}
 }
 
 func (k *Kind) NewConfig() train.Config { return &Config{} }
@@ -108,11 +99,12 @@ func (k *Kind) Flags() []train.Flag {
 			c.Objective.SilenceSleepZ = units
 			return nil
 		}}
-	return []train.Flag{
-		{Name: "algorithm", Type: "string", Usage: "global (one critic on (x,z), Eq. 4) or local (per-layer critics, Eq. 8)", Preset: true},
-		train.FloatFlag("gamma", "γ of Eq. 8 (default: 1 for global, 0.1 for local)", func(c C) *float64 { return &c.Objective.Gamma }),
-		train.FloatFlag("lambda", "WGAN-GP penalty weight λ (default: from the preset; the paper's 1)", func(c C) *float64 { return &c.Objective.Lambda }),
-		train.FloatFlag("recon-weight", "weight of the critic-feature reconstruction loss L_RECON (default: from the preset; Eq. 8's 1)", func(c C) *float64 { return &c.Objective.ReconWeight }),
+	flags := []train.Flag{{Name: "algorithm", Type: "string", Usage: "global (one critic on (x,z), Eq. 4) or local (per-layer critics, Eq. 8)", Preset: true}}
+	flags = append(flags, train.WeightFlags("γ of Eq. 8 (default: 1 for global, 0.1 for local)", "weight of the critic-feature reconstruction loss L_RECON (default: from the preset; Eq. 8's 1)",
+		func(c C) (*float64, *float64, *float64) {
+			return &c.Objective.Gamma, &c.Objective.Lambda, &c.Objective.ReconWeight
+		})...)
+	return append(flags,
 		train.StringFlag("recon-layers", "critic hidden layers L_RECON compares: last (VAE-GAN) or all (default: from the preset)", func(c C) *string { return &c.Objective.ReconLayers }),
 		train.FloatFlag("init-std", "initial standard deviation of every Gaussian unit (default: from the preset; 0: PyTorch's init, about 0.69)", func(c C) *float64 { return &c.Model.InitStd }),
 		train.IntFlag("recurrent-steps", "steps of stochastic recurrence in each network (default: from the preset; 1)", func(c C) *int { return &c.Model.RecurrentSteps }),
@@ -122,7 +114,7 @@ func (k *Kind) Flags() []train.Flag {
 		train.StringFlag("pixel-scale", "pixel range: unit ([0,1]) or sym ([-1,1]) (default: from the preset; unit)", func(c C) *string { return &c.PixelScale }),
 		train.IntFlag("train-limit", "use only the first N training images (0: all)", func(c C) *int { return &c.TrainLimit }),
 		silence,
-	}
+	)
 }
 
 // parseUnits parses a comma-separated list of distinct unit indices in
@@ -147,38 +139,22 @@ func parseUnits(s string, n int) ([]int, error) {
 	return units, nil
 }
 
-// bound is the MNIST model bound to its objective's settings.
-type bound struct {
-	*model.MNIST
-	s objective.Settings
-}
-
-func (b *bound) Buffers() []*nn.Buffer { return nil }
-
-func (b *bound) Phases(batch []*tensor.Tensor, rng *rand.Rand) train.Phases {
-	return &phases{b: b, p: objective.RunPhases(b.MNIST, ad.Const(batch[0]), b.s, rng)}
-}
-
-type phases struct {
-	b *bound
-	p *objective.Phases
-}
-
-func (p *phases) CriticLoss(rng *rand.Rand) (*ad.Var, objective.Terms) {
-	return objective.CriticLoss(p.b.MNIST, p.p, p.b.s, rng)
-}
-
-func (p *phases) NetworkLoss() (*ad.Var, objective.Terms) {
-	return objective.NetworkLoss(p.b.MNIST, p.p, p.b.s)
-}
-
 func (k *Kind) NewModel(cfg train.Config, rng *rand.Rand) (train.Model, error) {
 	c := cfg.(*Config)
 	m, err := model.NewMNIST(c.Model, tensor.Float32, rng)
 	if err != nil {
 		return nil, err
 	}
-	return &bound{MNIST: m, s: c.Objective}, nil
+	s := c.Objective
+	return train.Bind(m, train.Objective[*objective.Phases]{
+		Run: func(b []*tensor.Tensor, rng *rand.Rand) *objective.Phases {
+			return objective.RunPhases(m, ad.Const(b[0]), s, rng)
+		},
+		Critic: func(p *objective.Phases, rng *rand.Rand) (*ad.Var, objective.Terms) {
+			return objective.CriticLoss(m, p, s, rng)
+		},
+		Network: func(p *objective.Phases) (*ad.Var, objective.Terms) { return objective.NetworkLoss(m, p, s) },
+	}), nil
 }
 
 // Data are the training and test images of a run.
@@ -195,7 +171,9 @@ func (k *Kind) Data(path string, out io.Writer) (train.Data, error) {
 }
 
 // Feed checks that the images fit the model and give at least one step an
-// epoch.
+// epoch. The pictures are, at the end of each epoch and of the run, the
+// epoch's sample grid (from fixed noise) and, with a test set, the grid of
+// fixed test digits beside their reconstructions.
 func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
 	t, err := View(tr)
 	if err != nil {
@@ -212,79 +190,52 @@ func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
 			return nil, fmt.Errorf("%s images are %d×%d, the model takes %d pixels", s.name, s.set.Rows, s.set.Cols, t.Config.Model.XDim)
 		}
 	}
-	used := train.UsedImages(d.Train.N, t.Config.TrainLimit)
-	per, err := train.SetSteps(&t.Config.Settings, used)
-	if err != nil {
-		return nil, err
+	pictures := func(m train.Moment) []string {
+		if !m.EpochEnd && !m.Last {
+			return nil
+		}
+		names := []string{fmt.Sprintf("samples-epoch%03d.png", m.Epoch)}
+		if d.Test != nil && d.Test.N > 0 {
+			names = append(names, fmt.Sprintf("recon-epoch%03d.png", m.Epoch))
+		}
+		return names
 	}
-	return &feed{t: t, d: d, per: per}, nil
+	write := func(dir string, names []string) error {
+		if err := imaging.SavePNG(filepath.Join(dir, names[0]), Samples(t, 64)); err != nil || len(names) == 1 {
+			return err
+		}
+		r, err := Reconstructions(t, d.Test, min(32, d.Test.N))
+		if err != nil {
+			return err
+		}
+		return imaging.SavePNG(filepath.Join(dir, names[1]), r)
+	}
+	batch := func(idx []int) *tensor.Tensor { return d.Train.Batch(idx, t.Model.DType(), t.Config.PixelScale) }
+	return train.SetFeed(&t.Config.Settings, train.UsedImages(d.Train.N, t.Config.TrainLimit), batch, pictures, write)
 }
 
-type feed struct {
-	t   *Trainer
-	d   *Data
-	per int
-}
-
-func (f *feed) StepsPerEpoch() int { return f.per }
-
-func (f *feed) Batches(s int) [][]*tensor.Tensor { return f.t.Batches(f.d.Train, s) }
-
-// Pictures are, at the end of each epoch and of the run, the epoch's sample
-// grid and (with a test set) its reconstructions.
-func (f *feed) Pictures(m train.Moment) []string {
-	if !m.EpochEnd && !m.Last {
-		return nil
-	}
-	names := []string{fmt.Sprintf("samples-epoch%03d.png", m.Epoch)}
-	if f.d.Test != nil && f.d.Test.N > 0 {
-		names = append(names, fmt.Sprintf("recon-epoch%03d.png", m.Epoch))
-	}
-	return names
-}
-
-// WritePictures writes the sample grid (from fixed noise) and the grid of
-// fixed test digits beside their reconstructions.
-func (f *feed) WritePictures(dir string, m train.Moment) error {
-	names := f.Pictures(m)
-	if err := imaging.SavePNG(filepath.Join(dir, names[0]), Samples(f.t, 64)); err != nil {
-		return err
-	}
-	if len(names) == 1 {
-		return nil
-	}
-	r, err := Reconstructions(f.t, f.d.Test, min(32, f.d.Test.N))
-	if err != nil {
-		return err
-	}
-	return imaging.SavePNG(filepath.Join(dir, names[1]), r)
-}
-
-// Trainer is a trainer of this experiment with its model and config at hand.
+// Trainer is a trainer of the MNIST model with its model and config at hand.
 type Trainer struct {
-	*train.Trainer
-	Model  *model.MNIST
-	Config *Config
+	*train.Typed[*model.MNIST, *Config]
 }
 
 // View returns tr as an MNIST-model trainer, or an error if it trains
 // another experiment.
 func View(tr *train.Trainer) (*Trainer, error) {
-	b, ok := tr.Model.(*bound)
-	c, cok := tr.Config.(*Config)
-	if !ok || !cok {
-		return nil, fmt.Errorf("a %s run, not one of the MNIST model", tr.Experiment.Name())
+	t, err := train.View[*model.MNIST, *Config](tr, "one of the MNIST model")
+	if err != nil {
+		return nil, err
 	}
-	return &Trainer{Trainer: tr, Model: b.MNIST, Config: c}, nil
+	return &Trainer{t}, nil
 }
 
 // NewTrainer builds an MNIST trainer of cfg.
 func NewTrainer(cfg Config) (*Trainer, error) {
-	tr, err := train.NewTrainer(Experiment, &cfg)
+	t, err := train.NewTyped[*model.MNIST](Experiment, &cfg)
 	if err != nil {
 		return nil, err
 	}
-	return View(tr)
+	return &Trainer{t}, nil
 }
 
 // StepsPerEpoch returns the number of full batches in an epoch over n
@@ -419,7 +370,7 @@ func imagesFile(dir, split string) string {
 // for tests (train.Tester).
 func (k *Kind) TinyConfig() train.Config {
 	c := QuickConfig(model.CriticLocal)
-	c.Experiment = k.name
+	c.Experiment = k.ExperimentName
 	c.Model.Hidden, c.Model.CriticWidth, c.Model.ZDim = 32, 32, 8
 	c.BatchSize = 16
 	c.Epochs = 2
@@ -465,7 +416,7 @@ func (k *Kind) Reconstruct(tr *train.Trainer, data train.Data, n, depth int) (im
 		return nil, err
 	}
 	if depth > 1 {
-		return nil, fmt.Errorf("--depth %d: the %s model has one latent layer", depth, k.name)
+		return nil, fmt.Errorf("--depth %d: the %s model has one latent layer", depth, k.ExperimentName)
 	}
 	return Reconstructions(t, data.(*Data).Test, n)
 }

@@ -32,9 +32,6 @@ type Config struct {
 	PictureCount int `json:"picture_count"` // test sequences in each strip
 }
 
-// RunSettings implements train.Config.
-func (c *Config) RunSettings() *train.Settings { return &c.Settings }
-
 // ExperimentName implements train.Config.
 func (c *Config) ExperimentName() string { return c.Experiment }
 

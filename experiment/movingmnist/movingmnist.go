@@ -18,7 +18,6 @@ import (
 	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/imaging"
 	"github.com/wakesleep/wakesleep/model"
-	"github.com/wakesleep/wakesleep/nn"
 	"github.com/wakesleep/wakesleep/objective"
 	"github.com/wakesleep/wakesleep/tensor"
 	"github.com/wakesleep/wakesleep/train"
@@ -28,14 +27,9 @@ import (
 const Name = "movingmnist"
 
 // Experiment is the Moving MNIST experiment.
-var Experiment = &experiment{}
-
-type experiment struct{}
-
-func (*experiment) Name() string { return Name }
-
-func (*experiment) Info() train.Info {
-	return train.Info{
+var Experiment = &experiment{train.Base[Config, *Config]{
+	PresetList: []train.Preset{train.Fixed("quick", QuickConfig), train.Fixed("paper", PaperConfig)},
+	About: train.About{ExperimentName: Name, About: train.Info{
 		Summary: "Moving MNIST video prediction with stochastic ConvLSTMs (Sec. 5.3)",
 		Usage: `Trains the Moving MNIST video predictor (Sec. 5.3 and Appendix A.1.5 of the
 paper): stochastic ConvLSTM encoder and decoder, critics for frames and
@@ -57,32 +51,19 @@ Examples:
   $ wakesleep train --run runs/mm --resume`,
 		DataHelp: "folder with MNIST IDX files (default: the copy embedded in the binary)",
 		Items:    "sequences",
-	}
+	}}}}
+
+type experiment struct {
+	train.Base[Config, *Config]
 }
-
-func (*experiment) Presets() []string { return []string{"quick", "paper"} }
-
-func (*experiment) Preset(name string, _ map[string]string) (train.Config, error) {
-	var c Config
-	switch name {
-	case "quick":
-		c = QuickConfig()
-	case "paper":
-		c = PaperConfig()
-	default:
-		return nil, fmt.Errorf("--preset %q: want quick or paper", name)
-	}
-	return &c, nil
-}
-
-func (*experiment) NewConfig() train.Config { return &Config{} }
 
 func (*experiment) Flags() []train.Flag {
 	type C = *Config
-	return []train.Flag{
-		train.FloatFlag("gamma", "γ of Eq. 8: weight of the sleep-phase (wake/sleep) terms (default: from the preset, 0.5)", func(c C) *float64 { return &c.Objective.Gamma }),
-		train.FloatFlag("lambda", "WGAN-GP penalty weight λ (default: from the preset, 1)", func(c C) *float64 { return &c.Objective.Lambda }),
-		train.FloatFlag("recon-weight", "weight of the critic-feature distance between predicted and true frames (default: from the preset, 1)", func(c C) *float64 { return &c.Objective.ReconWeight }),
+	flags := train.WeightFlags("γ of Eq. 8: weight of the sleep-phase (wake/sleep) terms (default: from the preset, 0.5)", "weight of the critic-feature distance between predicted and true frames (default: from the preset, 1)",
+		func(c C) (*float64, *float64, *float64) {
+			return &c.Objective.Gamma, &c.Objective.Lambda, &c.Objective.ReconWeight
+		})
+	return append(flags,
 		train.IntFlag("sequences-per-epoch", "training sequences per epoch (default: from the preset)", func(c C) *int { return &c.SequencesPerEpoch }),
 		train.IntFlag("train-pool", "cycle through only N distinct training sequences (0: a new sequence every time)", func(c C) *int { return &c.TrainPool }),
 		train.IntFlag("patch", "pixels per side folded into channels before the ConvLSTMs (4: 16x16 grid; default: from the preset)", func(c C) *int { return &c.Model.Patch }),
@@ -93,33 +74,7 @@ func (*experiment) Flags() []train.Flag {
 		train.BoolFlag("teacher-forcing", "encoder reads the true frames after the context (default: its own predictions)", func(c C) *bool { return &c.Objective.TeacherForcing }),
 		train.IntFlag("picture-every", "steps between prediction strips (0: once per epoch)", func(c C) *int { return &c.PictureEvery }),
 		train.IntFlag("pictures", "test sequences in each prediction strip (0: none; default: from the preset, 4)", func(c C) *int { return &c.PictureCount }),
-	}
-}
-
-// bound is the video model bound to its objective's settings.
-type bound struct {
-	*model.MovingMNIST
-	s objective.VideoSettings
-}
-
-func (b *bound) Phases(frames []*tensor.Tensor, rng *rand.Rand) train.Phases {
-	return &phases{b: b, p: objective.RunVideoPhases(b.MovingMNIST, frames, b.s, rng)}
-}
-
-// Buffers are the critics' batch-norm statistics.
-func (b *bound) Buffers() []*nn.Buffer { return b.MovingMNIST.Buffers() }
-
-type phases struct {
-	b *bound
-	p *objective.VideoPhases
-}
-
-func (p *phases) CriticLoss(rng *rand.Rand) (*ad.Var, objective.Terms) {
-	return objective.VideoCriticLoss(p.b.MovingMNIST, p.p, p.b.s, rng)
-}
-
-func (p *phases) NetworkLoss() (*ad.Var, objective.Terms) {
-	return objective.VideoNetworkLoss(p.b.MovingMNIST, p.p, p.b.s)
+	)
 }
 
 func (*experiment) NewModel(cfg train.Config, rng *rand.Rand) (train.Model, error) {
@@ -128,7 +83,16 @@ func (*experiment) NewModel(cfg train.Config, rng *rand.Rand) (train.Model, erro
 	if err != nil {
 		return nil, err
 	}
-	return &bound{MovingMNIST: m, s: c.Objective}, nil
+	s := c.Objective
+	return train.Bind(m, train.Objective[*objective.VideoPhases]{
+		Run: func(frames []*tensor.Tensor, rng *rand.Rand) *objective.VideoPhases {
+			return objective.RunVideoPhases(m, frames, s, rng)
+		},
+		Critic: func(p *objective.VideoPhases, rng *rand.Rand) (*ad.Var, objective.Terms) {
+			return objective.VideoCriticLoss(m, p, s, rng)
+		},
+		Network: func(p *objective.VideoPhases) (*ad.Var, objective.Terms) { return objective.VideoNetworkLoss(m, p, s) },
+	}), nil
 }
 
 // Data are the MNIST digits that training sequences (Train) and the fixed
@@ -149,6 +113,13 @@ func (*experiment) Data(path string, out io.Writer) (train.Data, error) {
 // from the weight initialisation and noise streams that share the run's seed.
 const dataSeedMix = 0x9E3779B97F4A7C15
 
+// Feed builds the generators of the training sequences and of the fixed
+// test sequences the pictures show. Sequence j of the run is sequence j
+// (modulo TrainPool, if set) of the training generator, so that the batches
+// are a pure function of the seed and the step. The pictures are the
+// prediction strip predict-step<N>.png of the first PictureCount test
+// sequences, with fixed noise, at the end of each epoch and of the run and
+// every PictureEvery steps.
 func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
 	t, err := View(tr)
 	if err != nil {
@@ -157,95 +128,65 @@ func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
 	if d.Train == nil {
 		return nil, errors.New("no training digits")
 	}
-	f := &feed{t: t}
-	if f.gen, err = movingmnist.NewGenerator(d.Train, t.Config.Data, t.Config.Seed^dataSeedMix); err != nil {
+	c := t.Config
+	gen, err := movingmnist.NewGenerator(d.Train, c.Data, c.Seed^dataSeedMix)
+	if err != nil {
 		return nil, err
 	}
-	if d.Test != nil && t.Config.PictureCount > 0 {
-		if f.test, err = movingmnist.NewGenerator(d.Test, t.Config.Data, movingmnist.TestSeed); err != nil {
+	var test *movingmnist.Generator
+	if d.Test != nil && c.PictureCount > 0 {
+		if test, err = movingmnist.NewGenerator(d.Test, c.Data, movingmnist.TestSeed); err != nil {
 			return nil, err
 		}
 	}
-	return f, nil
-}
-
-type feed struct {
-	t         *Trainer
-	gen, test *movingmnist.Generator
-}
-
-func (f *feed) StepsPerEpoch() int { return f.t.Config.StepsPerEpoch() }
-
-// Batches returns the critic-step batches of global step s, each the frames
-// of BatchSize sequences. Sequence j of the run is sequence j (modulo
-// TrainPool, if set) of the training generator.
-func (f *feed) Batches(s int) [][]*tensor.Tensor {
-	c := f.t.Config
-	b, k := c.BatchSize, c.CriticSteps
-	out := make([][]*tensor.Tensor, k)
-	for j := range out {
-		idx := make([]uint64, b)
-		for i := range idx {
-			n := uint64((s*k+j)*b + i)
-			if p := c.TrainPool; p > 0 {
-				n %= uint64(p)
+	batches := func(s int) [][]*tensor.Tensor {
+		b, k := c.BatchSize, c.CriticSteps
+		out := make([][]*tensor.Tensor, k)
+		for j := range out {
+			idx := make([]uint64, b)
+			for i := range idx {
+				n := uint64((s*k+j)*b + i)
+				if p := c.TrainPool; p > 0 {
+					n %= uint64(p)
+				}
+				idx[i] = n
 			}
-			idx[i] = n
+			out[j] = gen.Batch(idx, t.Model.DType())
 		}
-		out[j] = f.gen.Batch(idx, f.t.Model.DType())
+		return out
 	}
-	return out
-}
-
-// Pictures are the prediction strip predict-step<N>.png at the end of each
-// epoch and of the run, and every PictureEvery steps.
-func (f *feed) Pictures(m train.Moment) []string {
-	pe := f.t.Config.PictureEvery
-	if f.test == nil || !(m.EpochEnd || m.Last || (pe > 0 && m.Step%pe == 0)) {
-		return nil
+	pictures := func(m train.Moment) []string {
+		pe := c.PictureEvery
+		if test == nil || !(m.EpochEnd || m.Last || (pe > 0 && m.Step%pe == 0)) {
+			return nil
+		}
+		return []string{fmt.Sprintf("predict-step%08d.png", m.Step)}
 	}
-	return []string{fmt.Sprintf("predict-step%08d.png", m.Step)}
-}
-
-// WritePictures writes the prediction strip of the first PictureCount test
-// sequences, with fixed noise.
-func (f *feed) WritePictures(dir string, m train.Moment) error {
-	c := f.t.Config
-	idx := make([]uint64, c.PictureCount)
-	for i := range idx {
-		idx[i] = uint64(i)
+	write := func(dir string, names []string) error {
+		idx := make([]uint64, c.PictureCount)
+		for i := range idx {
+			idx[i] = uint64(i)
+		}
+		o := c.Objective
+		frames := test.Batch(idx, t.Model.DType())
+		preds := Predict(t.Model, frames, o.Context, o.Horizon, rand.New(rand.NewPCG(c.Seed, train.PredictionStream)))
+		return imaging.SavePNG(filepath.Join(dir, names[0]), PredictionStrip(frames, preds, o.Context))
 	}
-	o := c.Objective
-	frames := f.test.Batch(idx, f.t.Model.DType())
-	preds := Predict(f.t.Model, frames, o.Context, o.Horizon, rand.New(rand.NewPCG(c.Seed, train.PredictionStream)))
-	return imaging.SavePNG(filepath.Join(dir, f.Pictures(m)[0]), PredictionStrip(frames, preds, o.Context))
+	return &train.FeedFuncs{Steps: c.StepsPerEpoch(), BatchesOf: batches, PicturesAt: pictures, Write: write}, nil
 }
 
 // Trainer is a trainer of this experiment with its model and config at hand.
-type Trainer struct {
-	*train.Trainer
-	Model  *model.MovingMNIST
-	Config *Config
-}
+type Trainer = train.Typed[*model.MovingMNIST, *Config]
 
-// View returns tr as a Moving MNIST trainer, or an error if it trains
-// another experiment.
+// View returns tr as a Moving MNIST trainer, or an error if it trains another
+// experiment.
 func View(tr *train.Trainer) (*Trainer, error) {
-	b, ok := tr.Model.(*bound)
-	c, cok := tr.Config.(*Config)
-	if !ok || !cok {
-		return nil, fmt.Errorf("a %s run, not %s", tr.Experiment.Name(), Name)
-	}
-	return &Trainer{Trainer: tr, Model: b.MovingMNIST, Config: c}, nil
+	return train.View[*model.MovingMNIST, *Config](tr, Name)
 }
 
 // NewTrainer builds a Moving MNIST trainer of cfg.
 func NewTrainer(cfg Config) (*Trainer, error) {
-	tr, err := train.NewTrainer(Experiment, &cfg)
-	if err != nil {
-		return nil, err
-	}
-	return View(tr)
+	return train.NewTyped[*model.MovingMNIST](Experiment, &cfg)
 }
 
 // TinyConfig is the experiment on 16×16 frames of 6, with 3 context frames,

@@ -48,7 +48,11 @@ type runFlags struct {
 var nonConfigFlags = map[string]bool{"run": true, "resume": true, "data": true, "max-steps": true, "eval-every-epoch": true}
 
 func (o *runFlags) define(fs *flag.FlagSet, ex train.Experiment) {
-	fs.StringVar(&o.preset, "preset", ex.Presets()[0], "hyperparameter preset: "+strings.Join(ex.Presets(), " or "))
+	var presets []string
+	for _, p := range ex.Presets() {
+		presets = append(presets, p.Name)
+	}
+	fs.StringVar(&o.preset, "preset", presets[0], "hyperparameter preset: "+strings.Join(presets, " or "))
 	fs.StringVar(&o.run, "run", "", "run folder (default: runs/<experiment>-<time>)")
 	fs.BoolVar(&o.resume, "resume", false, "continue the run in --run from its newest good checkpoint")
 	fs.StringVar(&o.data, "data", "", ex.Info().DataHelp)
@@ -256,7 +260,11 @@ func (o *runFlags) config(ex train.Experiment, fs *flag.FlagSet, flags []*record
 			presetArgs[r.f.Name] = r.value()
 		}
 	}
-	cfg, err := ex.Preset(o.preset, presetArgs)
+	preset, err := train.FindPreset(ex, o.preset)
+	if err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	cfg, err := preset.New(presetArgs)
 	if err != nil {
 		return nil, &usageError{err.Error()}
 	}
