@@ -316,19 +316,21 @@ func Reconstructions(t *Trainer, test *mnistdata.Set, n int) (image.Image, error
 // LoadData reads both splits of MNIST, embedded or from dir, and checks that
 // they hold 28×28 images, the size the model takes.
 func LoadData(dir string) (trainSet, testSet *mnistdata.Set, err error) {
-	return loadSplits(dir, func(split string) (*mnistdata.Set, error) {
-		if dir == "" {
-			return mnistdata.Load(split)
-		}
-		return mnistdata.LoadDir(dir, split)
-	})
+	return LoadSplits(dir, mnistdata.Load)
 }
 
-// loadSplits reads the train and test splits with load and checks their
-// size; errors name the file read from dir.
-func loadSplits(dir string, load func(split string) (*mnistdata.Set, error)) (trainSet, testSet *mnistdata.Set, err error) {
+// LoadSplits reads the train and test splits of a set of 28×28 images from
+// the IDX files in dir, or with def if dir is "", and checks their size;
+// errors name the file read.
+func LoadSplits(dir string, def func(split string) (*mnistdata.Set, error)) (trainSet, testSet *mnistdata.Set, err error) {
 	check := func(split string) (*mnistdata.Set, error) {
-		s, err := load(split)
+		var s *mnistdata.Set
+		var err error
+		if dir == "" {
+			s, err = def(split)
+		} else {
+			s, err = mnistdata.LoadDir(dir, split)
+		}
 		if err == nil && (s.Rows != 28 || s.Cols != 28) {
 			return nil, fmt.Errorf("%s: images are %d×%d, the MNIST model needs 28×28", imagesFile(dir, split), s.Rows, s.Cols)
 		}
@@ -341,15 +343,6 @@ func loadSplits(dir string, load func(split string) (*mnistdata.Set, error)) (tr
 		return nil, nil, err
 	}
 	return trainSet, testSet, nil
-}
-
-// LoadDirData reads both splits from dir (the default when dir is ""),
-// checking their size as LoadData does.
-func LoadDirData(dir, def string) (trainSet, testSet *mnistdata.Set, err error) {
-	if dir == "" {
-		dir = def
-	}
-	return loadSplits(dir, func(split string) (*mnistdata.Set, error) { return mnistdata.LoadDir(dir, split) })
 }
 
 // imagesFile names the image file of a split in dir for messages, with the
