@@ -5,6 +5,7 @@ package experiment
 
 import (
 	"github.com/wakesleep/wakesleep/experiment/cifar10"
+	"github.com/wakesleep/wakesleep/experiment/fashionmnist"
 	"github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/experiment/movingmnist"
 	"github.com/wakesleep/wakesleep/train"
@@ -15,4 +16,5 @@ var All = train.Registry{
 	mnist.Experiment,
 	cifar10.Experiment,
 	movingmnist.Experiment,
+	fashionmnist.Experiment,
 }
