@@ -59,14 +59,25 @@ func (t *Trainer) State() (map[string]*tensor.Tensor, map[string]string, error) 
 // Registry is the list of experiments a loader knows.
 type Registry []Experiment
 
-// Lookup returns the experiment of the given name.
+// UnknownExperimentError is an experiment name a registry lacks.
+type UnknownExperimentError struct {
+	Name      string
+	Available []string
+}
+
+func (e *UnknownExperimentError) Error() string {
+	return fmt.Sprintf("unknown experiment %q (available: %s)", e.Name, strings.Join(e.Available, ", "))
+}
+
+// Lookup returns the experiment of the given name, or an
+// *UnknownExperimentError.
 func (r Registry) Lookup(name string) (Experiment, error) {
 	for _, ex := range r {
 		if ex.Name() == name {
 			return ex, nil
 		}
 	}
-	return nil, fmt.Errorf("unknown experiment %q (available: %s)", name, strings.Join(r.Names(), ", "))
+	return nil, &UnknownExperimentError{Name: name, Available: r.Names()}
 }
 
 // Names lists the experiments' names.

@@ -307,17 +307,16 @@ func (*experiment) Reconstruct(tr *train.Trainer, data train.Data, n, depth int)
 	x := test.Batch(idx, t.Model.DType(), t.Config.PixelScale)
 	rows := []*tensor.Tensor{images(x, t.Config.PixelScale)}
 	for _, d := range depths {
-		rows = append(rows, images(ReconstructDepth(t, x, d).Value, t.Config.PixelScale))
+		rng := rand.New(rand.NewPCG(t.Config.Seed, train.ReconStream))
+		rows = append(rows, images(ReconstructDepth(t.Model, x, d, rng).Value, t.Config.PixelScale))
 	}
 	return imaging.Grid(tensor.Concat(0, rows...), n, 2), nil
 }
 
 // ReconstructDepth returns E[x | z₁] after going up to depth d and back
 // down: z₁ … z_d ~ q_φ bottom-up from x, z_{d−1} … z₁ ~ p_θ top-down from
-// z_d, with the run's fixed reconstruction noise.
-func ReconstructDepth(t *Trainer, x *tensor.Tensor, d int) *ad.Var {
-	rng := rand.New(rand.NewPCG(t.Config.Seed, train.ReconStream))
-	m := t.Model
+// z_d, with noise from rng.
+func ReconstructDepth(m *model.CIFAR10, x *tensor.Tensor, d int, rng *rand.Rand) *ad.Var {
 	z := ad.Const(x)
 	for i := 0; i < d; i++ {
 		z = m.InferStep(i, z, rng)

@@ -57,8 +57,13 @@ type Kind struct {
 // New returns the experiment of the MNIST model on the images load reads
 // from a folder ("" for the default).
 func New(name string, info train.Info, load func(dir string) (trainSet, testSet *mnistdata.Set, err error)) *Kind {
-	return &Kind{About: train.About{ExperimentName: name, About: info}, load: load}
+	k := &Kind{About: train.About{ExperimentName: name, About: info}, load: load}
+	kinds = append(kinds, k)
+	return k
 }
+
+// kinds are the experiments of the MNIST model, which LoadTrainer opens.
+var kinds train.Registry
 
 // Presets are "quick" (QuickConfig) and "paper" (PaperConfig), for the
 // critic named by --algorithm (default local).
@@ -252,7 +257,8 @@ func (t *Trainer) Batches(set *mnistdata.Set, s int) [][]*tensor.Tensor {
 	return train.SetBatches(&c.Settings, batch, train.UsedImages(set.N, c.TrainLimit), s)
 }
 
-// LoadTrainer rebuilds a trainer of the MNIST model from a checkpoint file,
+// LoadTrainer rebuilds a trainer of the MNIST model (of any experiment New
+// made: MNIST, Fashion-MNIST) from a checkpoint file,
 // or from the newest good checkpoint of a run folder. It returns the file it
 // read. A warning about skipped corrupt checkpoints goes to os.Stderr.
 func LoadTrainer(path string) (*Trainer, string, error) {
@@ -261,7 +267,7 @@ func LoadTrainer(path string) (*Trainer, string, error) {
 
 // LoadTrainerWarn is LoadTrainer with the fallback warning written to warn.
 func LoadTrainerWarn(path string, warn io.Writer) (*Trainer, string, error) {
-	tr, p, err := train.Registry{Experiment}.Open(path, warn)
+	tr, p, err := kinds.Open(path, warn)
 	if err != nil {
 		return nil, "", err
 	}

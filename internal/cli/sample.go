@@ -96,7 +96,7 @@ func runPicture(args []string, stdout, stderr io.Writer, name, usage string, def
 	}
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "--") {
-			return &usageError{err.Error()}
+			return &usageError{msg: err.Error()}
 		}
 		return err
 	}

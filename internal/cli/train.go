@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -151,7 +152,7 @@ func chooseExperiment(positional []string, run string, resume bool) (train.Exper
 	if len(positional) == 1 {
 		ex, err := experiment.All.Lookup(positional[0])
 		if err != nil {
-			return nil, &usageError{err.Error()}
+			return nil, &usageError{msg: err.Error()}
 		}
 		return ex, nil
 	}
@@ -177,11 +178,18 @@ func trainUsage(ex train.Experiment) string {
 	return fmt.Sprintf(trainUsageHead, b.String()) + "\n" + ex.Name() + ": " + ex.Info().Usage + "\n"
 }
 
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	ex, err := chooseExperiment(scanTrainArgs(args))
 	if err != nil {
 		return err
 	}
+	// Usage errors point to the experiment's own help.
+	defer func() {
+		var ue *usageError
+		if errors.As(err, &ue) && ue.help == "" {
+			ue.help = "train " + ex.Name()
+		}
+	}()
 	var o runFlags
 	fs := newFlagSet("train "+ex.Name(), trainUsage(ex), stderr)
 	o.define(fs, ex)
@@ -245,7 +253,7 @@ func (o *runFlags) config(ex train.Experiment, fs *flag.FlagSet, flags []*record
 		for _, r := range flags {
 			if r.set() {
 				if err := r.f.Set(cfg, r.value()); err != nil {
-					return nil, &usageError{err.Error()}
+					return nil, &usageError{msg: err.Error()}
 				}
 			}
 		}
@@ -262,21 +270,21 @@ func (o *runFlags) config(ex train.Experiment, fs *flag.FlagSet, flags []*record
 	}
 	preset, err := train.FindPreset(ex, o.preset)
 	if err != nil {
-		return nil, &usageError{err.Error()}
+		return nil, &usageError{msg: err.Error()}
 	}
 	cfg, err := preset.New(presetArgs)
 	if err != nil {
-		return nil, &usageError{err.Error()}
+		return nil, &usageError{msg: err.Error()}
 	}
 	for _, r := range flags {
 		if r.set() && !r.f.Preset {
 			if err := r.f.Set(cfg, r.value()); err != nil {
-				return nil, &usageError{err.Error()}
+				return nil, &usageError{msg: err.Error()}
 			}
 		}
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, &usageError{err.Error()}
+		return nil, &usageError{msg: err.Error()}
 	}
 	return cfg, nil
 }
@@ -313,7 +321,19 @@ func openRun(path string, warn io.Writer) (*train.Trainer, string, error) {
 // unsupported is the one-line error of a command an experiment does not
 // support, naming those that do.
 func unsupported(command string, ex train.Experiment, supported []string) error {
-	return fmt.Errorf("%s does not support the %s experiment (supported: %s)", command, ex.Name(), strings.Join(supported, ", "))
+	return unsupportedName(command, ex.Name(), supported)
+}
+
+func unsupportedName(command, name string, supported []string) error {
+	return fmt.Errorf("%s does not support the %s experiment (supported: %s)", command, name, strings.Join(supported, ", "))
+}
+
+// probed lists the experiments probe studies: those of the MNIST model.
+func probed() []string {
+	return supporting(func(ex train.Experiment) bool {
+		_, ok := ex.NewConfig().(*mnistexp.Config)
+		return ok
+	})
 }
 
 // supporting lists the experiments for which ok holds.
