@@ -102,6 +102,15 @@ type Data struct {
 	Train, Test *cifardata.Set
 }
 
+// Data reads the training and test images (LoadData).
+func (*experiment) Data(path string, out io.Writer) (train.Data, error) {
+	tr, te, err := LoadData(path, out)
+	if err != nil {
+		return nil, err
+	}
+	return &Data{Train: tr, Test: te}, nil
+}
+
 // LoadData reads CIFAR-10 from path (binary batches, image tree or a
 // tarball), by default the project's shared JPEG copy.
 func LoadData(path string, out io.Writer) (trainSet, testSet *cifardata.Set, err error) {
@@ -114,14 +123,6 @@ func LoadData(path string, out io.Writer) (trainSet, testSet *cifardata.Set, err
 		fmt.Fprintf(out, "reading %s\n", path)
 	}
 	return cifardata.Load(path)
-}
-
-func (*experiment) Data(path string, out io.Writer) (train.Data, error) {
-	tr, te, err := LoadData(path, out)
-	if err != nil {
-		return nil, err
-	}
-	return &Data{Train: tr, Test: te}, nil
 }
 
 // Feed checks that the images give at least one step an epoch. The

@@ -167,14 +167,6 @@ type Data struct {
 	Train, Test *mnistdata.Set
 }
 
-func (k *Kind) Data(path string, out io.Writer) (train.Data, error) {
-	tr, te, err := k.load(path)
-	if err != nil {
-		return nil, err
-	}
-	return &Data{Train: tr, Test: te}, nil
-}
-
 // Feed checks that the images fit the model and give at least one step an
 // epoch. The pictures are, at the end of each epoch and of the run, the
 // epoch's sample grid (from fixed noise) and, with a test set, the grid of
@@ -317,6 +309,16 @@ func Reconstructions(t *Trainer, test *mnistdata.Set, n int) (image.Image, error
 	rng := rand.New(rand.NewPCG(t.Config.Seed, train.ReconStream))
 	r := t.Model.Generate(t.Model.Infer(ad.Const(x), rng), rng)
 	return imaging.SideBySide(toImages(x, t.Config.PixelScale), toImages(r.Value, t.Config.PixelScale), 8, 2), nil
+}
+
+// Data reads the experiment's training and test images from path ("": the
+// default).
+func (k *Kind) Data(path string, out io.Writer) (train.Data, error) {
+	tr, te, err := k.load(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Data{Train: tr, Test: te}, nil
 }
 
 // LoadData reads both splits of MNIST, embedded or from dir, and checks that
