@@ -173,7 +173,7 @@ func chooseExperiment(positional []string, run string, resume bool) (train.Exper
 func trainUsage(ex train.Experiment) string {
 	var b strings.Builder
 	for _, e := range experiment.All {
-		fmt.Fprintf(&b, "  %-12s %s\n", e.Name(), e.Info().Summary)
+		fmt.Fprintf(&b, "  %-13s %s\n", e.Name(), e.Info().Summary)
 	}
 	return fmt.Sprintf(trainUsageHead, b.String()) + "\n" + ex.Name() + ": " + ex.Info().Usage + "\n"
 }
