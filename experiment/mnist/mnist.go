@@ -198,7 +198,11 @@ func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
 		return names
 	}
 	write := func(dir string, names []string) error {
-		if err := imaging.SavePNG(filepath.Join(dir, names[0]), Samples(t, 64)); err != nil || len(names) == 1 {
+		img, err := Samples(t, 64)
+		if err != nil {
+			return err
+		}
+		if err := imaging.SavePNG(filepath.Join(dir, names[0]), img); err != nil || len(names) == 1 {
 			return err
 		}
 		r, err := Reconstructions(t, d.Test, min(32, d.Test.N))
@@ -286,10 +290,10 @@ func toImages(x *tensor.Tensor, scale string) *tensor.Tensor {
 }
 
 // Samples returns a grid of n sleep samples from fixed noise.
-func Samples(t *Trainer, n int) image.Image {
+func Samples(t *Trainer, n int) (image.Image, error) {
 	rng := rand.New(rand.NewPCG(t.Config.Seed, train.SampleStream))
 	x := t.Model.Generate(t.Model.Prior(n, rng), rng)
-	return imaging.Grid(toImages(x.Value, t.Config.PixelScale), 8, 2)
+	return imaging.Grid(toImages(x.Value, t.Config.PixelScale), 8, 2), nil
 }
 
 // Reconstructions returns the first n test digits, each beside its
@@ -406,7 +410,7 @@ func (k *Kind) Sample(tr *train.Trainer, n int) (image.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Samples(t, n), nil
+	return Samples(t, n)
 }
 
 // Reconstruct implements train.Reconstructor: the model has one latent

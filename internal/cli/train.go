@@ -178,36 +178,8 @@ func trainUsage(ex train.Experiment) string {
 	return fmt.Sprintf(trainUsageHead, b.String()) + "\n" + ex.Name() + ": " + ex.Info().Usage + "\n"
 }
 
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	ex, err := chooseExperiment(scanTrainArgs(args))
-	if err != nil {
-		return err
-	}
-	// Usage errors point to the experiment's own help.
-	defer func() {
-		var ue *usageError
-		if errors.As(err, &ue) && ue.help == "" {
-			ue.help = "train " + ex.Name()
-		}
-	}()
-	var o runFlags
-	fs := newFlagSet("train "+ex.Name(), trainUsage(ex), stderr)
-	o.define(fs, ex)
-	flags := experimentFlags(fs, ex)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 1 {
-		return usagef("too many arguments: %v", pos)
-	}
-	if o.maxSteps < 0 {
-		return usagef("--max-steps %d must be ≥ 0", o.maxSteps)
-	}
-	if o.evalEveryEpoch && ex.Name() != mnistexp.Name {
-		return usagef("--eval-every-epoch: experiment %s has no per-epoch evaluation (supported: %s)", ex.Name(), strings.Join(epochEvaluated(), ", "))
-	}
-	cfg, err := o.config(ex, fs, flags)
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	ex, o, cfg, err := parseTrain(args, stderr)
 	if err != nil {
 		return err
 	}
@@ -224,6 +196,40 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		opts.OnEpoch = eval.EpochHook(o.run, nil)
 	}
 	return train.Run(ctx, ex, cfg, opts)
+}
+
+// parseTrain parses a train command line: the experiment, the run's flags
+// and the config of a fresh run (of a resumed one, only what may change).
+func parseTrain(args []string, stderr io.Writer) (ex train.Experiment, o *runFlags, cfg train.Config, err error) {
+	ex, err = chooseExperiment(scanTrainArgs(args))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// Usage errors point to the experiment's own help.
+	defer func() {
+		var ue *usageError
+		if errors.As(err, &ue) && ue.help == "" {
+			ue.help = "train " + ex.Name()
+		}
+	}()
+	o = &runFlags{}
+	fs := newFlagSet("train "+ex.Name(), trainUsage(ex), stderr)
+	o.define(fs, ex)
+	flags := experimentFlags(fs, ex)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return ex, nil, nil, err
+	}
+	switch {
+	case len(pos) > 1:
+		return ex, nil, nil, usagef("too many arguments: %v", pos)
+	case o.maxSteps < 0:
+		return ex, nil, nil, usagef("--max-steps %d must be ≥ 0", o.maxSteps)
+	case o.evalEveryEpoch && ex.Name() != mnistexp.Name:
+		return ex, nil, nil, usagef("--eval-every-epoch: experiment %s has no per-epoch evaluation (supported: %s)", ex.Name(), strings.Join(epochEvaluated(), ", "))
+	}
+	cfg, err = o.config(ex, fs, flags)
+	return ex, o, cfg, err
 }
 
 // config applies the precedence rule. A fresh run: the preset (given the
