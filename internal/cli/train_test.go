@@ -49,6 +49,10 @@ func TestTrainPrecedence(t *testing.T) {
 	if m.LogEvery != mmexp.QuickConfig().LogEvery || !m.Objective.TeacherForcing || m.Objective.Gamma != 0.25 {
 		t.Errorf("movingmnist: %+v", m)
 	}
+	// A flag's value is not an experiment's name.
+	if ex, _, _, err := parseTrain([]string{"--run", "cifar10", "--epochs", "1"}, io.Discard); err != nil || ex.Name() != mnistexp.Name {
+		t.Errorf("--run cifar10: %v, %v", ex, err)
+	}
 	// On resume, the saved config rules: only the length is taken from the
 	// command line, and the experiment comes from the run folder.
 	dir := t.TempDir()
