@@ -8,10 +8,10 @@ import (
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/data/mnist"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/nn"
 	"github.com/wakesleep/wakesleep/objective"
 	"github.com/wakesleep/wakesleep/tensor"
-	"github.com/wakesleep/wakesleep/train"
 )
 
 // Diagnosis is what `wakesleep diagnose` measures of an MNIST checkpoint:
@@ -62,7 +62,7 @@ type DiagnoseOptions struct {
 }
 
 // Diagnose measures tr's model (an MNIST trainer) on the given data.
-func Diagnose(tr *train.Trainer, trainSet, testSet *mnist.Set, o DiagnoseOptions) (*Diagnosis, error) {
+func Diagnose(tr *mnistexp.Trainer, trainSet, testSet *mnist.Set, o DiagnoseOptions) (*Diagnosis, error) {
 	if trainSet == nil || testSet == nil {
 		return nil, errors.New("diagnose: need the training and the test set")
 	}

@@ -9,8 +9,8 @@ import (
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/data/mnist"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/tensor"
-	"github.com/wakesleep/wakesleep/train"
 )
 
 // Model is what Evaluate needs of a trained model: the bottom-up (wake)
@@ -253,9 +253,9 @@ func toUnit(x *tensor.Tensor, scale string) *tensor.Tensor {
 }
 
 // EvaluateTrainer evaluates a trainer's model (as loaded by
-// train.LoadTrainer) and records its step, epoch, algorithm and the
+// mnistexp.LoadTrainer) and records its step, epoch, algorithm and the
 // checkpoint file in the result.
-func EvaluateTrainer(tr *train.Trainer, checkpointPath string, data Data, opts *Options) (*Result, error) {
+func EvaluateTrainer(tr *mnistexp.Trainer, checkpointPath string, data Data, opts *Options) (*Result, error) {
 	res, err := Evaluate(tr.Model, tr.Config.PixelScale, data, opts)
 	if err != nil {
 		return nil, err

@@ -15,9 +15,9 @@ import (
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/data/mnist"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/model"
 	"github.com/wakesleep/wakesleep/tensor"
-	"github.com/wakesleep/wakesleep/train"
 )
 
 var (
@@ -195,11 +195,11 @@ func TestEvaluatePerfectModel(t *testing.T) {
 }
 
 // tinyTrainer returns a trainer with a small untrained model.
-func tinyTrainer(t *testing.T) *train.Trainer {
+func tinyTrainer(t *testing.T) *mnistexp.Trainer {
 	t.Helper()
-	cfg := train.QuickConfig(model.CriticLocal)
+	cfg := mnistexp.QuickConfig(model.CriticLocal)
 	cfg.Model.Hidden, cfg.Model.ZDim, cfg.Model.CriticWidth, cfg.Model.CriticDepth = 16, 12, 16, 1
-	tr, err := train.NewTrainer(cfg)
+	tr, err := mnistexp.NewTrainer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +272,7 @@ func TestEpochHook(t *testing.T) {
 	}
 	before := rngState()
 	for epoch := 1; epoch <= 2; epoch++ {
-		if err := hook(tr, epoch); err != nil {
+		if err := hook(tr.Trainer, epoch); err != nil {
 			t.Fatal(err)
 		}
 	}

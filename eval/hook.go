@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wakesleep/wakesleep/data/mnist"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/train"
 )
 
@@ -34,7 +35,11 @@ func EpochHook(runDir string, opts *Options) func(tr *train.Trainer, epoch int) 
 		o.N = DefaultEpochN
 	}
 	var test *mnist.Set
-	return func(tr *train.Trainer, epoch int) error {
+	return func(gtr *train.Trainer, epoch int) error {
+		tr, err := mnistexp.View(gtr)
+		if err != nil {
+			return err
+		}
 		if test == nil {
 			var err error
 			if test, err = mnist.Load("test"); err != nil {

@@ -81,19 +81,24 @@ func unitStat(m UnitMoments, stat string) []float64 {
 // configMismatch lists the fields in which two runs' configs differ, other
 // than the silenced units and the bookkeeping fields.
 func configMismatch(p, c *Subject) []string {
-	a, b := p.Trainer.Config, c.Trainer.Config
+	a, b := *p.Trainer.Config, *c.Trainer.Config
 	a.Objective.SilenceSleepZ, b.Objective.SilenceSleepZ = nil, nil
 	a.LogEvery, b.LogEvery = 0, 0
 	a.CheckpointEvery, b.CheckpointEvery = 0, 0
 	a.KeepCheckpoints, b.KeepCheckpoints = 0, 0
 	a.Epochs, b.Epochs = 0, 0
 	var out []string
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	for i := 0; i < va.NumField(); i++ {
-		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			out = append(out, va.Type().Field(i).Name)
+	var walk func(va, vb reflect.Value)
+	walk = func(va, vb reflect.Value) {
+		for i := 0; i < va.NumField(); i++ {
+			if va.Type().Field(i).Anonymous { // the shared run settings: field by field
+				walk(va.Field(i), vb.Field(i))
+			} else if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+				out = append(out, va.Type().Field(i).Name)
+			}
 		}
 	}
+	walk(reflect.ValueOf(a), reflect.ValueOf(b))
 	return out
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/wakesleep/wakesleep/checkpoint"
 	"github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/eval"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/model"
 	"github.com/wakesleep/wakesleep/train"
 )
@@ -31,17 +32,17 @@ func fakeSet(n int, seed uint64) *mnist.Set {
 }
 
 // tinyConfig is the MNIST experiment with a tiny network, for smoke tests.
-func tinyConfig(critic string, seed uint64) train.Config {
-	c := train.QuickConfig(critic)
+func tinyConfig(critic string, seed uint64) mnistexp.Config {
+	c := mnistexp.QuickConfig(critic)
 	c.Model.Hidden, c.Model.ZDim, c.Model.CriticWidth, c.Model.CriticDepth = 16, 8, 16, 1
 	c.BatchSize = 8
 	c.Seed = seed
 	return c
 }
 
-func tinyTrainer(t testing.TB, cfg train.Config, steps int, data *mnist.Set) *train.Trainer {
+func tinyTrainer(t testing.TB, cfg mnistexp.Config, steps int, data *mnist.Set) *mnistexp.Trainer {
 	t.Helper()
-	tr, err := train.NewTrainer(cfg)
+	tr, err := mnistexp.NewTrainer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func tinyTrainer(t testing.TB, cfg train.Config, steps int, data *mnist.Set) *tr
 }
 
 // saveCheckpoint writes tr into dir as a training checkpoint.
-func saveCheckpoint(t testing.TB, dir string, tr *train.Trainer) string {
+func saveCheckpoint(t testing.TB, dir string, tr *mnistexp.Trainer) string {
 	t.Helper()
 	ts, meta, err := tr.State()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/eval"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/train"
 )
 
@@ -19,7 +20,7 @@ import (
 type Subject struct {
 	Name    string // label: the run folder's name
 	Path    string // checkpoint file ("" for the initial weights)
-	Trainer *train.Trainer
+	Trainer *mnistexp.Trainer
 }
 
 // Info describes a subject for reports.
@@ -64,7 +65,7 @@ func Load(path string, warn io.Writer) (*Subject, error) {
 	if warn == nil {
 		warn = io.Discard
 	}
-	tr, file, err := train.LoadTrainerWarn(path, warn)
+	tr, file, err := mnistexp.LoadTrainerWarn(path, warn)
 	if err != nil {
 		return nil, err
 	}
@@ -73,8 +74,8 @@ func Load(path string, warn io.Writer) (*Subject, error) {
 
 // Initial returns the untrained model that a run with config cfg starts
 // from (step 0: the weights are a pure function of the seed).
-func Initial(name string, cfg train.Config) (*Subject, error) {
-	tr, err := train.NewTrainer(cfg)
+func Initial(name string, cfg mnistexp.Config) (*Subject, error) {
+	tr, err := mnistexp.NewTrainer(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -4,21 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/checkpoint"
-	"github.com/wakesleep/wakesleep/data/mnist"
-	"github.com/wakesleep/wakesleep/imaging"
 	"github.com/wakesleep/wakesleep/internal/progress"
 	"github.com/wakesleep/wakesleep/metrics"
-	"github.com/wakesleep/wakesleep/tensor"
 )
 
 // Files of a run folder.
@@ -33,14 +27,9 @@ type RunOptions struct {
 	Dir    string    // run folder
 	Resume bool      // continue the run in Dir from its newest good checkpoint
 	Out    io.Writer // progress bar and messages (nil: discard)
-	Train  *mnist.Set
-	Test   *mnist.Set
+	Data   Data      // what the run trains on and its pictures show
 	// MaxSteps stops after this many steps in total (0: run every epoch).
 	MaxSteps int
-	// Pictures chooses the epoch grids: PicturesSamples (samples-epochNNN.png,
-	// recon-epochNNN.png), PicturesMeans (samples-mean-…, recon-mean-…) or
-	// PicturesBoth ("" means both).
-	Pictures string
 	// OnStep, if set, is called after every step.
 	OnStep func(t *Trainer)
 	// OnEpoch, if set, is called after each epoch's checkpoint and pictures
@@ -52,41 +41,50 @@ type RunOptions struct {
 // was not asked for.
 var ErrRunExists = errors.New("run folder already holds a run")
 
-// Run trains cfg in opts.Dir: a fresh run, or (Resume) the continuation of
-// the run there, whose saved config.json is used (cfg then only gives the
-// experiment and, if positive, a new number of epochs). It writes config.json, metrics.csv, PNG grids each epoch and
-// checkpoints, and on cancellation of ctx (Ctrl-C) saves a checkpoint before
-// returning ctx's error. A NaN or Inf stops training with a *NumericError,
-// leaving the last good checkpoint in place.
-func Run(ctx context.Context, cfg Config, opts RunOptions) (err error) {
+// Run trains ex with cfg in opts.Dir: a fresh run, or (Resume) the
+// continuation of the run there, whose saved config.json is used (cfg, if
+// not nil, then only gives a new number of epochs, if positive). It writes
+// config.json, metrics.csv, the experiment's pictures and checkpoints, and on
+// cancellation of ctx (Ctrl-C, SIGTERM) saves a checkpoint before returning
+// ctx's error. A NaN or Inf stops training with a *NumericError, leaving the
+// last good checkpoint in place; no checkpoint holding one is written.
+func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error {
 	out := opts.Out
 	if out == nil {
 		out = io.Discard
+	}
+	if opts.Data == nil {
+		return errors.New("no training data")
 	}
 	cfgPath := filepath.Join(opts.Dir, ConfigFile)
 	_, statErr := os.Stat(cfgPath)
 	exists := statErr == nil
 	var tr *Trainer
+	var feed Feed
+	var err error
 	switch {
 	case exists && !opts.Resume:
 		return fmt.Errorf("%w: %s (pass --resume to continue it, or choose another folder)", ErrRunExists, opts.Dir)
 	case exists:
-		saved, err := LoadConfig(cfgPath)
+		b, name, err := ReadConfigFile(cfgPath)
 		if err != nil {
 			return err
 		}
-		if saved.Experiment != cfg.Experiment {
-			return fmt.Errorf("run folder %s holds a %q run, not %q", opts.Dir, saved.Experiment, cfg.Experiment)
+		if name != ex.Name() {
+			return fmt.Errorf("run folder %s holds a %q run, not %q", opts.Dir, name, ex.Name())
 		}
-		// Only the length of the run may change on resume.
-		if cfg.Epochs > 0 {
-			saved.Epochs = cfg.Epochs
-		}
-		cfg = saved
-		if tr, err = NewTrainer(cfg); err != nil {
+		saved, err := DecodeConfig(ex, b, cfgPath)
+		if err != nil {
 			return err
 		}
-		if err := checkData(tr, opts); err != nil {
+		// Only the length of the run may change on resume.
+		if cfg != nil && cfg.RunSettings().Epochs > 0 {
+			saved.RunSettings().Epochs = cfg.RunSettings().Epochs
+		}
+		if tr, err = NewTrainer(ex, saved); err != nil {
+			return err
+		}
+		if feed, err = opts.Data.Feed(tr); err != nil {
 			return err
 		}
 		removeStaleTemps(opts.Dir, out)
@@ -111,12 +109,15 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) (err error) {
 	case opts.Resume:
 		return fmt.Errorf("nothing to resume: %s has no %s", opts.Dir, ConfigFile)
 	default:
-		if tr, err = NewTrainer(cfg); err != nil {
+		if cfg == nil {
+			return errors.New("no config for a fresh run")
+		}
+		if tr, err = NewTrainer(ex, cfg); err != nil {
 			return err
 		}
 		// Refuse before anything is written, so that the same folder can be
 		// used again once the mistake is fixed.
-		if err := checkData(tr, opts); err != nil {
+		if feed, err = opts.Data.Feed(tr); err != nil {
 			return err
 		}
 		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
@@ -135,7 +136,7 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) (err error) {
 			return err
 		}
 	}
-	l := &loop{tr: tr, opts: opts, out: out}
+	l := &loop{tr: tr, feed: feed, opts: opts, out: out}
 	return l.run(ctx)
 }
 
@@ -156,90 +157,47 @@ func removeStaleTemps(dir string, out io.Writer) {
 	}
 }
 
-// checkData checks that the data fit the model and give at least one step
-// an epoch.
-func checkData(tr *Trainer, opts RunOptions) error {
-	cfg := tr.Config
-	if opts.Train == nil {
-		return errors.New("no training data")
-	}
-	for _, s := range []struct {
-		name string
-		set  *mnist.Set
-	}{{"training", opts.Train}, {"test", opts.Test}} {
-		if s.set != nil && s.set.Rows*s.set.Cols != cfg.Model.XDim {
-			return fmt.Errorf("%s images are %d×%d, the model takes %d pixels", s.name, s.set.Rows, s.set.Cols, cfg.Model.XDim)
-		}
-	}
-	if tr.StepsPerEpoch(opts.Train.N) == 0 {
-		n := opts.Train.N
-		if cfg.TrainLimit > 0 && cfg.TrainLimit < n {
-			n = cfg.TrainLimit
-		}
-		return fmt.Errorf("batch size %d × critic steps %d exceeds the %d training images", cfg.BatchSize, cfg.CriticSteps, n)
-	}
-	return nil
-}
-
 type loop struct {
-	tr      *Trainer
-	opts    RunOptions
-	out     io.Writer
-	log     *metrics.CSV
-	columns []string
+	tr   *Trainer
+	feed Feed
+	opts RunOptions
+	out  io.Writer
+	log  *metrics.CSV
 }
 
-// StepsPerEpoch returns the number of full batches in an epoch.
-func (t *Trainer) StepsPerEpoch(n int) int {
-	if t.Config.TrainLimit > 0 && t.Config.TrainLimit < n {
-		n = t.Config.TrainLimit
+// picturesMissing reports whether a picture due at m is not in the run folder.
+func (l *loop) picturesMissing(m Moment) bool {
+	for _, n := range l.feed.Pictures(m) {
+		if _, err := os.Stat(filepath.Join(l.opts.Dir, n)); err != nil {
+			return true
+		}
 	}
-	return n / (t.Config.BatchSize * t.Config.CriticSteps)
-}
-
-// epochOrder is the data order of an epoch: a pure function of the seed and
-// the epoch, so that a resumed run sees the same batches.
-func (t *Trainer) epochOrder(epoch, n int) []int {
-	if t.Config.TrainLimit > 0 && t.Config.TrainLimit < n {
-		n = t.Config.TrainLimit
-	}
-	return mnist.Permutation(rand.New(rand.NewPCG(t.Config.Seed, uint64(epoch)+1<<32)), n)
-}
-
-// Batches returns the critic-step batches of global step s (0-based).
-func (t *Trainer) Batches(set *mnist.Set, s int) []*tensor.Tensor {
-	per := t.StepsPerEpoch(set.N)
-	epoch, i := s/per, s%per
-	order := t.epochOrder(epoch, set.N)
-	b, k := t.Config.BatchSize, t.Config.CriticSteps
-	xs := make([]*tensor.Tensor, k)
-	for j := range xs {
-		start := (i*k + j) * b
-		xs[j] = set.Batch(order[start:start+b], t.Model.DType(), t.Config.PixelScale)
-	}
-	return xs
+	return false
 }
 
 func (l *loop) run(ctx context.Context) error {
-	tr, cfg := l.tr, l.tr.Config
-	if err := checkData(tr, l.opts); err != nil {
-		return err
+	tr, cfg := l.tr, l.tr.Settings()
+	per := l.feed.StepsPerEpoch()
+	if per <= 0 {
+		return errors.New("the data give no step an epoch")
 	}
-	per := tr.StepsPerEpoch(l.opts.Train.N)
 	total := cfg.Epochs * per
 	if l.opts.MaxSteps > 0 && l.opts.MaxSteps < total {
 		total = l.opts.MaxSteps
 	}
 	// A run killed after an epoch's last checkpoint but before its pictures
 	// were written resumes at the end of that epoch: finish that work first.
-	if e := tr.Step / per; tr.Step > 0 && tr.Step%per == 0 && !l.picturesDone(e) {
-		fmt.Fprintf(l.out, "writing the pictures of epoch %d, cut short\n", e)
-		if err := l.pictures(e); err != nil {
-			return err
-		}
-		if l.opts.OnEpoch != nil {
-			if err := l.opts.OnEpoch(tr, e); err != nil {
+	if e := tr.Step / per; tr.Step > 0 && tr.Step%per == 0 {
+		m := Moment{Step: tr.Step, Epoch: e, EpochEnd: true, Last: tr.Step == total}
+		if l.picturesMissing(m) {
+			fmt.Fprintf(l.out, "writing the pictures of epoch %d, cut short\n", e)
+			if err := l.feed.WritePictures(l.opts.Dir, m); err != nil {
 				return err
+			}
+			if l.opts.OnEpoch != nil {
+				if err := l.opts.OnEpoch(tr, e); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -271,7 +229,7 @@ func (l *loop) run(ctx context.Context) error {
 		epoch := tr.Step / per
 		tr.SetEpochRates(epoch)
 		start := time.Now()
-		terms, err := tr.TrainStep(tr.Batches(l.opts.Train, tr.Step))
+		terms, err := tr.TrainStep(l.feed.Batches(tr.Step))
 		if err != nil {
 			bar.Finish()
 			return fmt.Errorf("%w (%s)", err, l.lastGood())
@@ -291,15 +249,15 @@ func (l *loop) run(ctx context.Context) error {
 			}
 			lastSaved = tr.Step
 		}
-		if endOfEpoch || tr.Step == total {
-			e := (tr.Step + per - 1) / per
-			if err := l.pictures(e); err != nil {
+		m := Moment{Step: tr.Step, Epoch: (tr.Step + per - 1) / per, EpochEnd: endOfEpoch, Last: tr.Step == total}
+		if len(l.feed.Pictures(m)) > 0 {
+			if err := l.feed.WritePictures(l.opts.Dir, m); err != nil {
 				return err
 			}
-			if l.opts.OnEpoch != nil && endOfEpoch {
-				if err := l.opts.OnEpoch(tr, e); err != nil {
-					return err
-				}
+		}
+		if l.opts.OnEpoch != nil && endOfEpoch {
+			if err := l.opts.OnEpoch(tr, m.Epoch); err != nil {
+				return err
 			}
 		}
 		if l.opts.OnStep != nil {
@@ -344,121 +302,9 @@ func (l *loop) save() error {
 	if name := nonFinite(ts); name != "" {
 		return fmt.Errorf("%w (%s)", &NumericError{Step: l.tr.Step, Term: "checkpoint tensor " + name}, l.lastGood())
 	}
-	path := filepath.Join(l.opts.Dir, fmt.Sprintf("%s-%08d.safetensors", CheckpointPrefix, l.tr.Step))
+	path := filepath.Join(l.opts.Dir, checkpoint.FileName(CheckpointPrefix, l.tr.Step))
 	if err := checkpoint.Save(path, ts, meta); err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
-	return checkpoint.Rotate(l.opts.Dir, CheckpointPrefix, l.tr.Config.KeepCheckpoints)
-}
-
-// picturesDone reports whether the pictures of epoch are in the run folder.
-func (l *loop) picturesDone(epoch int) bool {
-	for _, g := range l.grids() {
-		if g.recon && (l.opts.Test == nil || l.opts.Test.N == 0) {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(l.opts.Dir, fmt.Sprintf(g.name, epoch))); err != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// grid is one of the epoch pictures: its file name pattern and how to draw it.
-type grid struct {
-	name  string // with %03d for the epoch
-	recon bool   // needs the test set
-	draw  func(l *loop) (image.Image, error)
-}
-
-// grids returns the epoch pictures that opts.Pictures asks for.
-func (l *loop) grids() []grid {
-	samples := []grid{
-		{"samples-epoch%03d.png", false, func(l *loop) (image.Image, error) { return Samples(l.tr, 64) }},
-		{"recon-epoch%03d.png", true, func(l *loop) (image.Image, error) {
-			return Reconstructions(l.tr, l.opts.Test, min(32, l.opts.Test.N))
-		}},
-	}
-	means := []grid{
-		{"samples-mean-epoch%03d.png", false, func(l *loop) (image.Image, error) { return SampleMeans(l.tr, 64) }},
-		{"recon-mean-epoch%03d.png", true, func(l *loop) (image.Image, error) {
-			return ReconstructionMeans(l.tr, l.opts.Test, min(32, l.opts.Test.N))
-		}},
-	}
-	switch l.opts.Pictures {
-	case PicturesSamples:
-		return samples
-	case PicturesMeans:
-		return means
-	}
-	return append(samples, means...)
-}
-
-// pictures writes the epoch's grids: sleep samples from fixed noise and
-// fixed test digits beside their reconstructions, sampled and/or noise-free.
-func (l *loop) pictures(epoch int) error {
-	for _, g := range l.grids() {
-		if g.recon && (l.opts.Test == nil || l.opts.Test.N == 0) {
-			continue
-		}
-		img, err := g.draw(l)
-		if err != nil {
-			return err
-		}
-		if err := imaging.SavePNG(filepath.Join(l.opts.Dir, fmt.Sprintf(g.name, epoch)), img); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Fixed noise streams for pictures, so that grids of successive epochs are
-// comparable.
-const (
-	sampleStream = 0xF1
-	reconStream  = 0xF2
-)
-
-// toImages turns model pixels [N, 784] into [N, 1, 28, 28] in [0, 1].
-func toImages(x *tensor.Tensor, scale string) *tensor.Tensor {
-	v := x.Clone()
-	if scale == "sym" {
-		v = tensor.Affine(v, 0.5, 0.5)
-	}
-	for i := 0; i < v.Len(); i++ {
-		f := v.At(i)
-		if f < 0 {
-			f = 0
-		} else if f > 1 {
-			f = 1
-		}
-		v.SetAt(i, f)
-	}
-	return v.Reshape(x.Dim(0), 1, 28, 28)
-}
-
-// Samples returns a grid of n sleep samples from fixed noise.
-func Samples(t *Trainer, n int) (image.Image, error) {
-	rng := rand.New(rand.NewPCG(t.Config.Seed, sampleStream))
-	x := t.Model.Generate(t.Model.Prior(n, rng), rng)
-	return imaging.Grid(toImages(x.Value, t.Config.PixelScale), 8, 2), nil
-}
-
-// Reconstructions returns the first n test digits, each beside its
-// reconstruction x̂ ~ p_θ(x|z), z ~ q_φ(z|x).
-func Reconstructions(t *Trainer, test *mnist.Set, n int) (image.Image, error) {
-	if n <= 0 || n > test.N {
-		return nil, fmt.Errorf("reconstructions: %d digits asked of a test set of %d", n, test.N)
-	}
-	if d := test.Rows * test.Cols; d != t.Model.Config.XDim {
-		return nil, fmt.Errorf("reconstructions: test images have %d pixels, the model takes %d", d, t.Model.Config.XDim)
-	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	x := test.Batch(idx, t.Model.DType(), t.Config.PixelScale)
-	rng := rand.New(rand.NewPCG(t.Config.Seed, reconStream))
-	r := t.Model.Generate(t.Model.Infer(ad.Const(x), rng), rng)
-	return imaging.SideBySide(toImages(x, t.Config.PixelScale), toImages(r.Value, t.Config.PixelScale), 8, 2), nil
+	return checkpoint.Rotate(l.opts.Dir, CheckpointPrefix, l.tr.Settings().KeepCheckpoints)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/wakesleep/wakesleep/checkpoint"
 	"github.com/wakesleep/wakesleep/optim"
@@ -39,6 +40,9 @@ func (t *Trainer) State() (map[string]*tensor.Tensor, map[string]string, error) 
 	for _, p := range t.Model.Parameters() {
 		ts["model."+p.Name] = p.V.Value
 	}
+	for _, b := range t.Model.Buffers() {
+		ts["buffer."+b.Name] = b.T
+	}
 	for k, v := range t.Network.State() {
 		ts["network."+k] = v
 	}
@@ -52,17 +56,76 @@ func (t *Trainer) State() (map[string]*tensor.Tensor, map[string]string, error) 
 	return ts, meta, nil
 }
 
-// ConfigFromMeta returns the config stored in a checkpoint's metadata.
-func ConfigFromMeta(meta map[string]string) (Config, error) {
-	var c Config
+// Registry is the list of experiments a loader knows.
+type Registry []Experiment
+
+// UnknownExperimentError is an experiment name a registry lacks.
+type UnknownExperimentError struct {
+	Name      string
+	Available []string
+}
+
+func (e *UnknownExperimentError) Error() string {
+	return fmt.Sprintf("unknown experiment %q (available: %s)", e.Name, strings.Join(e.Available, ", "))
+}
+
+// Lookup returns the experiment of the given name, or an
+// *UnknownExperimentError.
+func (r Registry) Lookup(name string) (Experiment, error) {
+	for _, ex := range r {
+		if ex.Name() == name {
+			return ex, nil
+		}
+	}
+	return nil, &UnknownExperimentError{Name: name, Available: r.Names()}
+}
+
+// Names lists the experiments' names.
+func (r Registry) Names() []string {
+	names := make([]string, len(r))
+	for i, ex := range r {
+		names[i] = ex.Name()
+	}
+	return names
+}
+
+// LoadConfig reads a run's config.json, of whichever experiment it names.
+func (r Registry) LoadConfig(path string) (Experiment, Config, error) {
+	b, name, err := ReadConfigFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	ex, err := r.Lookup(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config %q: %w", path, err)
+	}
+	cfg, err := DecodeConfig(ex, b, path)
+	return ex, cfg, err
+}
+
+// ConfigFromMeta returns the experiment and config stored in a checkpoint's
+// metadata.
+func (r Registry) ConfigFromMeta(meta map[string]string) (Experiment, Config, error) {
 	s, ok := meta[metaConfig]
 	if !ok {
-		return c, fmt.Errorf("checkpoint has no %s entry: not a wakesleep training checkpoint", metaConfig)
+		return nil, nil, fmt.Errorf("checkpoint has no %s entry: not a wakesleep training checkpoint", metaConfig)
 	}
-	if err := json.Unmarshal([]byte(s), &c); err != nil {
-		return c, fmt.Errorf("checkpoint config: %w", err)
+	name, err := ExperimentOf([]byte(s))
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint config: %w", err)
 	}
-	return c, c.Validate()
+	ex, err := r.Lookup(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint config: %w", err)
+	}
+	cfg := ex.NewConfig()
+	if err := DecodeStrict([]byte(s), cfg); err != nil {
+		return nil, nil, fmt.Errorf("checkpoint config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("checkpoint config: %w", err)
+	}
+	return ex, cfg, nil
 }
 
 // Restore loads a checkpoint's state into t, which must have been built from
@@ -75,34 +138,45 @@ func (t *Trainer) Restore(ts map[string]*tensor.Tensor, meta map[string]string) 
 	if name := nonFinite(ts); name != "" {
 		return fmt.Errorf("checkpoint tensor %q holds NaN or infinite values", name)
 	}
-	params := t.Model.Parameters()
-	for _, p := range params {
-		v, ok := ts["model."+p.Name]
+	want := map[string]*tensor.Tensor{}
+	var names []string
+	for _, p := range t.Model.Parameters() {
+		want["model."+p.Name] = p.V.Value
+		names = append(names, "model."+p.Name)
+	}
+	for _, b := range t.Model.Buffers() {
+		want["buffer."+b.Name] = b.T
+		names = append(names, "buffer."+b.Name)
+	}
+	for _, k := range names {
+		v, ok := ts[k]
+		dst := want[k]
 		switch {
+		case !ok && strings.HasPrefix(k, "model."):
+			return fmt.Errorf("checkpoint lacks parameter %q", strings.TrimPrefix(k, "model."))
 		case !ok:
-			return fmt.Errorf("checkpoint lacks parameter %q", p.Name)
-		case !tensor.SameShape(v.Shape(), p.V.Shape()) || v.DType() != p.V.DType():
-			return fmt.Errorf("checkpoint parameter %q is %s%v, model wants %s%v", p.Name, v.DType(), v.Shape(), p.V.DType(), p.V.Shape())
+			return fmt.Errorf("checkpoint lacks %q", k)
+		case !tensor.SameShape(v.Shape(), dst.Shape()) || v.DType() != dst.DType():
+			return fmt.Errorf("checkpoint tensor %q is %s%v, model wants %s%v", k, v.DType(), v.Shape(), dst.DType(), dst.Shape())
 		}
 	}
-	// Decode the random state into a copy, and keep the network optimizer's
-	// state until the critic's has loaded, so that a failure changes nothing.
+	// Decode the random state into a copy, and load fresh optimizers that
+	// are swapped in only when both loaded, so that a failure changes nothing.
 	src := *t.src
 	if err := src.UnmarshalBinary(rm.RNG); err != nil {
 		return fmt.Errorf("checkpoint random state: %w", err)
 	}
-	netBefore, netStep, netLR := t.Network.State(), t.Network.Step, t.Network.LearningRate()
-	if err := t.Network.LoadState(subState(ts, "network."), rm.NetStep, rm.NetLR); err != nil {
+	net := optim.NewAdam(t.Network.Config, t.Network.Params)
+	crit := optim.NewAdam(t.Critic.Config, t.Critic.Params)
+	if err := net.LoadState(subState(ts, "network."), rm.NetStep, rm.NetLR); err != nil {
 		return err
 	}
-	if err := t.Critic.LoadState(subState(ts, "critic."), rm.CriticStep, rm.CriticLR); err != nil {
-		if rerr := t.Network.LoadState(netBefore, netStep, netLR); rerr != nil {
-			panic("train: restoring the network optimizer's own state failed: " + rerr.Error())
-		}
+	if err := crit.LoadState(subState(ts, "critic."), rm.CriticStep, rm.CriticLR); err != nil {
 		return err
 	}
-	for _, p := range params {
-		p.V.Value.CopyFrom(ts["model."+p.Name])
+	*t.Network, *t.Critic = *net, *crit
+	for _, k := range names {
+		want[k].CopyFrom(ts[k])
 	}
 	*t.src = src
 	t.Step = rm.Step
@@ -125,15 +199,14 @@ func nonFinite(ts map[string]*tensor.Tensor) string {
 	return ""
 }
 
-// LoadTrainer rebuilds a trainer from a checkpoint file, or from the newest
-// good checkpoint of a run folder. It returns the file it read. A warning
-// about skipped corrupt checkpoints goes to os.Stderr; see LoadTrainerWarn.
-func LoadTrainer(path string) (*Trainer, string, error) {
-	return LoadTrainerWarn(path, os.Stderr)
-}
-
-// LoadTrainerWarn is LoadTrainer with the fallback warning written to warn.
-func LoadTrainerWarn(path string, warn io.Writer) (*Trainer, string, error) {
+// Open rebuilds a trainer from a checkpoint file, or from the newest good
+// checkpoint of a run folder, of whichever experiment of r it holds. It
+// returns the file it read. A warning about skipped corrupt checkpoints goes
+// to warn (nil: discarded).
+func (r Registry) Open(path string, warn io.Writer) (*Trainer, string, error) {
+	if warn == nil {
+		warn = io.Discard
+	}
 	if st, err := os.Stat(path); err != nil {
 		return nil, "", fmt.Errorf("checkpoint %s: %w", path, err)
 	} else if st.IsDir() {
@@ -147,11 +220,11 @@ func LoadTrainerWarn(path string, warn io.Writer) (*Trainer, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	cfg, err := ConfigFromMeta(meta)
+	ex, cfg, err := r.ConfigFromMeta(meta)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
-	tr, err := NewTrainer(cfg)
+	tr, err := NewTrainer(ex, cfg)
 	if err != nil {
 		return nil, "", err
 	}

@@ -9,45 +9,57 @@ import (
 	"strings"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
-	"github.com/wakesleep/wakesleep/model"
 	"github.com/wakesleep/wakesleep/nn"
 	"github.com/wakesleep/wakesleep/objective"
 	"github.com/wakesleep/wakesleep/optim"
 	"github.com/wakesleep/wakesleep/tensor"
 )
 
-// Trainer holds a model, its two optimizers and the random state, and takes
-// training steps. Everything needed to continue bit-identically is in it.
+// Trainer holds an experiment's model, its two optimizers and the random
+// state, and takes training steps. Everything needed to continue
+// bit-identically is in it.
 type Trainer struct {
-	Config  Config
-	Model   *model.MNIST
-	Network *optim.Adam // inference and generation (φ, θ): minimise
-	Critic  *optim.Adam // critics: maximise
-	Step    int         // completed steps
-	src     *rand.PCG   // the training noise stream (sampling, GP interpolation)
-	rng     *rand.Rand
+	Experiment Experiment
+	Config     Config
+	Model      Model
+	Network    *optim.Adam // inference and generation (φ, θ): minimise
+	Critic     *optim.Adam // critics: maximise
+	Step       int         // completed steps
+	src        *rand.PCG   // the training noise stream (sampling, GP interpolation)
+	rng        *rand.Rand
 }
 
-// NewTrainer builds the model from cfg.Seed and fresh optimizers.
-func NewTrainer(cfg Config) (*Trainer, error) {
+// Seeds of the streams a run's seed starts: weight initialisation and
+// training noise.
+const (
+	initStream  = 0x1417
+	noiseStream = 0x5eed
+)
+
+// NewTrainer builds ex's model of cfg from cfg's seed, and fresh optimizers.
+func NewTrainer(ex Experiment, cfg Config) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	initRNG := rand.New(rand.NewPCG(cfg.Seed, 0x1417))
-	m, err := model.NewMNIST(cfg.Model, tensor.Float32, initRNG)
+	s := cfg.RunSettings()
+	m, err := ex.NewModel(cfg, rand.New(rand.NewPCG(s.Seed, initStream)))
 	if err != nil {
 		return nil, err
 	}
-	src := rand.NewPCG(cfg.Seed, 0x5eed)
+	src := rand.NewPCG(s.Seed, noiseStream)
 	return &Trainer{
-		Config:  cfg,
-		Model:   m,
-		Network: optim.NewAdam(cfg.NetworkAdam, m.NetworkParameters()),
-		Critic:  optim.NewAdam(cfg.CriticAdam, m.CriticParameters()),
-		src:     src,
-		rng:     rand.New(src),
+		Experiment: ex,
+		Config:     cfg,
+		Model:      m,
+		Network:    optim.NewAdam(s.NetworkAdam, m.NetworkParameters()),
+		Critic:     optim.NewAdam(s.CriticAdam, m.CriticParameters()),
+		src:        src,
+		rng:        rand.New(src),
 	}, nil
 }
+
+// Settings returns the trainer's shared run settings.
+func (t *Trainer) Settings() *Settings { return t.Config.RunSettings() }
 
 // RNG returns the training noise generator.
 func (t *Trainer) RNG() *rand.Rand { return t.rng }
@@ -71,27 +83,29 @@ func (e *NumericError) Is(target error) bool { return target == ErrNumeric }
 
 // SetEpochRates applies the learning-rate schedule for (0-based) epoch e.
 func (t *Trainer) SetEpochRates(e int) {
-	t.Network.SetLearningRate(t.Config.Schedule.Rate(t.Config.NetworkAdam.LearningRate, e))
-	t.Critic.SetLearningRate(t.Config.Schedule.Rate(t.Config.CriticAdam.LearningRate, e))
+	s := t.Settings()
+	t.Network.SetLearningRate(s.Schedule.Rate(s.NetworkAdam.LearningRate, e))
+	t.Critic.SetLearningRate(s.Schedule.Rate(s.CriticAdam.LearningRate, e))
 }
 
-// TrainStep takes one training step on data batches: CriticSteps critic
-// updates (one per batch in xs, the last batch shared with the network
-// update), then one update of inference and generation against the updated
-// critics. Parameters are left untouched if any loss or gradient is not
-// finite; a parameter that an update makes non-finite is reported too (the
-// trainer is then unusable: the run stops without checkpointing it).
-func (t *Trainer) TrainStep(xs []*tensor.Tensor) (objective.Terms, error) {
-	if len(xs) != t.Config.CriticSteps {
-		panic(fmt.Sprintf("train: %d batches for %d critic steps", len(xs), t.Config.CriticSteps))
+// TrainStep takes one training step on batches: CriticSteps critic updates
+// (one per batch, the last batch shared with the network update), then one
+// update of inference and generation against the updated critics, through
+// the recorded phases. Parameters are left untouched if any loss or
+// gradient is not finite; a parameter that an update makes non-finite is
+// reported too (the trainer is then unusable: the run stops without
+// checkpointing it).
+func (t *Trainer) TrainStep(batches [][]*tensor.Tensor) (objective.Terms, error) {
+	if k := t.Settings().CriticSteps; len(batches) != k {
+		panic(fmt.Sprintf("train: %d batches for %d critic steps", len(batches), k))
 	}
 	terms := objective.Terms{}
-	var phases *objective.Phases
-	for k, x := range xs {
+	var phases Phases
+	for k, b := range batches {
 		// Wake, sleep and top-down phases; recorded so that the network
 		// update below can reuse them without running them again.
-		phases = objective.RunPhases(t.Model, ad.Const(x), t.Config.Objective, t.rng)
-		criticLoss, ct := objective.CriticLoss(t.Model, phases, t.Config.Objective, t.rng)
+		phases = t.Model.Phases(b, t.rng)
+		criticLoss, ct := phases.CriticLoss(t.rng)
 		grads, err := t.grads(criticLoss, ct, t.Critic.Params, "critic loss")
 		if err != nil {
 			return nil, err
@@ -100,14 +114,14 @@ func (t *Trainer) TrainStep(xs []*tensor.Tensor) (objective.Terms, error) {
 		if err := t.checkParams(t.Critic.Params, "critic"); err != nil {
 			return nil, err
 		}
-		if k == len(xs)-1 {
+		if k == len(batches)-1 {
 			for name, v := range ct {
 				terms[name] = v
 			}
 			terms["critic/loss"] = criticLoss.Item()
 		}
 	}
-	netLoss, nt := objective.NetworkLoss(t.Model, phases, t.Config.Objective)
+	netLoss, nt := phases.NetworkLoss()
 	grads, err := t.grads(netLoss, nt, t.Network.Params, "network loss")
 	if err != nil {
 		return nil, err

@@ -4,7 +4,7 @@
 //	go run ./bench/gostep -algo global -steps 10
 //	go run -tags openblas ./bench/gostep -algo combined -steps 10 -cpuprofile cpu.pprof
 //
-// It builds the paper's model and optimizers (train.PaperConfig, batch 512),
+// It builds the paper's model and optimizers (mnist.PaperConfig, batch 512),
 // runs -warmup untimed steps, then -steps timed ones on a fixed random batch,
 // and prints one JSON object: the per-step times in milliseconds, their median
 // and the peak resident memory (VmHWM of /proc/self/status) in MiB.
@@ -32,9 +32,9 @@ import (
 	"time"
 
 	"github.com/wakesleep/wakesleep/blas"
+	"github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/model"
 	"github.com/wakesleep/wakesleep/tensor"
-	"github.com/wakesleep/wakesleep/train"
 )
 
 type result struct {
@@ -64,13 +64,13 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.BatchSize = *batch
-	tr, err := train.NewTrainer(cfg)
+	tr, err := mnist.NewTrainer(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gostep:", err)
 		os.Exit(1)
 	}
 	x := tensor.RandUniform(rand.New(rand.NewPCG(1, 2)), tensor.Float32, 0, 1, *batch, cfg.Model.XDim)
-	xs := []*tensor.Tensor{x}
+	xs := [][]*tensor.Tensor{{x}}
 	step := func() {
 		if _, err := tr.TrainStep(xs); err != nil {
 			fmt.Fprintln(os.Stderr, "gostep:", err)
@@ -116,18 +116,18 @@ func main() {
 }
 
 // config returns the paper's configuration for an algorithm of the benchmark.
-func config(algo string) (train.Config, error) {
+func config(algo string) (mnist.Config, error) {
 	switch algo {
 	case "global":
-		return train.PaperConfig(model.CriticGlobal), nil // γ = 1
+		return mnist.PaperConfig(model.CriticGlobal), nil // γ = 1
 	case "local":
-		c := train.PaperConfig(model.CriticLocal)
+		c := mnist.PaperConfig(model.CriticLocal)
 		c.Objective.Gamma = 0 // Eq. 7 + L_RECON alone
 		return c, nil
 	case "combined":
-		return train.PaperConfig(model.CriticLocal), nil // Eq. 8, γ = 0.1
+		return mnist.PaperConfig(model.CriticLocal), nil // Eq. 8, γ = 0.1
 	}
-	return train.Config{}, fmt.Errorf("unknown algorithm %q (global, local or combined)", algo)
+	return mnist.Config{}, fmt.Errorf("unknown algorithm %q (global, local or combined)", algo)
 }
 
 func median(xs []float64) float64 {

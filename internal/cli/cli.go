@@ -17,12 +17,13 @@ import (
 	"syscall"
 )
 
-// usageError is a mistake on the command line: printed with a hint, exit 2.
-type usageError struct{ msg string }
+// usageError is a mistake on the command line: printed with a hint to the
+// help of help (default: the command's), exit 2.
+type usageError struct{ msg, help string }
 
 func (e *usageError) Error() string { return e.msg }
 
-func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
 
 type command struct {
 	name    string
@@ -84,7 +85,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.As(err, &ue):
-			fmt.Fprintf(stderr, "wakesleep %s: %s\nRun 'wakesleep %s -h' for usage.\n", c.name, oneLine(err), c.name)
+			help := c.name
+			if ue.help != "" {
+				help = ue.help
+			}
+			fmt.Fprintf(stderr, "wakesleep %s: %s\nRun 'wakesleep %s -h' for usage.\n", c.name, oneLine(err), help)
 			return 2
 		case errors.Is(err, context.Canceled):
 			fmt.Fprintf(stderr, "wakesleep %s: interrupted\n", c.name)
@@ -132,7 +137,7 @@ func parse(fs *flag.FlagSet, args []string) (positional []string, err error) {
 				usage()
 				return nil, err
 			}
-			return nil, &usageError{err.Error()}
+			return nil, &usageError{msg: err.Error()}
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -8,8 +8,8 @@ import (
 	"sort"
 
 	"github.com/wakesleep/wakesleep/eval"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/internal/atomicfile"
-	"github.com/wakesleep/wakesleep/train"
 )
 
 const diagnoseUsage = `
@@ -63,14 +63,19 @@ func runDiagnose(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *seed == 0 {
 		return usagef("--seed must be positive")
 	}
-	tr, path, err := train.LoadTrainerWarn(*ckpt, stderr)
+	run, path, err := openRun(*ckpt, stderr)
 	if err != nil {
 		return err
 	}
-	trainSet, testSet, err := loadMNIST(*dataDir)
+	tr, err := mnistexp.View(run)
+	if err != nil {
+		return unsupported("diagnose", run.Experiment, probed())
+	}
+	data, err := run.Experiment.Data(*dataDir, stderr)
 	if err != nil {
 		return err
 	}
+	trainSet, testSet := data.(*mnistexp.Data).Train, data.(*mnistexp.Data).Test
 	d, err := eval.Diagnose(tr, trainSet, testSet, eval.DiagnoseOptions{ProbeTrain: *probeTrain, ProbeTest: *probeTest, Batches: *batches, Seed: *seed})
 	if err != nil {
 		return err

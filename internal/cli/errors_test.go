@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/wakesleep/wakesleep/checkpoint"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/train"
 )
 
@@ -159,9 +160,9 @@ func TestCommandLineMistakes(t *testing.T) {
 	unknownField := mkdir("unknown-field")
 	write(t, filepath.Join(unknownField, "config.json"), []byte(`{"experiment": "mnist", "learning_rate": 1}`))
 	hugeModel := mkdir("huge-model")
-	hugeCfg := train.QuickConfig("local")
+	hugeCfg := mnistexp.QuickConfig("local")
 	hugeCfg.Model.Hidden = 1 << 30
-	if err := train.SaveConfig(filepath.Join(hugeModel, "config.json"), hugeCfg); err != nil {
+	if err := train.SaveConfig(filepath.Join(hugeModel, "config.json"), &hugeCfg); err != nil {
 		t.Fatal(err)
 	}
 	orphanCkpts := mkdir("orphan-checkpoints")

@@ -9,7 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/wakesleep/wakesleep/data/movingmnist"
 	"github.com/wakesleep/wakesleep/eval"
+	cifarexp "github.com/wakesleep/wakesleep/experiment/cifar10"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
+	mmexp "github.com/wakesleep/wakesleep/experiment/movingmnist"
 	"github.com/wakesleep/wakesleep/train"
 )
 
@@ -34,6 +38,13 @@ alignment.png, sleep-class-histogram.png) into <run folder>/eval, or --out:
     histogram and confidence of sleep samples, Frechet distances of classifier
     features (sleep vs test digits, reconstructions vs test digits, and train
     vs test digits as the floor).
+
+Fashion-MNIST runs are measured the same way with --classifier, one trained
+on Fashion-MNIST ('wakesleep classifier train --data <its IDX folder>').
+A CIFAR-10 run gets the reconstruction error through each depth of its
+hierarchy and the colour statistics of its samples (cifar10.md, cifar10.json;
+--n defaults to 1,000); a Moving MNIST run the per-frame MSE and SSIM of its
+predictions, as 'predict --eval' (prediction.md; --n defaults to 1,000).
 
 --compare prints the eval.json numbers of several runs side by side.
 
@@ -79,9 +90,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	given := setFlags(fs)
 	if o.compare {
-		set := setFlags(fs)
-		for name := range set {
+		for name := range given {
 			if name != "compare" {
 				return usagef("--compare takes only run folders or eval.json files, not --%s", name)
 			}
@@ -106,14 +117,32 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	tr, path, err := train.LoadTrainerWarn(o.checkpoint, stderr)
+	gtr, path, err := openRun(o.checkpoint, stderr)
 	if err != nil {
 		return err
 	}
-	trainSet, testSet, err := loadMNIST(o.dataDir)
+	out := o.out
+	if out == "" {
+		out = filepath.Join(filepath.Dir(path), eval.ReportDir)
+	}
+	switch gtr.Experiment.Name() {
+	case cifarexp.Name:
+		return o.evalCIFAR10(ctx, gtr, path, out, given["n"], stdout, stderr)
+	case mmexp.Name:
+		return o.evalMovingMNIST(ctx, gtr, path, out, given["n"], stdout, stderr)
+	}
+	tr, err := mnistexp.View(gtr)
+	if err != nil {
+		return unsupported("eval", gtr.Experiment, evaluated())
+	}
+	if o.classifier == "" && gtr.Experiment.Name() != mnistexp.Name {
+		return usagef("eval of a %s run needs --classifier, one trained on its images (wakesleep classifier train --data <its IDX folder>): the embedded one knows MNIST digits", gtr.Experiment.Name())
+	}
+	data, err := gtr.Experiment.Data(o.dataDir, stderr)
 	if err != nil {
 		return err
 	}
+	trainSet, testSet := data.(*mnistexp.Data).Train, data.(*mnistexp.Data).Test
 	if o.n > testSet.N {
 		return usagef("--n %d exceeds the %d test digits", o.n, testSet.N)
 	}
@@ -125,10 +154,6 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	out := o.out
-	if out == "" {
-		out = filepath.Join(filepath.Dir(path), eval.ReportDir)
-	}
 	if err := eval.Write(out, res); err != nil {
 		return err
 	}
@@ -137,6 +162,80 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(out, eval.ReportFile))
 	return nil
+}
+
+// evaluated lists the experiments eval measures.
+func evaluated() []string {
+	return supporting(func(ex train.Experiment) bool {
+		switch ex.Name() {
+		case cifarexp.Name, mmexp.Name:
+			return true
+		}
+		_, ok := ex.NewConfig().(*mnistexp.Config)
+		return ok
+	})
+}
+
+// evalCIFAR10 measures a CIFAR-10 run: reconstruction error through each
+// depth and the colours of samples (default 1,000 test images).
+func (o *evalOptions) evalCIFAR10(ctx context.Context, gtr *train.Trainer, path, out string, nGiven bool, stdout, stderr io.Writer) error {
+	tr, err := cifarexp.View(gtr)
+	if err != nil {
+		return err
+	}
+	n := o.n
+	if !nGiven {
+		n = 1000
+	}
+	data, err := gtr.Experiment.Data(o.dataDir, stderr)
+	if err != nil {
+		return err
+	}
+	test := data.(*cifarexp.Data).Test
+	if n > test.N {
+		return usagef("--n %d exceeds the %d test images", n, test.N)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r, err := eval.EvaluateCIFAR10(tr, test, n, 100, o.seed)
+	if err != nil {
+		return err
+	}
+	r.Checkpoint = path
+	if err := eval.WriteCIFAR10(out, r); err != nil {
+		return err
+	}
+	for _, d := range r.Depths {
+		fmt.Fprintf(stdout, "depth %d: reconstruction MSE %.5f (PSNR %.2f dB)\n", d.Depth, d.MSE, d.PSNR)
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(out, eval.CIFAR10ReportFile))
+	return nil
+}
+
+// evalMovingMNIST scores a Moving MNIST run's predictions, as predict --eval
+// does (default 1,000 test sequences).
+func (o *evalOptions) evalMovingMNIST(ctx context.Context, gtr *train.Trainer, path, out string, nGiven bool, stdout, stderr io.Writer) error {
+	tr, err := mmexp.View(gtr)
+	if err != nil {
+		return err
+	}
+	n := o.n
+	if !nGiven {
+		n = 1000
+	}
+	_, digits, err := loadMNIST(o.dataDir)
+	if err != nil {
+		return err
+	}
+	test, err := movingmnist.NewGenerator(digits, tr.Config.Data, movingmnist.TestSeed)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return evalPrediction(tr, path, test, n, 32, o.seed, out, stdout, stderr)
 }
 
 // options validates the flags and turns them into eval.Options.

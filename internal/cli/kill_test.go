@@ -22,7 +22,9 @@ import (
 // anything) twice, resumes it each time from what is on disk, and checks
 // that it ends bit-identical to a run that was never interrupted: every
 // parameter and optimizer moment, the metadata, the metric rows and the
-// pictures.
+// pictures. It does so for every experiment, each sized to 8 steps an
+// epoch, so that the runs cross epoch boundaries (new data order, pictures)
+// between the kills.
 func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the wakesleep binary and trains three times")
@@ -31,16 +33,33 @@ func TestKillAndResume(t *testing.T) {
 	if err != nil {
 		t.Skip("no go tool to build the binary with")
 	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "wakesleep")
+	bin := filepath.Join(t.TempDir(), "wakesleep")
 	if out, err := exec.Command(goTool, "build", "-o", bin, "github.com/wakesleep/wakesleep/cmd/wakesleep").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	data := mnistDir(t, 64, 28, 28)
-	// 64 images in batches of 8: 8 steps an epoch, so the runs cross epoch
-	// boundaries (new data order, pictures) between the kills.
-	flags := []string{"--data", data, "--hidden", "16", "--critic-width", "16", "--z-dim", "4",
-		"--batch-size", "8", "--epochs", "1000", "--checkpoint-every", "1", "--keep", "2", "--log-every", "1"}
+	digits := mnistDir(t, 64, 28, 28)
+	cifar := t.TempDir()
+	writeFakeBatches(t, cifar, 16)
+	mnistFlags := []string{"--data", digits, "--hidden", "16", "--critic-width", "16", "--z-dim", "4"}
+	common := []string{"--batch-size", "8", "--epochs", "1000", "--checkpoint-every", "1", "--keep", "2", "--log-every", "1"}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"mnist", mnistFlags}, // 64 images in batches of 8
+		{"fashionmnist", mnistFlags},
+		{"cifar10", []string{"--data", cifar, "--train-limit", "64", "--channels", "2,2,2,2,2", "--critic-channels", "1,1,1,1,1,1"}},
+		{"movingmnist", []string{"--data", digits, "--sequences-per-epoch", "64", "--patch", "8", "--hidden", "2", "--kernel", "1", "--critic-channels", "1", "--pictures", "1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			flags := append(append([]string{tc.name}, tc.flags...), common...)
+			killAndResume(t, bin, flags, tc.flags[1])
+		})
+	}
+}
+
+func killAndResume(t *testing.T, bin string, flags []string, data string) {
+	tmp := t.TempDir()
 	killed, uninterrupted := filepath.Join(tmp, "killed"), filepath.Join(tmp, "uninterrupted")
 
 	// newest returns the step of the newest checkpoint in dir that loads, or

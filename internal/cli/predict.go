@@ -9,8 +9,8 @@ import (
 
 	"github.com/wakesleep/wakesleep/data/movingmnist"
 	"github.com/wakesleep/wakesleep/eval"
+	mmexp "github.com/wakesleep/wakesleep/experiment/movingmnist"
 	"github.com/wakesleep/wakesleep/imaging"
-	"github.com/wakesleep/wakesleep/train"
 )
 
 const predictUsage = `
@@ -70,9 +70,13 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case *evalN <= 0 || *batch <= 0:
 		return usagef("--eval-n %d and --batch %d must be positive", *evalN, *batch)
 	}
-	tr, path, err := train.LoadMovingMNISTTrainer(*ckpt)
+	gtr, path, err := openRun(*ckpt, stderr)
 	if err != nil {
 		return err
+	}
+	tr, err := mmexp.View(gtr)
+	if err != nil {
+		return unsupported("predict", gtr.Experiment, []string{mmexp.Name})
 	}
 	runDir := filepath.Dir(path)
 	if *out == "" {
@@ -96,14 +100,14 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	c, h := cfg.Objective.Context, cfg.Objective.Horizon
 	frames := test.Batch(idx, tr.Model.DType())
-	preds := train.Predict(tr.Model, frames, c, h, rand.New(rand.NewPCG(*seed, 0x9D)))
-	if err := imaging.SavePNG(*out, train.PredictionStrip(frames, preds, c)); err != nil {
+	preds := mmexp.Predict(tr.Model, frames, c, h, rand.New(rand.NewPCG(*seed, 0x9D)))
+	if err := imaging.SavePNG(*out, mmexp.PredictionStrip(frames, preds, c)); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s from %s (step %d): test sequences %d–%d, frames 1–%d given, %d–%d predicted\n",
 		*out, path, tr.Step, *index, *index+*n-1, c, c+1, c+h)
 	if *gifOut != "-" {
-		if err := imaging.SaveGIF(*gifOut, train.PredictionFrames(frames, preds, c), *delay); err != nil {
+		if err := imaging.SaveGIF(*gifOut, mmexp.PredictionFrames(frames, preds, c), *delay); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", *gifOut)
@@ -114,13 +118,21 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := train.EvaluatePrediction(tr.Model, test, *evalN, *batch, c, h, *seed, stderr)
-	r.Checkpoint, r.Step = path, tr.Step
 	dir := *evalOut
 	if dir == "" {
 		dir = filepath.Join(runDir, eval.ReportDir)
 	}
-	if err := train.WritePredictionEval(dir, r); err != nil {
+	return evalPrediction(tr, path, test, *evalN, *batch, *seed, dir, stdout, stderr)
+}
+
+// evalPrediction scores the closed-loop predictions of the first n test
+// sequences and writes the report into dir (predict --eval, and eval of a
+// Moving MNIST run).
+func evalPrediction(tr *mmexp.Trainer, path string, test *movingmnist.Generator, n, batch int, seed uint64, dir string, stdout, stderr io.Writer) error {
+	c, h := tr.Config.Objective.Context, tr.Config.Objective.Horizon
+	r := eval.EvaluatePrediction(tr.Model, test, n, batch, c, h, seed, stderr)
+	r.Checkpoint, r.Step = path, tr.Step
+	if err := eval.WritePredictionEval(dir, r); err != nil {
 		return err
 	}
 	mm, ms := r.Model.Mean()
@@ -130,6 +142,6 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "  %-18s MSE %.5f  SSIM %.4f\n", "model", mm, ms)
 	fmt.Fprintf(stdout, "  %-18s MSE %.5f  SSIM %.4f\n", "repeat last frame", bm, bs)
 	fmt.Fprintf(stdout, "  %-18s MSE %.5f  SSIM %.4f\n", "black frame", km, ks)
-	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(dir, train.PredictionReportFile))
+	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(dir, eval.PredictionReportFile))
 	return nil
 }

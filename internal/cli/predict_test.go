@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wakesleep/wakesleep/eval"
 	"github.com/wakesleep/wakesleep/train"
 )
 
@@ -23,7 +24,7 @@ func TestTrainMovingMNISTAndPredict(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	args := []string{"movingmnist", "--patch", "8", "--hidden", "2", "--kernel", "1", "--critic-channels", "1",
 		"--batch-size", "2", "--sequences-per-epoch", "2", "--epochs", "1", "--pictures", "1", "--run", dir}
-	if err := runTrainMovingMNIST(context.Background(), args, &stdout, &stderr); err != nil {
+	if err := runTrain(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("train: %v\n%s", err, stderr.String())
 	}
 	for _, f := range []string{train.ConfigFile, "ckpt-00000001.safetensors", "predict-step00000001.png"} {
@@ -35,16 +36,16 @@ func TestTrainMovingMNISTAndPredict(t *testing.T) {
 	if code := Main([]string{"predict", "--checkpoint", dir, "--n", "2", "--eval", "--eval-n", "3", "--batch", "2"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("predict exit %d: %s", code, stderr.String())
 	}
-	for _, f := range []string{"predict.png", "predict.gif", "eval/" + train.PredictionReportFile, "eval/" + train.PredictionResultFile} {
+	for _, f := range []string{"predict.png", "predict.gif", "eval/" + eval.PredictionReportFile, "eval/" + eval.PredictionResultFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("predict wrote no %s", f)
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "eval", train.PredictionResultFile))
+	b, err := os.ReadFile(filepath.Join(dir, "eval", eval.PredictionResultFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r train.PredictionEval
+	var r eval.PredictionEval
 	if err := json.Unmarshal(b, &r); err != nil || r.N != 3 || len(r.Model.MSE) != 10 || r.Step != 1 {
 		t.Errorf("prediction.json: %+v (%v)", r, err)
 	}
@@ -63,19 +64,19 @@ func TestPredictAndTrainMovingMNISTUsageErrors(t *testing.T) {
 			return runPredict(context.Background(), []string{"--checkpoint", "x", "--n", "0"}, &bytes.Buffer{}, &bytes.Buffer{})
 		}},
 		{"train bad preset", func() error {
-			return runTrainMovingMNIST(context.Background(), []string{"movingmnist", "--preset", "huge"}, &bytes.Buffer{}, &bytes.Buffer{})
+			return runTrain(context.Background(), []string{"movingmnist", "--preset", "huge"}, &bytes.Buffer{}, &bytes.Buffer{})
 		}},
 		{"train resume without run", func() error {
-			return runTrainMovingMNIST(context.Background(), []string{"--resume"}, &bytes.Buffer{}, &bytes.Buffer{})
+			return runTrain(context.Background(), []string{"movingmnist", "--resume"}, &bytes.Buffer{}, &bytes.Buffer{})
 		}},
 		{"train resume changing a setting", func() error {
-			return runTrainMovingMNIST(context.Background(), []string{"--resume", "--run", "x", "--gamma", "0.1"}, &bytes.Buffer{}, &bytes.Buffer{})
+			return runTrain(context.Background(), []string{"--resume", "--run", "x", "movingmnist", "--gamma", "0.1"}, &bytes.Buffer{}, &bytes.Buffer{})
 		}},
 		{"train invalid config", func() error {
-			return runTrainMovingMNIST(context.Background(), []string{"--kernel", "4"}, &bytes.Buffer{}, &bytes.Buffer{})
+			return runTrain(context.Background(), []string{"--kernel", "4", "movingmnist"}, &bytes.Buffer{}, &bytes.Buffer{})
 		}},
 		{"train extra argument", func() error {
-			return runTrainMovingMNIST(context.Background(), []string{"movingmnist", "cifar"}, &bytes.Buffer{}, &bytes.Buffer{})
+			return runTrain(context.Background(), []string{"movingmnist", "cifar"}, &bytes.Buffer{}, &bytes.Buffer{})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"github.com/wakesleep/wakesleep/checkpoint"
 	"github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/eval"
+	"github.com/wakesleep/wakesleep/experiment"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/probe"
 	"github.com/wakesleep/wakesleep/train"
 )
@@ -73,7 +76,18 @@ type probeOptions struct {
 	opts           probe.Options
 }
 
+// runProbe is `wakesleep probe`: the studies take runs of the MNIST model;
+// a run of another experiment is refused on one line.
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	err := runProbeStudies(ctx, args, stdout, stderr)
+	var ue *train.UnknownExperimentError
+	if errors.As(err, &ue) {
+		return unsupportedName("probe", ue.Name, probed())
+	}
+	return err
+}
+
+func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o probeOptions
 	fs := newFlagSet("probe", probeUsage, stderr)
 	fs.StringVar(&o.study, "study", "all", "oscillation, critic, development, plasticity, silencing, a comma-separated list of them, or all")
@@ -234,7 +248,7 @@ func (o *probeOptions) validate() (studies, skipped []string, err error) {
 		return nil, nil, usagef("--max-checkpoints %d must be ≥ 0", o.maxCheckpoints)
 	}
 	if err := o.opts.Validate(); err != nil {
-		return nil, nil, &usageError{strings.TrimPrefix(err.Error(), "probe: ")}
+		return nil, nil, &usageError{msg: strings.TrimPrefix(err.Error(), "probe: ")}
 	}
 	if o.checkpoints == "" && o.checkpoint != "" {
 		if st, err := os.Stat(o.checkpoint); err == nil && st.IsDir() {
@@ -374,11 +388,15 @@ func (o *probeOptions) folderLoaders(stderr io.Writer) ([]func() (*probe.Subject
 			if err != nil {
 				return nil, err
 			}
-			cfg, err := train.ConfigFromMeta(meta)
+			_, cfg, err := experiment.All.ConfigFromMeta(meta)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", first, err)
 			}
-			return probe.Initial(name, cfg)
+			c, ok := cfg.(*mnistexp.Config)
+			if !ok {
+				return nil, unsupportedName("probe", cfg.ExperimentName(), probed())
+			}
+			return probe.Initial(name, *c)
 		})
 	}
 	for _, f := range files {

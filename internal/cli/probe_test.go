@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wakesleep/wakesleep/experiment"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/train"
 )
 
@@ -32,7 +34,7 @@ func TestProbeUsageErrors(t *testing.T) {
 		{[]string{"probe", "--checkpoint", "x", "--seed", "0"}, "--seed"},
 		{[]string{"probe", "stray"}, "unexpected arguments"},
 		{[]string{"train", "--silence-z", "0,x"}, "--silence-z"},
-		{[]string{"train", "--silence-z", "200"}, "outside 0..127"},
+		{[]string{"train", "--silence-z", "200"}, "outside 0..63"},
 		{[]string{"train", "--silence-z", "1,1"}, "twice"},
 	} {
 		code, _, stderr := runCLI(tc.args...)
@@ -53,9 +55,13 @@ func TestProbeAll(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("train --silence-z: exit %d: %s", code, stderr)
 	}
-	cfg, err := train.LoadConfig(filepath.Join(perturbed, train.ConfigFile))
-	if err != nil || len(cfg.Objective.SilenceSleepZ) != 2 || cfg.Objective.SilenceSleepZ[1] != 2 {
-		t.Fatalf("silenced units in config: %v, %v", cfg.Objective.SilenceSleepZ, err)
+	_, gcfg, err := experiment.All.LoadConfig(filepath.Join(perturbed, train.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := gcfg.(*mnistexp.Config)
+	if len(cfg.Objective.SilenceSleepZ) != 2 || cfg.Objective.SilenceSleepZ[1] != 2 {
+		t.Fatalf("silenced units in config: %v", cfg.Objective.SilenceSleepZ)
 	}
 	out := filepath.Join(t.TempDir(), "probe")
 	code, stdout, stderr := runCLI("probe", "--study", "all", "--checkpoint", control, "--seeds-from", perturbed,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"strings"
 
 	"github.com/wakesleep/wakesleep/imaging"
 	"github.com/wakesleep/wakesleep/train"
@@ -13,18 +14,24 @@ import (
 const sampleUsage = `
 Usage: wakesleep sample --checkpoint <file or run folder> [--n 64] [--out samples.png] [--means]
 
-Draws sleep samples (z ~ N(0, I), then x ~ p(x|z) top-down) from a checkpoint
-and writes them as a PNG grid. A run folder means its newest good checkpoint.
---means shows the generation network without its noise (every Gaussian unit
-at its mean), the paper's samples with the pixel noise taken out.
+Draws sleep samples from a checkpoint of any experiment that supports it and
+writes them as a PNG grid: z ~ N(0, I), then x ~ p(x|z) top-down (MNIST,
+Fashion-MNIST; CIFAR-10 through its whole hierarchy), or for Moving MNIST a
+row of dreamed frames per sample. A run folder means its newest good
+checkpoint. --means (MNIST, Fashion-MNIST) shows the generation network
+without its noise: every Gaussian unit at its mean, z still from the prior.
 `
 
 const reconstructUsage = `
-Usage: wakesleep reconstruct --checkpoint <file or run folder> [--n 32] [--out recon.png] [--means]
+Usage: wakesleep reconstruct --checkpoint <file or run folder> [--n 32] [--depth 0] [--out recon.png] [--means]
 
-Infers z ~ q(z|x) for the first n MNIST test digits and generates x̂ ~ p(x|z)
-back down; writes the digits beside their reconstructions as a PNG grid.
---means uses every Gaussian unit's mean instead of a sample, both ways.
+Shows the first n test items of a checkpoint's experiment beside their
+reconstructions as a PNG grid: MNIST and Fashion-MNIST digits x beside
+x̂ ~ p(x|z), z ~ q(z|x); CIFAR-10 images with a row per depth d of the
+hierarchy (x up to z_d and back down; --depth picks one, 0 all); Moving MNIST
+test sequences as context, truth and predicted frames. --means (MNIST,
+Fashion-MNIST) reconstructs without noise: every Gaussian unit at its mean,
+both ways.
 `
 
 func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,8 +48,12 @@ func runPicture(args []string, stdout, stderr io.Writer, name, usage string, def
 	n := fs.Int("n", defN, "number of images")
 	out := fs.String("out", defOut, "output PNG")
 	seed := fs.Uint64("seed", 0, "noise seed (0: the run's fixed picture noise)")
-	dataDir := fs.String("data", "", "folder with MNIST IDX files (default: embedded)")
-	means := fs.Bool("means", false, "noise-free: every Gaussian unit of the networks at its mean (sleep z still drawn from the prior)")
+	dataDir := fs.String("data", "", "reconstruct: the experiment's data, as train --data (default: its default)")
+	means := fs.Bool("means", false, "noise-free: every Gaussian unit of the networks at its mean (MNIST, Fashion-MNIST)")
+	var depth *int
+	if name == "reconstruct" {
+		depth = fs.Int("depth", 0, "CIFAR-10: the depth to reconstruct through (0: every depth)")
+	}
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -56,34 +67,61 @@ func runPicture(args []string, stdout, stderr io.Writer, name, usage string, def
 	if *n <= 0 || *n > 4096 {
 		return usagef("--n %d must be in 1..4096", *n)
 	}
-	tr, path, err := train.LoadTrainerWarn(*ckpt, stderr)
+	if depth != nil && *depth < 0 {
+		return usagef("--depth %d must be ≥ 0", *depth)
+	}
+	tr, path, err := openRun(*ckpt, stderr)
 	if err != nil {
 		return err
 	}
 	if *seed != 0 {
-		tr.Config.Seed = *seed
+		tr.Settings().Seed = *seed
 	}
 	var img image.Image
 	switch {
 	case name == "sample" && *means:
-		img, err = train.SampleMeans(tr, *n)
-	case name == "sample":
-		img, err = train.Samples(tr, *n)
-	default:
-		_, test, lerr := loadMNIST(*dataDir)
+		s, ok := tr.Experiment.(train.MeanSampler)
+		if !ok {
+			return unsupported(name+" --means", tr.Experiment, supporting(func(e train.Experiment) bool { _, ok := e.(train.MeanSampler); return ok }))
+		}
+		img, err = s.SampleMeans(tr, *n)
+	case name == "reconstruct" && *means:
+		r, ok := tr.Experiment.(train.MeanReconstructor)
+		if !ok {
+			return unsupported(name+" --means", tr.Experiment, supporting(func(e train.Experiment) bool { _, ok := e.(train.MeanReconstructor); return ok }))
+		}
+		data, lerr := tr.Experiment.Data(*dataDir, stderr)
 		if lerr != nil {
 			return lerr
 		}
-		if *n > test.N {
-			return usagef("--n %d exceeds the %d test digits", *n, test.N)
+		if m := tr.Experiment.(train.Reconstructor).TestItems(data); *n > m {
+			return usagef("--n %d exceeds the %d test %s", *n, m, tr.Experiment.Info().Items)
 		}
-		if *means {
-			img, err = train.ReconstructionMeans(tr, test, *n)
-		} else {
-			img, err = train.Reconstructions(tr, test, *n)
+		img, err = r.ReconstructMeans(tr, data, *n)
+	case name == "sample":
+		s, ok := tr.Experiment.(train.Sampler)
+		if !ok {
+			return unsupported(name, tr.Experiment, supporting(func(e train.Experiment) bool { _, ok := e.(train.Sampler); return ok }))
 		}
+		img, err = s.Sample(tr, *n)
+	default:
+		r, ok := tr.Experiment.(train.Reconstructor)
+		if !ok {
+			return unsupported(name, tr.Experiment, supporting(func(e train.Experiment) bool { _, ok := e.(train.Reconstructor); return ok }))
+		}
+		data, lerr := tr.Experiment.Data(*dataDir, stderr)
+		if lerr != nil {
+			return lerr
+		}
+		if m := r.TestItems(data); *n > m {
+			return usagef("--n %d exceeds the %d test %s", *n, m, tr.Experiment.Info().Items)
+		}
+		img, err = r.Reconstruct(tr, data, *n, *depth)
 	}
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "--") {
+			return &usageError{msg: err.Error()}
+		}
 		return err
 	}
 	if err := imaging.SavePNG(*out, img); err != nil {

@@ -2,342 +2,353 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"strconv"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/eval"
-	"github.com/wakesleep/wakesleep/model"
+	"github.com/wakesleep/wakesleep/experiment"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/train"
 )
 
-const trainUsage = `
-Usage: wakesleep train [mnist] [flags]
-       wakesleep train cifar10 [flags]       (run 'wakesleep train cifar10 -h')
-       wakesleep train movingmnist [flags]   (run 'wakesleep train movingmnist -h')
+// `wakesleep train` is one command for every experiment: the flags common
+// to all are defined once (here and in train.SettingsFlags), each experiment
+// adds its own (train.Experiment.Flags). One precedence rule: the preset,
+// then on resume the run's saved config, then the flags given (on resume
+// only those that may change a run: --epochs).
 
-Trains the MNIST recurrent stochastic autoencoder (Sec. 5.1 of the paper) with
-the global critic (adversarial wake/sleep, Eq. 4) or local critics (the
-oscillatory algorithm, Eq. 7-8). Writes a run folder: config.json, metrics.csv,
-PNG grids of samples and reconstructions each epoch, and checkpoints.
-Ctrl-C saves a checkpoint; --resume continues bit-identically.
+const trainUsageHead = `
+Usage: wakesleep train [experiment] [flags]     (experiment anywhere on the line)
+       wakesleep train --run <folder> --resume  (continues whatever run the folder holds)
 
-Presets: "quick" (default; a short run that finishes in minutes) and "paper"
-(400 epochs of batch 512, learning-rate decay, as Appendix A.1.2). Flags
-override the preset.
-
-Examples:
-  $ wakesleep train
-  $ wakesleep train mnist --algorithm global --epochs 20 --run runs/global
-  $ wakesleep train --preset paper --algorithm local --gamma 0.1
-  $ wakesleep train --run runs/global --resume
+Experiments:
+%s
+Ctrl-C or SIGTERM saves a checkpoint; --resume continues bit-identically.
+Flags override the preset; run 'wakesleep train <experiment> -h' for an
+experiment's flags.
 `
 
-type trainOptions struct {
-	experiment      string
-	preset          string
-	algorithm       string
-	gamma           float64
-	lambda          float64
-	reconWeight     float64
-	reconLayers     string
-	initStd         float64
-	beta1, beta2    float64
-	epochs          int
-	batchSize       int
-	criticSteps     int
-	lrNetwork       float64
-	lrCritic        float64
-	seed            uint64
-	recurrentSteps  int
-	hidden          int
-	criticWidth     int
-	zDim            int
-	pixelScale      string
-	trainLimit      int
-	silenceZ        string
-	evalEveryEpoch  bool
-	maxSteps        int
-	logEvery        int
-	checkpointEvery int
-	keep            int
-	run             string
-	resume          bool
-	dataDir         string
-	pictures        string
+// runFlags are the flags of a training run that are not part of its config.
+type runFlags struct {
+	preset         string
+	run            string
+	resume         bool
+	data           string
+	maxSteps       int
+	evalEveryEpoch bool
+}
+
+// nonConfigFlags may be given on resume: they change nothing saved.
+var nonConfigFlags = map[string]bool{"run": true, "resume": true, "data": true, "max-steps": true, "eval-every-epoch": true}
+
+func (o *runFlags) define(fs *flag.FlagSet, ex train.Experiment) {
+	var presets []string
+	for _, p := range ex.Presets() {
+		presets = append(presets, p.Name)
+	}
+	fs.StringVar(&o.preset, "preset", presets[0], "hyperparameter preset: "+strings.Join(presets, " or "))
+	fs.StringVar(&o.run, "run", "", "run folder (default: runs/<experiment>-<time>)")
+	fs.BoolVar(&o.resume, "resume", false, "continue the run in --run from its newest good checkpoint")
+	fs.StringVar(&o.data, "data", "", ex.Info().DataHelp)
+	fs.IntVar(&o.maxSteps, "max-steps", 0, "stop after N steps in total (0: all epochs)")
+	fs.BoolVar(&o.evalEveryEpoch, "eval-every-epoch", false, "evaluate after each epoch (alignment KL, classifier metrics on 2000 samples) into <run>/eval/ ("+strings.Join(epochEvaluated(), ", ")+")")
+}
+
+// epochEvaluated lists the experiments eval.EpochHook evaluates.
+func epochEvaluated() []string { return []string{mnistexp.Name} }
+
+// recorded is an experiment's flag, defined on a flag set with its type;
+// its value, if given, is applied to a config once the base config is known.
+type recorded struct {
+	f  train.Flag
+	fs *flag.FlagSet
+}
+
+func (r *recorded) set() bool     { return setFlags(r.fs)[r.f.Name] }
+func (r *recorded) value() string { return r.fs.Lookup(r.f.Name).Value.String() }
+
+// experimentFlags defines the shared settings' and ex's own flags on fs.
+func experimentFlags(fs *flag.FlagSet, ex train.Experiment) []*recorded {
+	var out []*recorded
+	for _, f := range append(train.SettingsFlags(), ex.Flags()...) {
+		switch f.Type {
+		case "int":
+			fs.Int(f.Name, 0, f.Usage)
+		case "uint":
+			fs.Uint64(f.Name, 0, f.Usage)
+		case "float":
+			fs.Float64(f.Name, 0, f.Usage)
+		case "bool":
+			fs.Bool(f.Name, false, f.Usage)
+		default:
+			fs.String(f.Name, "", f.Usage)
+		}
+		out = append(out, &recorded{f: f, fs: fs})
+	}
+	return out
+}
+
+// boolFlags are the names of the boolean flags of any experiment, for
+// finding the experiment's name on the command line before parsing it.
+func boolFlags() map[string]bool {
+	m := map[string]bool{"resume": true, "eval-every-epoch": true, "h": true, "help": true}
+	for _, ex := range experiment.All {
+		for _, f := range append(train.SettingsFlags(), ex.Flags()...) {
+			if f.Type == "bool" {
+				m[f.Name] = true
+			}
+		}
+	}
+	return m
+}
+
+// scanTrainArgs finds, without parsing, the positional arguments and the
+// values of --run and --resume: which experiment's flags to parse with
+// depends on them.
+func scanTrainArgs(args []string) (positional []string, run string, resume bool) {
+	bools := boolFlags()
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(positional, args[i+1:]...), run, resume
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			positional = append(positional, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case bools[name]:
+			if name == "resume" {
+				resume = !hasVal || val == "true" || val == "1"
+			}
+		case hasVal:
+			if name == "run" {
+				run = val
+			}
+		case i+1 < len(args):
+			if name == "run" {
+				run = args[i+1]
+			}
+			i++
+		}
+	}
+	return positional, run, resume
+}
+
+// chooseExperiment is the experiment named on the command line, else the
+// one a run being resumed holds, else the default (the first).
+func chooseExperiment(positional []string, run string, resume bool) (train.Experiment, error) {
+	if len(positional) > 1 {
+		return nil, usagef("too many arguments: %v", positional)
+	}
+	if len(positional) == 1 {
+		ex, err := experiment.All.Lookup(positional[0])
+		if err != nil {
+			return nil, &usageError{msg: err.Error()}
+		}
+		return ex, nil
+	}
+	if resume && run != "" {
+		path := filepath.Join(run, train.ConfigFile)
+		if _, name, err := train.ReadConfigFile(path); err == nil {
+			ex, err := experiment.All.Lookup(name)
+			if err != nil {
+				return nil, fmt.Errorf("read config %q: %w", path, err)
+			}
+			return ex, nil
+		}
+		// An unreadable config is reported by train.Run, naming the file.
+	}
+	return experiment.All[0], nil
+}
+
+func trainUsage(ex train.Experiment) string {
+	var b strings.Builder
+	for _, e := range experiment.All {
+		fmt.Fprintf(&b, "  %-13s %s\n", e.Name(), e.Info().Summary)
+	}
+	return fmt.Sprintf(trainUsageHead, b.String()) + "\n" + ex.Name() + ": " + ex.Info().Usage + "\n"
 }
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	// The other experiments have flags of their own.
-	if len(args) > 0 {
-		switch args[0] {
-		case train.ExperimentMovingMNIST:
-			return runTrainMovingMNIST(ctx, args[1:], stdout, stderr)
-		case "cifar10":
-			return runTrainCIFAR10(ctx, args[1:], stdout, stderr)
-		}
-	}
-	var o trainOptions
-	fs := newFlagSet("train", trainUsage, stderr)
-	fs.StringVar(&o.preset, "preset", "quick", "hyperparameter preset: quick or paper")
-	fs.StringVar(&o.algorithm, "algorithm", model.CriticLocal, "global (one critic on (x,z), Eq. 4) or local (per-layer critics, Eq. 8)")
-	fs.Float64Var(&o.gamma, "gamma", 0, "γ of Eq. 8 (default: 1 for global, 0.1 for local)")
-	fs.Float64Var(&o.lambda, "lambda", 0, "WGAN-GP penalty weight λ (default: from the preset; the paper's 1)")
-	fs.Float64Var(&o.reconWeight, "recon-weight", 0, "weight of the critic-feature reconstruction loss L_RECON (default: from the preset; Eq. 8's 1)")
-	fs.StringVar(&o.reconLayers, "recon-layers", "", "critic hidden layers L_RECON compares: last (VAE-GAN) or all (default: from the preset)")
-	fs.Float64Var(&o.initStd, "init-std", 0, "initial standard deviation of every Gaussian unit (default: from the preset; 0: PyTorch's init, about 0.69)")
-	fs.Float64Var(&o.beta1, "beta1", 0, "Adam β1 of both optimizers (default: from the preset; the paper's 0.5)")
-	fs.Float64Var(&o.beta2, "beta2", 0, "Adam β2 of both optimizers (default: from the preset; the paper's 0.99)")
-	fs.IntVar(&o.epochs, "epochs", 0, "epochs (default: from the preset)")
-	fs.IntVar(&o.batchSize, "batch-size", 0, "batch size (default: from the preset)")
-	fs.IntVar(&o.criticSteps, "critic-steps", 0, "critic updates per network update (default: from the preset; 1)")
-	fs.Float64Var(&o.lrNetwork, "lr-network", 0, "learning rate of inference and generation (default: from the preset; the paper's 1e-4)")
-	fs.Float64Var(&o.lrCritic, "lr-critic", 0, "learning rate of the critics (default: from the preset; the paper's 4e-4)")
-	fs.Uint64Var(&o.seed, "seed", 1, "random seed (weights, data order, noise)")
-	fs.IntVar(&o.recurrentSteps, "recurrent-steps", 0, "steps of stochastic recurrence in each network (default: from the preset; 1)")
-	fs.IntVar(&o.hidden, "hidden", 0, "hidden units in every stochastic layer (default: 512, as the paper)")
-	fs.IntVar(&o.criticWidth, "critic-width", 0, "units in each critic hidden layer (default: 512, as the paper)")
-	fs.IntVar(&o.zDim, "z-dim", 0, "latent units z (default: 64, as the paper)")
-	fs.StringVar(&o.pixelScale, "pixel-scale", "", "pixel range: unit ([0,1]) or sym ([-1,1]) (default: from the preset; unit)")
-	fs.IntVar(&o.trainLimit, "train-limit", 0, "use only the first N training images (0: all)")
-	fs.StringVar(&o.silenceZ, "silence-z", "", "latent units held at zero in the sleep phase, comma-separated, e.g. 0,1,2 (the phase-silencing perturbation of Sec. 4.4; default none)")
-	fs.BoolVar(&o.evalEveryEpoch, "eval-every-epoch", false, "evaluate after each epoch (alignment KL, classifier metrics on 2000 samples) into <run>/eval/")
-	fs.IntVar(&o.maxSteps, "max-steps", 0, "stop after N steps in total (0: all epochs)")
-	fs.IntVar(&o.logEvery, "log-every", 10, "steps between metric rows")
-	fs.IntVar(&o.checkpointEvery, "checkpoint-every", 0, "steps between checkpoints (0: once per epoch)")
-	fs.IntVar(&o.keep, "keep", 3, "checkpoints kept in the run folder")
-	fs.StringVar(&o.run, "run", "", "run folder (default: runs/mnist-<algorithm>-<time>)")
-	fs.BoolVar(&o.resume, "resume", false, "continue the run in --run from its newest good checkpoint")
-	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: the copy embedded in the binary)")
-	fs.StringVar(&o.pictures, "pictures", train.PicturesBoth, "epoch grids: samples (as the paper), means (noise-free: every Gaussian unit at its mean) or both")
-	pos, err := parse(fs, args)
+	ex, o, cfg, err := parseTrain(args, stderr)
 	if err != nil {
 		return err
 	}
-	o.experiment = "mnist"
-	if len(pos) > 1 {
-		return usagef("too many arguments: %v", pos)
-	}
-	if len(pos) == 1 {
-		o.experiment = pos[0]
-	}
-	if o.experiment != "mnist" {
-		return usagef("unknown experiment %q (available: mnist, cifar10, movingmnist)", o.experiment)
-	}
-	set := setFlags(fs)
-	if err := train.ValidatePictures(o.pictures); err != nil {
-		return usagef("--%v", err)
-	}
-	if o.maxSteps < 0 {
-		return usagef("--max-steps %d must be ≥ 0", o.maxSteps)
-	}
-	var cfg train.Config
-	if o.resume {
-		// The run's own config.json rules; only its length may change.
-		if o.run == "" {
-			return usagef("--resume needs --run")
-		}
-		// `train --resume --run X` continues whatever experiment X holds.
-		if len(pos) == 0 {
-			if exp := runExperiment(o.run); exp == train.ExperimentMovingMNIST || exp == "cifar10" {
-				return runTrain(ctx, append([]string{exp}, args...), stdout, stderr)
-			}
-		}
-		for name := range set {
-			if name != "resume" && name != "run" && name != "epochs" && name != "max-steps" && name != "data" && name != "eval-every-epoch" && name != "pictures" {
-				return usagef("--%s cannot change a run being resumed (its config.json rules; only --epochs and --max-steps may be given)", name)
-			}
-		}
-		cfg = train.Config{Experiment: o.experiment}
-		if set["epochs"] {
-			if o.epochs <= 0 {
-				return usagef("--epochs %d must be positive", o.epochs)
-			}
-			cfg.Epochs = o.epochs
-		}
-	} else if cfg, err = o.config(set); err != nil {
-		return err
-	}
 	if o.run == "" {
-		o.run = filepath.Join("runs", fmt.Sprintf("mnist-%s-%s", cfg.Model.Critic, time.Now().Format("20060102-150405")))
+		o.run = filepath.Join("runs", fmt.Sprintf("%s-%s", runTag(ex, cfg), time.Now().Format("20060102-150405")))
 	}
-	tr, te, err := loadMNIST(o.dataDir)
+	data, err := ex.Data(o.data, stderr)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "run folder: %s\n", o.run)
-	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Train: tr, Test: te, MaxSteps: o.maxSteps, Pictures: o.pictures}
+	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Data: data, MaxSteps: o.maxSteps}
 	if o.evalEveryEpoch {
 		opts.OnEpoch = eval.EpochHook(o.run, nil)
 	}
-	return train.Run(ctx, cfg, opts)
+	return train.Run(ctx, ex, cfg, opts)
 }
 
-// config builds the run configuration from the preset and the flags given.
-func (o *trainOptions) config(set map[string]bool) (train.Config, error) {
-	if o.algorithm != model.CriticGlobal && o.algorithm != model.CriticLocal {
-		return train.Config{}, usagef("--algorithm %q: want global or local", o.algorithm)
+// parseTrain parses a train command line: the experiment, the run's flags
+// and the config of a fresh run (of a resumed one, only what may change).
+func parseTrain(args []string, stderr io.Writer) (ex train.Experiment, o *runFlags, cfg train.Config, err error) {
+	ex, err = chooseExperiment(scanTrainArgs(args))
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	var cfg train.Config
-	switch o.preset {
-	case "quick":
-		cfg = train.QuickConfig(o.algorithm)
-	case "paper":
-		cfg = train.PaperConfig(o.algorithm)
-	default:
-		return cfg, usagef("--preset %q: want quick or paper", o.preset)
+	// Usage errors point to the experiment's own help.
+	defer func() {
+		var ue *usageError
+		if errors.As(err, &ue) && ue.help == "" {
+			ue.help = "train " + ex.Name()
+		}
+	}()
+	o = &runFlags{}
+	fs := newFlagSet("train "+ex.Name(), trainUsage(ex), stderr)
+	o.define(fs, ex)
+	flags := experimentFlags(fs, ex)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return ex, nil, nil, err
 	}
-	if set["gamma"] {
-		cfg.Objective.Gamma = o.gamma
+	switch {
+	case len(pos) > 1:
+		return ex, nil, nil, usagef("too many arguments: %v", pos)
+	case o.maxSteps < 0:
+		return ex, nil, nil, usagef("--max-steps %d must be ≥ 0", o.maxSteps)
+	case o.evalEveryEpoch && ex.Name() != mnistexp.Name:
+		return ex, nil, nil, usagef("--eval-every-epoch: experiment %s has no per-epoch evaluation (supported: %s)", ex.Name(), strings.Join(epochEvaluated(), ", "))
 	}
-	if set["lambda"] {
-		cfg.Objective.Lambda = o.lambda
-	}
-	if set["recon-weight"] {
-		cfg.Objective.ReconWeight = o.reconWeight
-	}
-	if set["recon-layers"] {
-		cfg.Objective.ReconLayers = o.reconLayers
-	}
-	if set["init-std"] {
-		cfg.Model.InitStd = o.initStd
-	}
-	if set["beta1"] {
-		cfg.NetworkAdam.Beta1, cfg.CriticAdam.Beta1 = o.beta1, o.beta1
-	}
-	if set["beta2"] {
-		cfg.NetworkAdam.Beta2, cfg.CriticAdam.Beta2 = o.beta2, o.beta2
-	}
-	if set["epochs"] {
-		cfg.Epochs = o.epochs
-	}
-	if set["batch-size"] {
-		cfg.BatchSize = o.batchSize
-	}
-	if set["critic-steps"] {
-		cfg.CriticSteps = o.criticSteps
-	}
-	if set["lr-network"] {
-		cfg.NetworkAdam.LearningRate = o.lrNetwork
-	}
-	if set["lr-critic"] {
-		cfg.CriticAdam.LearningRate = o.lrCritic
-	}
-	cfg.Seed = o.seed
-	if set["recurrent-steps"] {
-		cfg.Model.RecurrentSteps = o.recurrentSteps
-	}
-	for _, d := range []struct {
-		flag string
-		v    int
-		dst  *int
-	}{{"hidden", o.hidden, &cfg.Model.Hidden}, {"critic-width", o.criticWidth, &cfg.Model.CriticWidth}, {"z-dim", o.zDim, &cfg.Model.ZDim}} {
-		if set[d.flag] {
-			if d.v <= 0 {
-				return cfg, usagef("--%s %d must be positive", d.flag, d.v)
+	cfg, err = o.config(ex, fs, flags)
+	return ex, o, cfg, err
+}
+
+// config applies the precedence rule. A fresh run: the preset (given the
+// flags marked Preset), then the flags given, in the order they are defined
+// (so that, say, --silence-z sees --z-dim). A resumed run: train.Run reads
+// the saved config; the flags given may only lengthen it.
+func (o *runFlags) config(ex train.Experiment, fs *flag.FlagSet, flags []*recorded) (train.Config, error) {
+	given := setFlags(fs)
+	if o.resume {
+		if o.run == "" {
+			return nil, usagef("--resume needs --run")
+		}
+		names := make([]string, 0, len(given))
+		for name := range given {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if nonConfigFlags[name] {
+				continue
 			}
-			*d.dst = d.v
+			if r := find(flags, name); r == nil || !r.f.Resumable {
+				return nil, usagef("--%s cannot change a run being resumed (its config.json rules; only --epochs and --max-steps may be given)", name)
+			}
+		}
+		cfg := ex.NewConfig()
+		for _, r := range flags {
+			if r.set() {
+				if err := r.f.Set(cfg, r.value()); err != nil {
+					return nil, &usageError{msg: err.Error()}
+				}
+			}
+		}
+		if given["epochs"] && cfg.RunSettings().Epochs <= 0 {
+			return nil, usagef("--epochs %d must be positive", cfg.RunSettings().Epochs)
+		}
+		return cfg, nil
+	}
+	presetArgs := map[string]string{}
+	for _, r := range flags {
+		if r.f.Preset && r.set() {
+			presetArgs[r.f.Name] = r.value()
 		}
 	}
-	if set["pixel-scale"] {
-		cfg.PixelScale = o.pixelScale
+	preset, err := train.FindPreset(ex, o.preset)
+	if err != nil {
+		return nil, &usageError{msg: err.Error()}
 	}
-	cfg.TrainLimit = o.trainLimit
-	if o.silenceZ != "" {
-		units, err := parseUnits(o.silenceZ, cfg.Model.ZDim)
-		if err != nil {
-			return cfg, usagef("--silence-z: %v", err)
+	cfg, err := preset.New(presetArgs)
+	if err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	for _, r := range flags {
+		if r.set() && !r.f.Preset {
+			if err := r.f.Set(cfg, r.value()); err != nil {
+				return nil, &usageError{msg: err.Error()}
+			}
 		}
-		cfg.Objective.SilenceSleepZ = units
 	}
-	cfg.LogEvery = o.logEvery
-	cfg.CheckpointEvery = o.checkpointEvery
-	cfg.KeepCheckpoints = o.keep
 	if err := cfg.Validate(); err != nil {
-		return cfg, &usageError{err.Error()}
+		return nil, &usageError{msg: err.Error()}
 	}
 	return cfg, nil
 }
 
-// parseUnits parses a comma-separated list of distinct unit indices in
-// [0, n).
-func parseUnits(s string, n int) ([]int, error) {
-	var units []int
-	seen := map[int]bool{}
-	for _, f := range strings.Split(s, ",") {
-		u, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a unit index", f)
+func find(flags []*recorded, name string) *recorded {
+	for _, r := range flags {
+		if r.f.Name == name {
+			return r
 		}
-		if u < 0 || u >= n {
-			return nil, fmt.Errorf("unit %d is outside 0..%d", u, n-1)
-		}
-		if seen[u] {
-			return nil, fmt.Errorf("unit %d is listed twice", u)
-		}
-		seen[u] = true
-		units = append(units, u)
 	}
-	return units, nil
+	return nil
 }
 
-// loadMNIST reads both splits, embedded or from dir, and checks that they
-// hold 28×28 images, the size the MNIST model takes.
+// runTag names a fresh run's default folder: the experiment, and for the
+// MNIST model its critic.
+func runTag(ex train.Experiment, cfg train.Config) string {
+	if c, ok := cfg.(*mnistexp.Config); ok {
+		return ex.Name() + "-" + c.Model.Critic
+	}
+	return ex.Name()
+}
+
+// loadMNIST reads both splits of MNIST, embedded or from dir, checking that
+// they hold 28×28 images.
 func loadMNIST(dir string) (trainSet, testSet *mnist.Set, err error) {
-	load := func(split string) (*mnist.Set, error) {
-		var s *mnist.Set
-		var err error
-		if dir == "" {
-			s, err = mnist.Load(split)
-		} else {
-			s, err = mnist.LoadDir(dir, split)
-		}
-		if err == nil && (s.Rows != 28 || s.Cols != 28) {
-			return nil, fmt.Errorf("%s: images are %d×%d, the MNIST model needs 28×28", imagesFile(dir, split), s.Rows, s.Cols)
-		}
-		return s, err
-	}
-	if trainSet, err = load("train"); err != nil {
-		return nil, nil, err
-	}
-	if testSet, err = load("test"); err != nil {
-		return nil, nil, err
-	}
-	return trainSet, testSet, nil
+	return mnistexp.LoadData(dir)
 }
 
-// imagesFile names the image file of a split in dir for messages, with the
-// ".gz" suffix if that is the one mnist.LoadDir reads.
-func imagesFile(dir, split string) string {
-	name := "train-images-idx3-ubyte"
-	if split == "test" {
-		name = "t10k-images-idx3-ubyte"
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p + ".gz"); err == nil {
-		p += ".gz"
-	}
-	return strconv.Quote(p)
+// openRun opens a checkpoint or run folder of any experiment.
+func openRun(path string, warn io.Writer) (*train.Trainer, string, error) {
+	return experiment.All.Open(path, warn)
 }
 
-// runExperiment returns the experiment named in a run folder's config.json,
-// or "" if it cannot be read (the caller then reports the problem).
-func runExperiment(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, train.ConfigFile))
-	if err != nil {
-		return ""
+// unsupported is the one-line error of a command an experiment does not
+// support, naming those that do.
+func unsupported(command string, ex train.Experiment, supported []string) error {
+	return unsupportedName(command, ex.Name(), supported)
+}
+
+func unsupportedName(command, name string, supported []string) error {
+	return fmt.Errorf("%s does not support the %s experiment (supported: %s)", command, name, strings.Join(supported, ", "))
+}
+
+// probed lists the experiments probe studies: those of the MNIST model.
+func probed() []string {
+	return supporting(func(ex train.Experiment) bool {
+		_, ok := ex.NewConfig().(*mnistexp.Config)
+		return ok
+	})
+}
+
+// supporting lists the experiments for which ok holds.
+func supporting(ok func(train.Experiment) bool) []string {
+	var names []string
+	for _, ex := range experiment.All {
+		if ok(ex) {
+			names = append(names, ex.Name())
+		}
 	}
-	var c struct {
-		Experiment string `json:"experiment"`
-	}
-	if json.Unmarshal(b, &c) != nil {
-		return ""
-	}
-	return c.Experiment
+	return names
 }

@@ -34,9 +34,10 @@ func TestTrainCIFAR10Command(t *testing.T) {
 	data, run := t.TempDir(), filepath.Join(t.TempDir(), "run")
 	writeFakeBatches(t, data, 4)
 	var stdout, stderr bytes.Buffer
-	args := []string{"cifar10", "--data", data, "--run", run, "--batch-size", "4", "--max-steps", "2", "--epochs", "1",
+	// The experiment's name may stand anywhere on the line.
+	args := []string{"--data", data, "--run", run, "--batch-size", "4", "--max-steps", "2", "cifar10", "--epochs", "1",
 		"--channels", "2,2,2,2,2", "--critic-channels", "1,1,1,1,1,1", "--log-every", "1"}
-	if err := runTrainCIFAR10(context.Background(), args, &stdout, &stderr); err != nil {
+	if err := runTrain(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	for _, f := range []string{"config.json", "metrics.csv", "samples-epoch001.png", "recon-epoch001.png", "ckpt-00000002.safetensors"} {
@@ -44,8 +45,9 @@ func TestTrainCIFAR10Command(t *testing.T) {
 			t.Errorf("no %s: %v", f, err)
 		}
 	}
-	// Resume to more steps: only the length may change.
-	err := runTrainCIFAR10(context.Background(), []string{"--run", run, "--resume", "--data", data, "--max-steps", "3"}, &stdout, &stderr)
+	// Resume to more steps: only the length may change. The run folder says
+	// which experiment it holds.
+	err := runTrain(context.Background(), []string{"--run", run, "--resume", "--data", data, "--max-steps", "3"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +69,11 @@ func TestTrainCIFAR10UsageErrors(t *testing.T) {
 		{[]string{"--init-std", "-0.5"}, "init std"},
 		{[]string{"--resume"}, "--resume needs --run"},
 		{[]string{"--resume", "--run", "x", "--gamma", "0.1"}, "--gamma cannot change"},
-		{[]string{"mnist"}, "unexpected arguments"},
+		{[]string{"mnist"}, "too many arguments"},
 		{[]string{"--max-steps", "-1"}, "--max-steps"},
 	} {
 		var ue *usageError
-		err := runTrainCIFAR10(context.Background(), tc.args, &bytes.Buffer{}, &bytes.Buffer{})
+		err := runTrain(context.Background(), append([]string{"cifar10"}, tc.args...), &bytes.Buffer{}, &bytes.Buffer{})
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%v: error %v, want a usage error with %q", tc.args, err, tc.msg)
 		}

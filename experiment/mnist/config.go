@@ -1,42 +1,35 @@
-// Package train runs the paper's training: one Step of the critic and network
-// updates, the Loop around it with its run folder (metrics, image grids,
-// checkpoints, resume), and the learning-rate schedule.
-package train
+package mnist
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 
-	"github.com/wakesleep/wakesleep/internal/atomicfile"
 	"github.com/wakesleep/wakesleep/model"
 	"github.com/wakesleep/wakesleep/objective"
 	"github.com/wakesleep/wakesleep/optim"
+	"github.com/wakesleep/wakesleep/train"
 )
 
 // Config is everything that defines a run. It is saved as config.json in the
 // run folder; resuming reads it back from there.
 type Config struct {
-	Experiment string             `json:"experiment"` // "mnist"
+	Experiment string             `json:"experiment"` // "mnist" (or "fashionmnist": the same model on Fashion-MNIST)
 	Model      model.MNISTConfig  `json:"model"`
 	Objective  objective.Settings `json:"objective"`
 
-	Epochs      int    `json:"epochs"`
-	BatchSize   int    `json:"batch_size"`
-	CriticSteps int    `json:"critic_steps"` // critic updates per network update (open point; 1)
-	Seed        uint64 `json:"seed"`
-	PixelScale  string `json:"pixel_scale"` // "unit" ([0,1]) or "sym" ([−1,1]); open point
-	TrainLimit  int    `json:"train_limit"` // use only the first N training images (0: all)
+	// Epochs, batch size, critic steps, seed, optimizers, schedule, logging
+	// and checkpointing: the settings every experiment shares.
+	train.Settings
 
-	NetworkAdam optim.AdamConfig `json:"network_adam"`
-	CriticAdam  optim.AdamConfig `json:"critic_adam"`
-	Schedule    optim.Schedule   `json:"schedule"`
-
-	LogEvery        int `json:"log_every"`        // steps between metric rows
-	CheckpointEvery int `json:"checkpoint_every"` // steps between checkpoints (0: each epoch only)
-	KeepCheckpoints int `json:"keep_checkpoints"` // checkpoints kept in the run folder
+	PixelScale string `json:"pixel_scale"` // "unit" ([0,1]) or "sym" ([−1,1]); open point
+	TrainLimit int    `json:"train_limit"` // use only the first N training images (0: all)
+	// Pictures chooses the epoch grids: "samples", "means" (noise-free) or
+	// "both" ("": both). It changes no training, so a resumed run may change it.
+	Pictures string `json:"pictures,omitempty"`
 }
+
+// ExperimentName implements train.Config.
+func (c *Config) ExperimentName() string { return c.Experiment }
 
 // PaperConfig returns the hyperparameters of the paper (Sec. 5.1, A.1.2–3)
 // for the MNIST experiment with the given critic kind: global with γ = 1
@@ -46,19 +39,22 @@ func PaperConfig(critic string) Config {
 	if critic == model.CriticLocal {
 		gamma = 0.1
 	}
+	net, crit := train.PaperAdam()
 	return Config{
-		Experiment:  "mnist",
-		Model:       model.DefaultMNISTConfig(critic),
-		Objective:   objective.Settings{Gamma: gamma, Lambda: 1, ReconWeight: 1},
-		Epochs:      400,
-		BatchSize:   512,
-		CriticSteps: 1,
-		Seed:        1,
-		PixelScale:  "unit",
-		NetworkAdam: optim.AdamConfig{LearningRate: 1e-4, Beta1: 0.5, Beta2: 0.99, Eps: 1e-8, WeightDecay: 2e-5},
-		CriticAdam:  optim.AdamConfig{LearningRate: 4e-4, Beta1: 0.5, Beta2: 0.99, Eps: 1e-8, WeightDecay: 2e-5},
-		Schedule:    optim.Schedule{Factor: 0.96, Start: 200, End: 250},
-		LogEvery:    10, CheckpointEvery: 0, KeepCheckpoints: 3,
+		Experiment: Name,
+		Model:      model.DefaultMNISTConfig(critic),
+		Objective:  objective.Settings{Gamma: gamma, Lambda: 1, ReconWeight: 1},
+		Settings: train.Settings{
+			Epochs:      400,
+			BatchSize:   512,
+			CriticSteps: 1,
+			Seed:        1,
+			NetworkAdam: net,
+			CriticAdam:  crit,
+			Schedule:    optim.Schedule{Factor: 0.96, Start: 200, End: 250},
+			LogEvery:    10, CheckpointEvery: 0, KeepCheckpoints: 3,
+		},
+		PixelScale: "unit",
 	}
 }
 
@@ -102,10 +98,7 @@ const (
 )
 
 // Validate checks every field before anything runs.
-func (c Config) Validate() error {
-	if c.Experiment != "mnist" {
-		return fmt.Errorf("unknown experiment %q (available: mnist)", c.Experiment)
-	}
+func (c *Config) Validate() error {
 	if err := c.Model.Validate(); err != nil {
 		return err
 	}
@@ -138,61 +131,17 @@ func (c Config) Validate() error {
 	if c.Model.Critic == model.CriticGlobal && c.Objective.Gamma != 1 {
 		return fmt.Errorf("the global critic trains with Eq. 4 alone: gamma must be 1, got %g", c.Objective.Gamma)
 	}
-	if err := c.NetworkAdam.Validate(); err != nil {
-		return fmt.Errorf("network optimizer: %w", err)
-	}
-	if err := c.CriticAdam.Validate(); err != nil {
-		return fmt.Errorf("critic optimizer: %w", err)
+	if err := c.Settings.Validate(); err != nil {
+		return err
 	}
 	switch {
-	case c.Epochs <= 0:
-		return fmt.Errorf("epochs %d must be positive", c.Epochs)
-	case c.BatchSize <= 0:
-		return fmt.Errorf("batch size %d must be positive", c.BatchSize)
-	case c.CriticSteps <= 0:
-		return fmt.Errorf("critic steps %d must be positive", c.CriticSteps)
 	case c.PixelScale != "unit" && c.PixelScale != "sym":
 		return fmt.Errorf("pixel scale %q must be \"unit\" or \"sym\"", c.PixelScale)
 	case c.TrainLimit < 0:
 		return fmt.Errorf("train limit %d must be ≥ 0", c.TrainLimit)
-	case c.LogEvery <= 0:
-		return fmt.Errorf("log every %d must be positive", c.LogEvery)
-	case c.CheckpointEvery < 0:
-		return fmt.Errorf("checkpoint every %d must be ≥ 0", c.CheckpointEvery)
-	case c.KeepCheckpoints < 1:
-		return fmt.Errorf("keep checkpoints %d must be ≥ 1", c.KeepCheckpoints)
 	}
-	return nil
-}
-
-// SaveConfig writes c as indented JSON, atomically (temporary file, fsync,
-// rename), so that a crash leaves the old file or the new one.
-func SaveConfig(path string, c Config) error {
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
+	if err := validatePictures(c.Pictures); err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-// LoadConfig reads a config.json, rejecting unknown fields.
-func LoadConfig(path string) (Config, error) {
-	var c Config
-	f, err := os.Open(path)
-	if err != nil {
-		return c, err
-	}
-	defer f.Close()
-	dec := json.NewDecoder(f)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("read config %q: %w", path, err)
-	}
-	if dec.More() {
-		return c, fmt.Errorf("read config %q: trailing data after the JSON object", path)
-	}
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("config %q: %w", path, err)
-	}
-	return c, nil
+	return nil
 }

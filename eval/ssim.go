@@ -1,4 +1,4 @@
-package train
+package eval
 
 import (
 	"fmt"
@@ -45,7 +45,7 @@ var ssimKernel = func() []float64 {
 // their lengths differ from h·w.
 func SSIM(a, b []float64, h, w int, dataRange float64) float64 {
 	if h < ssimWindow || w < ssimWindow || len(a) != h*w || len(b) != h*w {
-		panic(fmt.Sprintf("train: SSIM of %d and %d values as %d×%d (needs at least %d×%d)", len(a), len(b), h, w, ssimWindow, ssimWindow))
+		panic(fmt.Sprintf("eval: SSIM of %d and %d values as %d×%d (needs at least %d×%d)", len(a), len(b), h, w, ssimWindow, ssimWindow))
 	}
 	c1 := (ssimK1 * dataRange) * (ssimK1 * dataRange)
 	c2 := (ssimK2 * dataRange) * (ssimK2 * dataRange)

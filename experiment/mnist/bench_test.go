@@ -1,4 +1,4 @@
-package train
+package mnist
 
 import (
 	"math/rand/v2"
@@ -18,7 +18,7 @@ func benchStep(b *testing.B, critic string, batch int) {
 	x := tensor.RandUniform(rand.New(rand.NewPCG(1, 2)), tensor.Float32, 0, 1, batch, 784)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := tr.TrainStep([]*tensor.Tensor{x}); err != nil {
+		if _, err := tr.TrainStep([][]*tensor.Tensor{{x}}); err != nil {
 			b.Fatal(err)
 		}
 	}

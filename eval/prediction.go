@@ -1,131 +1,24 @@
-package train
+package eval
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"image"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
 
-	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/data/movingmnist"
+	mmexp "github.com/wakesleep/wakesleep/experiment/movingmnist"
 	"github.com/wakesleep/wakesleep/imaging"
 	"github.com/wakesleep/wakesleep/internal/atomicfile"
 	"github.com/wakesleep/wakesleep/model"
-	"github.com/wakesleep/wakesleep/tensor"
 )
 
-// Predict returns the model's closed-loop prediction of frames context …
-// context+horizon−1 given the first context frames (each [B, 1, S, S]): the
-// encoder reads the context, then its own predictions. One sample of the
-// stochastic model, with noise from rng; nothing is recorded.
-func Predict(m *model.MovingMNIST, frames []*tensor.Tensor, context, horizon int, rng *rand.Rand) []*tensor.Tensor {
-	xs := make([]*ad.Var, context)
-	for i := range xs {
-		xs[i] = ad.Const(frames[i])
-	}
-	r := m.Frozen().Rollout(xs, context, horizon, false, rng)
-	out := make([]*tensor.Tensor, horizon)
-	for i := range out {
-		out[i] = r.Pred[context+i].Value
-	}
-	return out
-}
-
-// frameOf returns frame b of a batch [B, 1, S, S] as [1, S, S] values.
-func frameOf(x *tensor.Tensor, b int) []float64 {
-	hw := x.Dim(2) * x.Dim(3)
-	out := make([]float64, hw)
-	for i := range out {
-		out[i] = x.At(b*hw + i)
-	}
-	return out
-}
-
-// PredictionStrip lays out, for each sequence b of the batch, three rows of
-// horizon frames: the last horizon context frames (or all, if fewer), the true
-// future frames, and the predictions (frames is the whole sequence, preds the
-// horizon predicted frames). Sequences are separated by a blank row.
-func PredictionStrip(frames, preds []*tensor.Tensor, context int) image.Image {
-	horizon := len(preds)
-	s := frames[0].Dim(2)
-	batch := frames[0].Dim(0)
-	blank := make([]float64, s*s)
-	for i := range blank {
-		blank[i] = float64(imaging.PadGray) / 255
-	}
-	var cells [][]float64
-	for b := 0; b < batch; b++ {
-		if b > 0 {
-			for i := 0; i < horizon; i++ {
-				cells = append(cells, blank)
-			}
-		}
-		for i := 0; i < horizon; i++ { // context row, right-aligned
-			if t := context - horizon + i; t >= 0 {
-				cells = append(cells, frameOf(frames[t], b))
-			} else {
-				cells = append(cells, blank)
-			}
-		}
-		for i := 0; i < horizon; i++ {
-			cells = append(cells, frameOf(frames[context+i], b))
-		}
-		for i := 0; i < horizon; i++ {
-			cells = append(cells, frameOf(preds[i], b))
-		}
-	}
-	return imaging.GridFloats(cells, s, s, horizon, 2)
-}
-
-// PredictionFrames returns the frames of an animation of the sequences: at
-// time t the true frame (left) beside what the model shows (right): the
-// context frame itself while t < context, then the prediction. A bar under the
-// right panel is dark during the context and white while predicting.
-func PredictionFrames(frames, preds []*tensor.Tensor, context int) []image.Image {
-	s := frames[0].Dim(2)
-	batch := frames[0].Dim(0)
-	var out []image.Image
-	for t := 0; t < context+len(preds); t++ {
-		var truth, shown [][]float64
-		for b := 0; b < batch; b++ {
-			truth = append(truth, frameOf(frames[t], b))
-			if t < context {
-				shown = append(shown, frameOf(frames[t], b))
-			} else {
-				shown = append(shown, frameOf(preds[t-context], b))
-			}
-		}
-		left := imaging.GridFloats(truth, s, s, batch, 2)
-		right := imaging.GridFloats(shown, s, s, batch, 2)
-		panels := imaging.HStack(8, left, right).(*image.Gray)
-		const bar = 6
-		r := panels.Bounds()
-		img := image.NewGray(image.Rect(0, 0, r.Dx(), r.Dy()+bar))
-		for i := range img.Pix {
-			img.Pix[i] = imaging.PadGray
-		}
-		for y := 0; y < r.Dy(); y++ {
-			copy(img.Pix[img.PixOffset(0, y):img.PixOffset(r.Dx(), y)], panels.Pix[panels.PixOffset(0, y):panels.PixOffset(r.Dx(), y)])
-		}
-		level := uint8(40)
-		if t >= context {
-			level = 255
-		}
-		x0 := left.Bounds().Dx() + 8
-		for y := r.Dy(); y < r.Dy()+bar-1; y++ {
-			for x := x0 + 2; x < r.Dx()-2; x++ {
-				img.Pix[img.PixOffset(x, y)] = level
-			}
-		}
-		out = append(out, img)
-	}
-	return out
-}
+// This file scores Moving MNIST predictions (Sec. 5.3): per-frame MSE and
+// SSIM of closed-loop predictions on the fixed test set, beside baselines.
 
 // FrameScores are per-predicted-frame averages over test sequences.
 type FrameScores struct {
@@ -171,7 +64,7 @@ type PredictionEval struct {
 // Panics if n or batch is not positive.
 func EvaluatePrediction(m *model.MovingMNIST, test *movingmnist.Generator, n, batch, context, horizon int, seed uint64, progress io.Writer) *PredictionEval {
 	if n <= 0 || batch <= 0 {
-		panic(fmt.Sprintf("train: EvaluatePrediction of %d sequences in batches of %d", n, batch))
+		panic(fmt.Sprintf("eval: EvaluatePrediction of %d sequences in batches of %d", n, batch))
 	}
 	start := time.Now()
 	r := &PredictionEval{N: n, Seed: seed, Context: context, Horizon: horizon,
@@ -189,12 +82,12 @@ func EvaluatePrediction(m *model.MovingMNIST, test *movingmnist.Generator, n, ba
 			idx[i] = uint64(lo + i)
 		}
 		frames := test.Batch(idx, m.DType())
-		preds := Predict(m, frames, context, horizon, rng)
+		preds := mmexp.Predict(m, frames, context, horizon, rng)
 		for b := range idx {
-			last := frameOf(frames[context-1], b)
+			last := mmexp.FrameOf(frames[context-1], b)
 			for k := 0; k < horizon; k++ {
-				truth := frameOf(frames[context+k], b)
-				p := frameOf(preds[k], b)
+				truth := mmexp.FrameOf(frames[context+k], b)
+				p := mmexp.FrameOf(preds[k], b)
 				r.Model.MSE[k] += mse(p, truth)
 				r.Model.SSIM[k] += SSIM(p, truth, s, s, 1)
 				r.Baseline.MSE[k] += mse(last, truth)

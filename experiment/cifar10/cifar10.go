@@ -1,0 +1,332 @@
+// Package cifar10 is the CIFAR-10 experiment (Sec. 5.2, Fig. 4): the
+// hierarchical model of model.CIFAR10 trained towards Eq. 8 on all six
+// layers with γ = 0.5 (objective.CIFAR10CriticLoss, CIFAR10NetworkLoss).
+package cifar10
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+
+	ad "github.com/wakesleep/wakesleep/autodiff"
+	cifardata "github.com/wakesleep/wakesleep/data/cifar10"
+	"github.com/wakesleep/wakesleep/imaging"
+	"github.com/wakesleep/wakesleep/model"
+	"github.com/wakesleep/wakesleep/objective"
+	"github.com/wakesleep/wakesleep/tensor"
+	"github.com/wakesleep/wakesleep/train"
+)
+
+// Name is the experiment's name, the "experiment" field of its config.
+const Name = "cifar10"
+
+// Experiment is the CIFAR-10 experiment.
+var Experiment = &experiment{train.Base[Config, *Config]{
+	PresetList: []train.Preset{train.Fixed("quick", QuickConfig), train.Fixed("paper", PaperConfig)},
+	About: train.About{ExperimentName: Name, About: train.Info{
+		Summary: "CIFAR-10 hierarchical stochastic DCGAN with six critics (Sec. 5.2)",
+		Usage: `Trains the hierarchical CIFAR-10 model (Sec. 5.2, Fig. 4 and Appendix A.1.4
+of the paper): a stochastic DCGAN with five stochastic layers (32, 64, 128,
+256 and 100 channels), every layer a reparameterised Gaussian followed by ReLU
+and pixel-wise normalisation, one critic per layer (six), towards Eq. 8 with
+gamma 0.5. Writes a run folder: config.json, metrics.csv, checkpoints, and
+PNG grids of samples and of test images beside their reconstructions:
+through the whole hierarchy, x -> z5 -> x (recon-*.png; recon-mean-*.png
+shows the last step's mean instead of a sample), and one step down from the
+inferred z1 (recon1-*.png, the mean).
+
+--data takes the official binary batches (a folder with data_batch_1.bin ...
+test_batch.bin, or cifar-10-binary.tar.gz), an image tree
+(<split>/<class>/*.png|jpg) or a tarball of one; by default the JPEG copy in
+` + cifardata.SharedArchive + `, read directly.
+
+Presets: "quick" (default: the first 5,000 training images, batch 64, 5
+epochs) and "paper" (all 50,000, batch 512, 400 epochs, learning-rate decay
+from epoch 200 to 250, as Appendix A.1.2).
+
+Examples:
+  $ wakesleep train cifar10
+  $ wakesleep train cifar10 --data ~/cifar-10-batches-bin --run runs/cifar
+  $ wakesleep train cifar10 --preset paper --data cifar-10-binary.tar.gz
+  $ wakesleep train cifar10 --channels 16,32,64,128,100 --critic-channels 16,32,64,64,64,64
+  $ wakesleep train --run runs/cifar --resume`,
+		DataHelp: "CIFAR-10 binary batches, image tree or tarball (default: " + cifardata.SharedArchive + ")",
+		Items:    "images",
+	}}}}
+
+type experiment struct {
+	train.Base[Config, *Config]
+}
+
+func (*experiment) Flags() []train.Flag {
+	type C = *Config
+	flags := train.WeightFlags("γ of Eq. 8: weight of the wake/sleep terms against the oscillatory ones (default: from the preset, 0.5)", "weight of the critic-feature reconstruction loss L_RECON (default: from the preset, 1)",
+		func(c C) (*float64, *float64, *float64) {
+			return &c.Objective.Gamma, &c.Objective.Lambda, &c.Objective.ReconWeight
+		})
+	return append(flags,
+		train.IntListFlag("channels", "channels of the stochastic layers z1,...,zL, comma-separated (default: 32,64,128,256,100)", func(c C) *[]int { return &c.Model.Channels }),
+		train.IntListFlag("critic-channels", "first-conv channels of the critics of x,z1,...,zL (default: 32,64,128,128,128,128)", func(c C) *[]int { return &c.Model.CriticChannels }),
+		train.IntFlag("out-kernel", "kernel of the hidden -> (mean, std) convolution of every layer: 1 or 3 (default: from the preset, 1)", func(c C) *int { return &c.Model.OutKernel }),
+		train.FloatFlag("init-std", "initial standard deviation of every stochastic layer (default 0.1; 0: PyTorch's init, about 0.69)", func(c C) *float64 { return &c.Model.InitStd }),
+		train.StringFlag("top-activation", "top layer: linear (Gaussian, matches the N(0,I) prior) or relu-norm (prior samples rectified and normalised too)", func(c C) *string { return &c.Model.TopActivation }),
+		train.StringFlag("pixel-scale", "pixel range: sym ([-1,1]) or unit ([0,1]) (default: from the preset, sym)", func(c C) *string { return &c.PixelScale }),
+		train.IntFlag("train-limit", "use only the first N training images (0: all; default: the preset's)", func(c C) *int { return &c.TrainLimit }),
+		train.IntFlag("picture-every", "steps between picture grids (0: once per epoch)", func(c C) *int { return &c.PictureEvery }),
+	)
+}
+
+func (*experiment) NewModel(cfg train.Config, rng *rand.Rand) (train.Model, error) {
+	c := cfg.(*Config)
+	m, err := model.NewCIFAR10(c.Model, tensor.Float32, rng)
+	if err != nil {
+		return nil, err
+	}
+	s := c.Objective
+	return train.Bind(m, train.Objective[*objective.HierPhases]{
+		Run: func(b []*tensor.Tensor, rng *rand.Rand) *objective.HierPhases {
+			return objective.RunHierPhases(m, ad.Const(b[0]), rng)
+		},
+		Critic: func(p *objective.HierPhases, rng *rand.Rand) (*ad.Var, objective.Terms) {
+			return objective.CIFAR10CriticLoss(m, p, s, rng)
+		},
+		Network: func(p *objective.HierPhases) (*ad.Var, objective.Terms) { return objective.CIFAR10NetworkLoss(m, p, s) },
+	}), nil
+}
+
+// Data are the training and test images of a run.
+type Data struct {
+	Train, Test *cifardata.Set
+}
+
+// Data reads the training and test images (LoadData).
+func (*experiment) Data(path string, out io.Writer) (train.Data, error) {
+	tr, te, err := LoadData(path, out)
+	if err != nil {
+		return nil, err
+	}
+	return &Data{Train: tr, Test: te}, nil
+}
+
+// LoadData reads CIFAR-10 from path (binary batches, image tree or a
+// tarball), by default the project's shared JPEG copy.
+func LoadData(path string, out io.Writer) (trainSet, testSet *cifardata.Set, err error) {
+	if path == "" {
+		if path, err = cifardata.FindShared(); err != nil {
+			return nil, nil, fmt.Errorf("%w (pass --data)", err)
+		}
+	}
+	if out != nil {
+		fmt.Fprintf(out, "reading %s\n", path)
+	}
+	return cifardata.Load(path)
+}
+
+// Feed checks that the images give at least one step an epoch. The
+// pictures are, at the end of each epoch and of the run (tag epochNNN) and
+// every PictureEvery steps (tag stepNNNNNNN): samples-<tag>.png and, with a
+// test set, recon-, recon-mean- and recon1-<tag>.png.
+func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
+	t, err := View(tr)
+	if err != nil {
+		return nil, err
+	}
+	if d.Train == nil || d.Train.N == 0 {
+		return nil, errors.New("no training data")
+	}
+	pictures := func(m train.Moment) []string {
+		var tag string
+		switch {
+		case m.EpochEnd || m.Last:
+			tag = fmt.Sprintf("epoch%03d", m.Epoch)
+		case t.Config.PictureEvery > 0 && m.Step%t.Config.PictureEvery == 0:
+			tag = fmt.Sprintf("step%07d", m.Step)
+		default:
+			return nil
+		}
+		names := []string{"samples-" + tag + ".png"}
+		if d.Test != nil && d.Test.N > 0 {
+			names = append(names, "recon-"+tag+".png", "recon-mean-"+tag+".png", "recon1-"+tag+".png")
+		}
+		return names
+	}
+	write := func(dir string, names []string) error {
+		imgs := []image.Image{Samples(t, 64)}
+		if len(names) > 1 {
+			r, err := Reconstructions(t, d.Test, min(32, d.Test.N))
+			if err != nil {
+				return err
+			}
+			imgs = append(imgs, r.Full, r.FullMean, r.OneStep)
+		}
+		for i, img := range imgs {
+			if err := imaging.SavePNG(filepath.Join(dir, names[i]), img); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	batch := func(idx []int) *tensor.Tensor { return d.Train.Batch(idx, t.Model.DType(), t.Config.PixelScale) }
+	return train.SetFeed(&t.Config.Settings, train.UsedImages(d.Train.N, t.Config.TrainLimit), batch, pictures, write)
+}
+
+// Trainer is a trainer of this experiment with its model and config at hand.
+type Trainer = train.Typed[*model.CIFAR10, *Config]
+
+// View returns tr as a CIFAR-10 trainer, or an error if it trains another
+// experiment.
+func View(tr *train.Trainer) (*Trainer, error) { return train.View[*model.CIFAR10, *Config](tr, Name) }
+
+// NewTrainer builds a CIFAR-10 trainer of cfg.
+func NewTrainer(cfg Config) (*Trainer, error) {
+	return train.NewTyped[*model.CIFAR10](Experiment, &cfg)
+}
+
+// images maps model pixels [N, 3, 32, 32] to [0, 1] for pictures (clamped
+// by imaging).
+func images(x *tensor.Tensor, scale string) *tensor.Tensor {
+	if scale == cifardata.ScaleSym {
+		return tensor.Affine(x, 0.5, 0.5)
+	}
+	return x
+}
+
+// Samples returns a grid of n sleep samples, generated top-down from fixed
+// prior noise, 8 to a row.
+func Samples(t *Trainer, n int) image.Image {
+	rng := rand.New(rand.NewPCG(t.Config.Seed, train.SampleStream))
+	x := t.Model.Generate(t.Model.Prior(n, rng), rng)[0]
+	return imaging.Grid(images(x.Value, t.Config.PixelScale), 8, 2)
+}
+
+// Recons are grids of test images, each beside a reconstruction.
+type Recons struct {
+	Full     image.Image // through the whole hierarchy and back, every step sampled
+	FullMean image.Image // the same up to z₁, then E[x | z₁]
+	OneStep  image.Image // E[x | z₁] with z₁ ~ q_φ(z₁ | x)
+}
+
+// Reconstructions returns grids of n test images, evenly spaced over the
+// set (so that every class shows: the sets are sorted by class), each beside
+// its reconstructions, 4 pairs to a row.
+func Reconstructions(t *Trainer, test *cifardata.Set, n int) (*Recons, error) {
+	if n <= 0 || n > test.N {
+		return nil, fmt.Errorf("reconstructions: %d images asked of a test set of %d", n, test.N)
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i * test.N / n
+	}
+	x := test.Batch(idx, t.Model.DType(), t.Config.PixelScale)
+	rng := rand.New(rand.NewPCG(t.Config.Seed, train.ReconStream))
+	m := t.Model
+	up := m.Infer(ad.Const(x), rng)
+	down := m.Generate(up[len(up)-1], rng) // down[0] is the full sampled reconstruction
+	s := t.Config.PixelScale
+	pair := func(r *ad.Var) image.Image {
+		return imaging.SideBySide(images(x, s), images(r.Value, s), 4, 2)
+	}
+	return &Recons{
+		Full:     pair(down[0]),
+		FullMean: pair(m.GenerateMean(0, down[1])),
+		OneStep:  pair(m.GenerateMean(0, up[1])),
+	}, nil
+}
+
+// TinyConfig is the paper's geometry (5 stochastic layers, 32×32 images)
+// with few channels, batch 4, 2 epochs (train.Tester).
+func (*experiment) TinyConfig() train.Config {
+	c := QuickConfig()
+	c.Model.Channels = []int{4, 4, 4, 4, 4}
+	c.Model.CriticChannels = []int{2, 2, 2, 2, 2, 2}
+	c.BatchSize = 4
+	c.TrainLimit = 0
+	c.Epochs = 2
+	c.LogEvery = 1
+	return &c
+}
+
+// FakeData are 16 training and 8 test images of random pixels: 4 steps an
+// epoch of TinyConfig (train.Tester).
+func (*experiment) FakeData() train.Data {
+	return &Data{Train: FakeSet(16, 1), Test: FakeSet(8, 2)}
+}
+
+// FakeSet returns n random images in 10 classes.
+func FakeSet(n int, seed uint64) *cifardata.Set {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	s := &cifardata.Set{Images: make([]uint8, n*cifardata.ImageBytes), Labels: make([]uint8, n), Classes: cifardata.ClassNames[:], N: n}
+	for i := range s.Images {
+		s.Images[i] = uint8(rng.IntN(256))
+	}
+	for i := range s.Labels {
+		s.Labels[i] = uint8(i % 10)
+	}
+	return s
+}
+
+// Sample implements train.Sampler.
+func (*experiment) Sample(tr *train.Trainer, n int) (image.Image, error) {
+	t, err := View(tr)
+	if err != nil {
+		return nil, err
+	}
+	return Samples(t, n), nil
+}
+
+// Reconstruct implements train.Reconstructor: n test images (the top row)
+// beside their reconstructions through each depth d (a row each, d = 1 … L,
+// or only the one asked for): x → z₁ → … → z_d sampled bottom-up, then
+// z_{d−1} … z₁ sampled top-down and the mean image E[x | z₁].
+func (*experiment) Reconstruct(tr *train.Trainer, data train.Data, n, depth int) (image.Image, error) {
+	t, err := View(tr)
+	if err != nil {
+		return nil, err
+	}
+	test := data.(*Data).Test
+	L := t.Model.Layers()
+	if depth < 0 || depth > L {
+		return nil, fmt.Errorf("--depth %d: the model has depths 1 to %d (0: all)", depth, L)
+	}
+	if n <= 0 || n > test.N {
+		return nil, fmt.Errorf("reconstructions: %d images asked of a test set of %d", n, test.N)
+	}
+	depths := []int{depth}
+	if depth == 0 {
+		depths = nil
+		for d := 1; d <= L; d++ {
+			depths = append(depths, d)
+		}
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i * test.N / n
+	}
+	x := test.Batch(idx, t.Model.DType(), t.Config.PixelScale)
+	rows := []*tensor.Tensor{images(x, t.Config.PixelScale)}
+	for _, d := range depths {
+		rng := rand.New(rand.NewPCG(t.Config.Seed, train.ReconStream))
+		rows = append(rows, images(ReconstructDepth(t.Model, x, d, rng).Value, t.Config.PixelScale))
+	}
+	return imaging.Grid(tensor.Concat(0, rows...), n, 2), nil
+}
+
+// ReconstructDepth returns E[x | z₁] after going up to depth d and back
+// down: z₁ … z_d ~ q_φ bottom-up from x, z_{d−1} … z₁ ~ p_θ top-down from
+// z_d, with noise from rng.
+func ReconstructDepth(m *model.CIFAR10, x *tensor.Tensor, d int, rng *rand.Rand) *ad.Var {
+	z := ad.Const(x)
+	for i := 0; i < d; i++ {
+		z = m.InferStep(i, z, rng)
+	}
+	for i := d - 1; i >= 1; i-- {
+		z = m.GenerateStep(i, z, rng)
+	}
+	return m.GenerateMean(0, z)
+}
+
+// TestItems implements train.Reconstructor.
+func (*experiment) TestItems(data train.Data) int { return data.(*Data).Test.N }

@@ -1,0 +1,480 @@
+package experiment
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wakesleep/wakesleep/checkpoint"
+	"github.com/wakesleep/wakesleep/tensor"
+	"github.com/wakesleep/wakesleep/train"
+)
+
+// The reliability suite runs over every registered experiment, on its tiny
+// config and synthetic data (train.Tester): 4 steps an epoch, 2 epochs.
+
+func testers(t *testing.T) []train.Experiment {
+	t.Helper()
+	for _, ex := range All {
+		if _, ok := ex.(train.Tester); !ok {
+			t.Errorf("experiment %s is not a train.Tester: the reliability suite cannot cover it", ex.Name())
+		}
+	}
+	return All
+}
+
+func tiny(ex train.Experiment) train.Config { return ex.(train.Tester).TinyConfig() }
+
+func run(ctx context.Context, ex train.Experiment, cfg train.Config, dir string, opts train.RunOptions) error {
+	opts.Dir = dir
+	if opts.Data == nil {
+		opts.Data = ex.(train.Tester).FakeData()
+	}
+	return train.Run(ctx, ex, cfg, opts)
+}
+
+func forEach(t *testing.T, f func(t *testing.T, ex train.Experiment)) {
+	for _, ex := range testers(t) {
+		t.Run(ex.Name(), func(t *testing.T) { f(t, ex) })
+	}
+}
+
+// checkpointSteps returns the steps of the checkpoints in dir, each verified.
+func checkpointSteps(t *testing.T, dir string) []int {
+	t.Helper()
+	var steps []int
+	for s := 0; s <= 64; s++ {
+		p := filepath.Join(dir, checkpoint.FileName(train.CheckpointPrefix, s))
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		if err := checkpoint.Verify(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		steps = append(steps, s)
+	}
+	return steps
+}
+
+// wantGoodLatest checks that the newest checkpoint in dir is of step want,
+// that it loads (knowing its experiment from what is saved) and that every
+// tensor in it is finite.
+func wantGoodLatest(t *testing.T, ex train.Experiment, dir string, want int) {
+	t.Helper()
+	path, step, err := checkpoint.Latest(dir, train.CheckpointPrefix)
+	if err != nil || step != want {
+		t.Fatalf("latest checkpoint %s step %d (%v), want step %d", path, step, err, want)
+	}
+	tr, _, err := All.Open(path, nil)
+	if err != nil {
+		t.Fatalf("last good checkpoint does not load: %v", err)
+	}
+	if tr.Step != want || tr.Experiment.Name() != ex.Name() {
+		t.Errorf("loaded a %s trainer at step %d, want %s at %d", tr.Experiment.Name(), tr.Step, ex.Name(), want)
+	}
+	ts, _, err := checkpoint.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range ts {
+		if v.HasNaNOrInf() {
+			t.Errorf("%s holds a non-finite %s", path, k)
+		}
+	}
+}
+
+// poison sets the first network parameter to v everywhere.
+func poison(tr *train.Trainer, v float64) {
+	p := tr.Model.NetworkParameters()[0].V.Value
+	for i := 0; i < p.Len(); i++ {
+		p.SetAt(i, v)
+	}
+}
+
+func sameFile(t *testing.T, a, b string) {
+	t.Helper()
+	x, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(x, y) {
+		t.Errorf("%s and %s differ", a, b)
+	}
+}
+
+// A smoke run writes the run folder; a second fresh run there is refused.
+func TestSmokeRun(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{train.ConfigFile, train.MetricsFile, "ckpt-00000004.safetensors", "ckpt-00000008.safetensors"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Errorf("missing %s: %v", f, err)
+			}
+		}
+		pngs, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+		if len(pngs) == 0 {
+			t.Error("no pictures")
+		}
+		if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{}); !errors.Is(err, train.ErrRunExists) {
+			t.Errorf("second run in the same folder: got %v, want ErrRunExists", err)
+		}
+	})
+}
+
+// A run stopped hard after its checkpoint of step 3 (no chance to save:
+// later checkpoints, metric rows and pictures may be there or not, a write
+// may be cut short) resumes from what is on disk and ends byte-identical to
+// a run that was never interrupted: checkpoints and pictures.
+func TestKillAndResumeIsByteIdentical(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		a, b := t.TempDir(), t.TempDir()
+		cfg := tiny(ex)
+		cfg.RunSettings().CheckpointEvery = 1
+		cfg.RunSettings().KeepCheckpoints = 20
+		if err := run(context.Background(), ex, cfg, a, train.RunOptions{MaxSteps: 6}); err != nil {
+			t.Fatal(err)
+		}
+		if err := run(context.Background(), ex, cfg, b, train.RunOptions{MaxSteps: 5}); err != nil {
+			t.Fatal(err)
+		}
+		// The kill: checkpoints of steps 4 and 5 never made it, one write
+		// was cut short.
+		for _, s := range []int{4, 5} {
+			os.Remove(filepath.Join(b, checkpoint.FileName(train.CheckpointPrefix, s)))
+		}
+		if err := os.WriteFile(filepath.Join(b, ".ckpt-00000004.safetensors.tmp-99"), []byte("cut"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := run(context.Background(), ex, nil, b, train.RunOptions{Resume: true, MaxSteps: 6}); err != nil {
+			t.Fatal(err)
+		}
+		for s := 1; s <= 6; s++ {
+			n := checkpoint.FileName(train.CheckpointPrefix, s)
+			sameFile(t, filepath.Join(a, n), filepath.Join(b, n))
+		}
+		pngs, _ := filepath.Glob(filepath.Join(a, "*.png"))
+		for _, p := range pngs {
+			sameFile(t, p, filepath.Join(b, filepath.Base(p)))
+		}
+		if _, err := os.Stat(filepath.Join(b, ".ckpt-00000004.safetensors.tmp-99")); !os.IsNotExist(err) {
+			t.Errorf("stale temp file still there (%v)", err)
+		}
+	})
+}
+
+// Cancelling (Ctrl-C, SIGTERM) saves a checkpoint of the last completed step.
+func TestCancelSavesCheckpoint(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		err := run(ctx, ex, tiny(ex), dir, train.RunOptions{OnStep: func(tr *train.Trainer) {
+			if tr.Step == 3 {
+				cancel()
+			}
+		}})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+		wantGoodLatest(t, ex, dir, 3)
+	})
+}
+
+// A NaN or Inf stops the run with a *NumericError naming the step; the
+// checkpoints written before stay, and the newest loads.
+func TestNaNStopsRun(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		for _, v := range []float64{math.Inf(1), math.NaN()} {
+			dir := t.TempDir()
+			cfg := tiny(ex)
+			cfg.RunSettings().CheckpointEvery = 2
+			err := run(context.Background(), ex, cfg, dir, train.RunOptions{OnStep: func(tr *train.Trainer) {
+				if tr.Step == 3 {
+					poison(tr, v)
+				}
+			}})
+			var ne *train.NumericError
+			if !errors.As(err, &ne) || !errors.Is(err, train.ErrNumeric) {
+				t.Fatalf("%g: got %v, want a *NumericError", v, err)
+			}
+			if ne.Step != 4 {
+				t.Errorf("%g: step %d, want 4 (%v)", v, ne.Step, err)
+			}
+			if want := "last good checkpoint kept: " + filepath.Join(dir, "ckpt-00000002.safetensors") + ", step 2"; !strings.Contains(err.Error(), want) {
+				t.Errorf("%g: message lacks %q: %v", v, want, err)
+			}
+			if got := checkpointSteps(t, dir); !slices.Equal(got, []int{2}) {
+				t.Errorf("%g: checkpoints at steps %v, want [2]", v, got)
+			}
+			wantGoodLatest(t, ex, dir, 2)
+		}
+	})
+}
+
+// An update that overflows (a finite gradient, an absurd learning rate)
+// leaves parameters infinite: the run stops at that step, naming the
+// parameter, and no checkpoint of it is written.
+func TestOverflowStopsRun(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		cfg := tiny(ex)
+		cfg.RunSettings().CheckpointEvery = 1
+		err := run(context.Background(), ex, cfg, dir, train.RunOptions{OnStep: func(tr *train.Trainer) {
+			if tr.Step == 2 {
+				tr.Network.SetLearningRate(1e39) // finite in float64, +Inf in float32
+				tr.Config.RunSettings().NetworkAdam.LearningRate = 1e39
+			}
+		}})
+		if !errors.Is(err, train.ErrNumeric) {
+			t.Fatalf("got %v, want a numeric error", err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "step 3: network parameter ") || !strings.Contains(msg, "after the update is NaN or infinite") {
+			t.Errorf("message: %s", msg)
+		}
+		if got := checkpointSteps(t, dir); !slices.Equal(got, []int{1, 2}) {
+			t.Errorf("checkpoints at steps %v, want [1 2]", got)
+		}
+		wantGoodLatest(t, ex, dir, 2)
+	})
+}
+
+// Ctrl-C saves a checkpoint, but never one holding NaN or Inf: a trainer
+// whose weights went bad is refused, and the previous checkpoint stays.
+func TestInterruptNeverSavesNonFinite(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		cfg := tiny(ex)
+		cfg.RunSettings().CheckpointEvery = 2
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		err := run(ctx, ex, cfg, dir, train.RunOptions{OnStep: func(tr *train.Trainer) {
+			if tr.Step == 3 {
+				poison(tr, math.NaN())
+				cancel()
+			}
+		}})
+		if !errors.Is(err, train.ErrNumeric) || !strings.Contains(err.Error(), "checkpoint tensor model.") {
+			t.Fatalf("got %v, want a numeric error naming the tensor", err)
+		}
+		wantGoodLatest(t, ex, dir, 2)
+	})
+}
+
+// A run killed before its first checkpoint (config.json only) resumes from
+// step 0 and ends where an uninterrupted run does.
+func TestResumeBeforeFirstCheckpoint(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		a, b := t.TempDir(), t.TempDir()
+		cfg := tiny(ex)
+		if err := run(context.Background(), ex, cfg, a, train.RunOptions{MaxSteps: 5}); err != nil {
+			t.Fatal(err)
+		}
+		if err := train.SaveConfig(filepath.Join(b, train.ConfigFile), cfg); err != nil {
+			t.Fatal(err)
+		}
+		var log strings.Builder
+		if err := run(context.Background(), ex, nil, b, train.RunOptions{Resume: true, Out: &log, MaxSteps: 5}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(log.String(), "warning: "+b+" has no checkpoint yet") {
+			t.Errorf("log: %s", log.String())
+		}
+		n := checkpoint.FileName(train.CheckpointPrefix, 5)
+		sameFile(t, filepath.Join(a, n), filepath.Join(b, n))
+	})
+}
+
+// Resuming removes the temporary files of writes cut short by a kill, and
+// nothing else.
+func TestResumeRemovesStaleTemps(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{MaxSteps: 2}); err != nil {
+			t.Fatal(err)
+		}
+		stale := []string{".ckpt-00000003.safetensors.tmp-123456", ".config.json.tmp-42", ".samples-epoch001.png.tmp-7"}
+		for _, n := range append(slices.Clone(stale), "notes.txt", ".keep") {
+			if err := os.WriteFile(filepath.Join(dir, n), []byte("partial"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true, MaxSteps: 3}); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range stale {
+			if _, err := os.Stat(filepath.Join(dir, n)); !os.IsNotExist(err) {
+				t.Errorf("%s still there (%v)", n, err)
+			}
+		}
+		for _, n := range []string{"notes.txt", ".keep"} {
+			if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+				t.Errorf("%s: %v", n, err)
+			}
+		}
+	})
+}
+
+// A corrupt newest checkpoint is refused with a warning; the previous good
+// one is used to resume.
+func TestCorruptNewestCheckpointFallsBack(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		newest := filepath.Join(dir, "ckpt-00000008.safetensors")
+		st, err := os.Stat(newest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(newest, st.Size()/2); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := All.Open(newest, nil); err == nil {
+			t.Fatal("a truncated checkpoint loaded")
+		}
+		var log strings.Builder
+		more := tiny(ex)
+		more.RunSettings().Epochs = 3
+		if err := run(context.Background(), ex, more, dir, train.RunOptions{Resume: true, Out: &log}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(log.String(), "warning") || !strings.Contains(log.String(), "resumed "+filepath.Join(dir, "ckpt-00000004.safetensors")) {
+			t.Errorf("log does not report the fallback:\n%s", log.String())
+		}
+		wantGoodLatest(t, ex, dir, 12)
+	})
+}
+
+// A run killed after an epoch's last checkpoint but before its pictures
+// writes them when resumed, byte for byte as the uninterrupted run did.
+func TestResumeWritesMissingPictures(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{MaxSteps: 4}); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string][]byte{}
+		pngs, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+		for _, p := range pngs {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[p] = b
+			os.Remove(p)
+		}
+		if len(want) == 0 {
+			t.Fatal("no pictures at the end of epoch 1")
+		}
+		if err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true, MaxSteps: 4}); err != nil {
+			t.Fatal(err)
+		}
+		for p, b := range want {
+			got, err := os.ReadFile(p)
+			if err != nil || !bytes.Equal(got, b) {
+				t.Errorf("%s not rewritten as it was (%v)", p, err)
+			}
+		}
+	})
+}
+
+// A checkpoint whose critic optimizer state is damaged is refused and leaves
+// the trainer exactly as it was, network optimizer included.
+func TestRestoreFailureChangesNothing(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		a, err := train.NewTrainer(ex, tiny(ex))
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed, err := ex.(train.Tester).FakeData().Feed(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.TrainStep(feed.Batches(0)); err != nil {
+			t.Fatal(err)
+		}
+		ts, meta, err := a.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range ts {
+			if strings.HasPrefix(k, "critic.adam.m.") {
+				delete(ts, k)
+				break
+			}
+		}
+		b, err := train.NewTrainer(ex, tiny(ex))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := b.Network.State()
+		if err := b.Restore(ts, meta); err == nil {
+			t.Fatal("restore with a missing critic moment succeeded")
+		}
+		if b.Network.Step != 0 || b.Step != 0 {
+			t.Fatalf("network step %d, step %d after a failed restore", b.Network.Step, b.Step)
+		}
+		for k, v := range b.Network.State() {
+			if tensor.Dot(v, v) != tensor.Dot(before[k], before[k]) {
+				t.Fatalf("%s changed by a failed restore", k)
+			}
+		}
+	})
+}
+
+// A config is read strictly, whatever the experiment: unknown fields,
+// trailing data and nulls are refused, naming the file.
+func TestConfigCodecIsStrict(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, train.ConfigFile)
+		good, err := train.EncodeConfig(tiny(ex))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		gotEx, cfg, err := All.LoadConfig(path)
+		if err != nil || gotEx != ex {
+			t.Fatalf("own config: %v (%v)", err, gotEx)
+		}
+		again, _ := train.EncodeConfig(cfg)
+		if !bytes.Equal(again, good) {
+			t.Errorf("config does not round-trip:\n%s\n%s", good, again)
+		}
+		s := string(good)
+		for name, bad := range map[string]string{
+			"unknown field": strings.Replace(s, "{", `{"bogus": 1,`, 1),
+			"trailing data": s + "{}",
+			"null":          strings.Replace(s, `"epochs": 2`, `"epochs": null`, 1),
+			"nested null":   regexp.MustCompile(`"beta1": [0-9.e+-]+`).ReplaceAllLiteralString(s, `"beta1": null`),
+		} {
+			if bad == s {
+				t.Fatalf("%s: mutation did not apply", name)
+			}
+			if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := All.LoadConfig(path)
+			if err == nil || !strings.Contains(err.Error(), path) {
+				t.Errorf("%s: got %v, want an error naming %s", name, err, path)
+			}
+		}
+	})
+}

@@ -1,0 +1,138 @@
+package train
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+
+	"github.com/wakesleep/wakesleep/internal/atomicfile"
+)
+
+// The one config codec of every experiment. A config is written as indented
+// JSON, atomically; it is read strictly: unknown fields, trailing data and
+// nulls are refused (a null would silently leave a field at its zero value),
+// and every error names the file.
+
+// EncodeConfig returns cfg as indented JSON with a final newline.
+func EncodeConfig(cfg Config) ([]byte, error) {
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// SaveConfig writes cfg to path atomically (temporary file, fsync, rename),
+// so that a crash leaves the old file or the new one.
+func SaveConfig(path string, cfg Config) error {
+	b, err := EncodeConfig(cfg)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, b, 0o644)
+}
+
+// DecodeStrict decodes one JSON object from b into v, refusing unknown
+// fields, trailing data and nulls.
+func DecodeStrict(b []byte, v any) error {
+	var tree any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&tree); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	if _, ok := tree.(map[string]any); !ok {
+		return errors.New("not a JSON object")
+	}
+	if p := nullAt(tree, ""); p != "" {
+		return fmt.Errorf("%s is null", p)
+	}
+	dec = json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// nullAt returns the path of the first null in a decoded JSON tree (keys in
+// sorted order), or "".
+func nullAt(v any, path string) string {
+	switch v := v.(type) {
+	case nil:
+		if path == "" {
+			return "the document"
+		}
+		return path
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if s := nullAt(v[k], p); s != "" {
+				return s
+			}
+		}
+	case []any:
+		for i, e := range v {
+			if s := nullAt(e, path+"["+strconv.Itoa(i)+"]"); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// ExperimentOf returns the "experiment" field of a config's JSON.
+func ExperimentOf(b []byte) (string, error) {
+	var head struct {
+		Experiment *string `json:"experiment"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return "", err
+	}
+	if head.Experiment == nil {
+		return "", errors.New(`no "experiment" field`)
+	}
+	return *head.Experiment, nil
+}
+
+// DecodeConfig decodes a config of ex strictly from b and validates it;
+// where names the file (or checkpoint) in errors.
+func DecodeConfig(ex Experiment, b []byte, where string) (Config, error) {
+	cfg := ex.NewConfig()
+	if err := DecodeStrict(b, cfg); err != nil {
+		return nil, fmt.Errorf("read config %q: %w", where, err)
+	}
+	if name := cfg.ExperimentName(); name != ex.Name() {
+		return nil, fmt.Errorf("config %q: experiment %q is not %q", where, name, ex.Name())
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config %q: %w", where, err)
+	}
+	return cfg, nil
+}
+
+// ReadConfigFile returns the bytes of a config file and the experiment it
+// names.
+func ReadConfigFile(path string) ([]byte, string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", err
+	}
+	name, err := ExperimentOf(b)
+	if err != nil {
+		return nil, "", fmt.Errorf("read config %q: %w", path, err)
+	}
+	return b, name, nil
+}
