@@ -177,11 +177,11 @@ func meanOf(t *tensor.Tensor) float64 {
 	return s / float64(t.Len())
 }
 
-// columnSpread is the mean over columns of each column's standard deviation
-// across rows, for x [N, D].
-func columnSpread(x *tensor.Tensor) float64 {
+// columnStats returns each column's mean and standard deviation across the
+// rows of x [N, D].
+func columnStats(x *tensor.Tensor) (mu, sd []float64) {
 	n, dim := x.Dim(0), x.Dim(1)
-	total := 0.0
+	mu, sd = make([]float64, dim), make([]float64, dim)
 	for j := 0; j < dim; j++ {
 		s, s2 := 0.0, 0.0
 		for i := 0; i < n; i++ {
@@ -189,10 +189,21 @@ func columnSpread(x *tensor.Tensor) float64 {
 			s += v
 			s2 += v * v
 		}
-		mu := s / float64(n)
-		total += math.Sqrt(math.Max(0, s2/float64(n)-mu*mu))
+		mu[j] = s / float64(n)
+		sd[j] = math.Sqrt(math.Max(0, s2/float64(n)-mu[j]*mu[j]))
 	}
-	return total / float64(dim)
+	return mu, sd
+}
+
+// columnSpread is the mean over columns of each column's standard deviation
+// across rows, for x [N, D].
+func columnSpread(x *tensor.Tensor) float64 {
+	_, sd := columnStats(x)
+	total := 0.0
+	for _, v := range sd {
+		total += v
+	}
+	return total / float64(len(sd))
 }
 
 // LinearProbe trains a softmax regression of labels on the rows of feats
@@ -202,17 +213,9 @@ func columnSpread(x *tensor.Tensor) float64 {
 func LinearProbe(trainF *tensor.Tensor, trainY []uint8, testF *tensor.Tensor, testY []uint8) float64 {
 	n, dim := trainF.Dim(0), trainF.Dim(1)
 	const classes = 10
-	mu := make([]float64, dim)
-	sd := make([]float64, dim)
-	for j := 0; j < dim; j++ {
-		s, s2 := 0.0, 0.0
-		for i := 0; i < n; i++ {
-			v := trainF.At(i*dim + j)
-			s += v
-			s2 += v * v
-		}
-		mu[j] = s / float64(n)
-		sd[j] = math.Sqrt(math.Max(s2/float64(n)-mu[j]*mu[j], 0)) + 1e-6
+	mu, sd := columnStats(trainF)
+	for j := range sd {
+		sd[j] += 1e-6
 	}
 	std := func(f *tensor.Tensor) [][]float64 {
 		rows := make([][]float64, f.Dim(0))

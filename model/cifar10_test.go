@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
+	"github.com/wakesleep/wakesleep/autodiff/gradcheck"
 	"github.com/wakesleep/wakesleep/nn"
 	"github.com/wakesleep/wakesleep/tensor"
 )
@@ -347,5 +348,36 @@ func TestMNISTInitStdAndMeans(t *testing.T) {
 	cfg.InitStd = -1
 	if cfg.Validate() == nil {
 		t.Fatal("negative init std accepted")
+	}
+}
+
+// A bounded σ (MaxStd) keeps σ below the bound, starts at InitStd, and
+// differentiates correctly (first and second order) through the sample.
+func TestGaussianMaxStd(t *testing.T) {
+	g := NewGaussianLayer(3, 4, 2, tensor.Float64, rand.New(rand.NewPCG(1, 1)))
+	g.MaxStd = 0.2
+	g.SetInitStd(0.05)
+	x := tensor.RandNormal(rand.New(rand.NewPCG(2, 2)), tensor.Float64, 5, 3)
+	_, std := g.Moments(ad.Const(x))
+	for i := 0; i < std.Value.Len(); i++ {
+		if v := std.Value.At(i); v <= 0 || v >= 0.2 {
+			t.Fatalf("σ %g outside (0, 0.2)", v)
+		}
+	}
+	ps := g.Parameters()
+	f := func(vs []*ad.Var) *ad.Var {
+		g.Hidden.W, g.Hidden.B, g.Out.W, g.Out.B = vs[0], vs[1], vs[2], vs[3]
+		s := g.Sample(ad.Const(x), rand.New(rand.NewPCG(3, 3)))
+		return ad.Mean(ad.Square(s))
+	}
+	ins := make([]*tensor.Tensor, len(ps))
+	for i, p := range ps {
+		ins[i] = p.V.Value
+	}
+	if err := gradcheck.Check(f, ins, &gradcheck.Options{AbsTol: 1e-6, RelTol: 1e-5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := gradcheck.CheckSecondOrder(f, ins, &gradcheck.Options{AbsTol: 1e-5, RelTol: 1e-4}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -29,6 +29,9 @@ import (
 type GaussianLayer struct {
 	Hidden *nn.Linear // In → Hidden
 	Out    *nn.Linear // Hidden → 2·Out
+	// MaxStd, when > 0, bounds σ: σ = MaxStd·sigmoid(s) instead of
+	// softplus(s) (an open point of the paper: how σ is kept positive).
+	MaxStd float64
 }
 
 // NewGaussianLayer returns a GaussianLayer with PyTorch's default init.
@@ -47,6 +50,10 @@ func (g *GaussianLayer) SetInitStd(std float64) {
 		return
 	}
 	b := math.Log(math.Expm1(std)) // softplus(b) = std
+	if g.MaxStd > 0 {
+		r := std / g.MaxStd
+		b = math.Log(r / (1 - r)) // MaxStd·sigmoid(b) = std
+	}
 	n := g.Out.B.Value.Len() / 2
 	for j := n; j < 2*n; j++ {
 		g.Out.B.Value.SetAt(j, b)
@@ -57,7 +64,15 @@ func (g *GaussianLayer) SetInitStd(std float64) {
 func (g *GaussianLayer) Moments(x *ad.Var) (mean, std *ad.Var) {
 	o := g.params(x) // [B, 2·Out]
 	n := o.Dim(1) / 2
-	return ad.Slice(o, 1, 0, n), ad.Softplus(ad.Slice(o, 1, n, 2*n))
+	return ad.Slice(o, 1, 0, n), g.std(ad.Slice(o, 1, n, 2*n))
+}
+
+// std maps the pre-activation s to σ: softplus(s), or MaxStd·sigmoid(s).
+func (g *GaussianLayer) std(s *ad.Var) *ad.Var {
+	if g.MaxStd > 0 {
+		return ad.Scale(ad.Sigmoid(s), g.MaxStd)
+	}
+	return ad.Softplus(s)
 }
 
 // params returns [μ, s] [B, 2·Out], the mean and pre-softplus std.
@@ -72,6 +87,10 @@ func (g *GaussianLayer) params(x *ad.Var) *ad.Var {
 func (g *GaussianLayer) Sample(x *ad.Var, rng *rand.Rand) *ad.Var {
 	o := g.params(x)
 	eps := tensor.RandNormal(rng, o.DType(), o.Dim(0), o.Dim(1)/2)
+	if g.MaxStd > 0 {
+		n := o.Dim(1) / 2
+		return ad.Add(ad.Slice(o, 1, 0, n), ad.Mul(g.std(ad.Slice(o, 1, n, 2*n)), ad.Const(eps)))
+	}
 	return ad.GaussianSample(o, eps)
 }
 

@@ -30,6 +30,10 @@ type MNISTConfig struct {
 	// init, under which σ ≈ softplus(0) ≈ 0.69 (open point: the paper gives
 	// no initialisation).
 	InitStd float64 `json:"init_std,omitempty"`
+	// MaxStd, when > 0, bounds every Gaussian unit's σ below it:
+	// σ = MaxStd·sigmoid(s) instead of softplus(s) (open point: the
+	// paper does not say how σ is kept positive).
+	MaxStd float64 `json:"max_std,omitempty"`
 }
 
 // DefaultMNISTConfig returns the paper's architecture with the given critic kind.
@@ -51,6 +55,10 @@ func (c MNISTConfig) Validate() error {
 		return fmt.Errorf("model: critic width %d and depth %d must be positive", c.CriticWidth, c.CriticDepth)
 	case !(c.InitStd >= 0 && c.InitStd <= 10):
 		return fmt.Errorf("model: init std %g must be in [0, 10] (0: PyTorch's init, σ ≈ 0.69)", c.InitStd)
+	case !(c.MaxStd >= 0 && c.MaxStd <= 10):
+		return fmt.Errorf("model: max std %g must be in [0, 10] (0: no bound, softplus)", c.MaxStd)
+	case c.MaxStd > 0 && c.InitStd >= c.MaxStd:
+		return fmt.Errorf("model: init std %g must be below max std %g", c.InitStd, c.MaxStd)
 	}
 	return nil
 }
@@ -76,6 +84,7 @@ func NewMNIST(cfg MNISTConfig, dt tensor.DType, rng *rand.Rand) (*MNIST, error) 
 	m := &MNIST{Config: cfg, dtype: dt}
 	gauss := func(in, out int) *GaussianLayer {
 		g := NewGaussianLayer(in, cfg.Hidden, out, dt, rng)
+		g.MaxStd = cfg.MaxStd
 		g.SetInitStd(cfg.InitStd)
 		return g
 	}

@@ -152,7 +152,7 @@ def main():
     p.add_argument("--bin", default="./wakesleep")
     p.add_argument("--out", default="runs/study")
     p.add_argument("--settings-file", default=os.path.join(HERE, "recipe_study.json"))
-    p.add_argument("--settings", required=True, help="comma-separated setting names, or 'all'")
+    p.add_argument("--settings", default="", help="comma-separated setting names, or 'all'")
     p.add_argument("--seeds", default="1,2")
     p.add_argument("--steps", default="500,1000,2000", help="step counts at which each run is scored")
     p.add_argument("--every", type=int, default=500, help="checkpoint spacing (must divide every step count)")
@@ -161,7 +161,17 @@ def main():
     p.add_argument("--n", type=int, default=2000, help="eval samples")
     p.add_argument("--no-diagnose", dest="diagnose", action="store_false")
     p.add_argument("--csv", default="", help="write the table here (default: <out>/study.csv)")
+    p.add_argument("--combine", default="", help="only merge these comma-separated study tables into --csv (and its .md summary)")
     args = p.parse_args()
+    if args.combine:
+        rows = []
+        for path in args.combine.split(","):
+            with open(path) as f:
+                rows += list(csv.DictReader(f))
+        write_table(rows, args.csv)
+        return
+    if not args.settings:
+        sys.exit("study: --settings is required (or --combine)")
     table = load_settings(args.settings_file)
     names = list(table) if args.settings == "all" else args.settings.split(",")
     for n in names:
@@ -187,13 +197,22 @@ def main():
                 continue
             rows.append(row(setting, seed, step, times.get(step), *got))
     path = args.csv or os.path.join(args.out, "study.csv")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     old = []
     if os.path.exists(path):  # keep rows of settings not rerun now
         with open(path) as f:
-            keys = {(r["setting"], str(r["seed"]), str(r["step"])) for r in rows}
-            old = [r for r in csv.DictReader(f) if (r["setting"], r["seed"], r["step"]) not in keys]
-    allrows = old + rows
+            old = list(csv.DictReader(f))
+    print(f"study: {len(rows)} rows -> {path}")
+    write_table(old + rows, path)
+
+
+def write_table(allrows, path):
+    """Writes rows (later ones replace earlier ones of the same setting, seed
+    and step) as CSV at path and their summary as markdown beside it."""
+    uniq = {}
+    for r in allrows:
+        uniq[(r["setting"], str(r["seed"]), str(r["step"]))] = r
+    allrows = list(uniq.values())
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fields = []
     for r in allrows:
         for k in r:
@@ -204,7 +223,6 @@ def main():
         w.writeheader()
         for r in sorted(allrows, key=lambda r: (r["setting"], int(r["step"]), int(r["seed"]))):
             w.writerow(r)
-    print(f"study: {len(rows)} rows -> {path}")
     summarize(allrows, path[:-4] + ".md" if path.endswith(".csv") else path + ".md")
 
 

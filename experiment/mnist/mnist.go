@@ -114,6 +114,7 @@ func (k *Kind) Flags() []train.Flag {
 	return append(flags,
 		train.StringFlag("recon-layers", "critic hidden layers L_RECON compares: last (VAE-GAN) or all (default: from the preset)", func(c C) *string { return &c.Objective.ReconLayers }),
 		train.FloatFlag("init-std", "initial standard deviation of every Gaussian unit (default: from the preset; 0: PyTorch's init, about 0.69)", func(c C) *float64 { return &c.Model.InitStd }),
+		train.FloatFlag("max-std", "bound on every Gaussian unit's σ: σ = max·sigmoid(s) instead of softplus(s) (default: from the preset; 0: no bound)", func(c C) *float64 { return &c.Model.MaxStd }),
 		train.IntFlag("recurrent-steps", "steps of stochastic recurrence in each network (default: from the preset; 1)", func(c C) *int { return &c.Model.RecurrentSteps }),
 		train.PositiveIntFlag("hidden", "hidden units in every stochastic layer (default: 512, as the paper)", func(c C) *int { return &c.Model.Hidden }),
 		train.PositiveIntFlag("critic-width", "units in each critic hidden layer (default: 512, as the paper)", func(c C) *int { return &c.Model.CriticWidth }),
@@ -309,6 +310,18 @@ func Samples(t *Trainer, n int) (image.Image, error) {
 // Reconstructions returns the first n test digits, each beside its
 // reconstruction x̂ ~ p_θ(x|z), z ~ q_φ(z|x).
 func Reconstructions(t *Trainer, test *mnistdata.Set, n int) (image.Image, error) {
+	x, err := firstDigits(t, test, n)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(t.Config.Seed, train.ReconStream))
+	r := t.Model.Generate(t.Model.Infer(ad.Const(x), rng), rng)
+	return imaging.SideBySide(toImages(x, t.Config.PixelScale), toImages(r.Value, t.Config.PixelScale), 8, 2), nil
+}
+
+// firstDigits returns the first n test digits in the model's pixel scale,
+// checking that there are n and that they fit the model.
+func firstDigits(t *Trainer, test *mnistdata.Set, n int) (*tensor.Tensor, error) {
 	if n <= 0 || n > test.N {
 		return nil, fmt.Errorf("reconstructions: %d digits asked of a test set of %d", n, test.N)
 	}
@@ -319,10 +332,7 @@ func Reconstructions(t *Trainer, test *mnistdata.Set, n int) (image.Image, error
 	for i := range idx {
 		idx[i] = i
 	}
-	x := test.Batch(idx, t.Model.DType(), t.Config.PixelScale)
-	rng := rand.New(rand.NewPCG(t.Config.Seed, train.ReconStream))
-	r := t.Model.Generate(t.Model.Infer(ad.Const(x), rng), rng)
-	return imaging.SideBySide(toImages(x, t.Config.PixelScale), toImages(r.Value, t.Config.PixelScale), 8, 2), nil
+	return test.Batch(idx, t.Model.DType(), t.Config.PixelScale), nil
 }
 
 // Data reads the experiment's training and test images from path ("": the

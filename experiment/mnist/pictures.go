@@ -41,17 +41,10 @@ func SampleMeans(t *Trainer, n int) (image.Image, error) {
 // ReconstructionMeans returns the first n test digits, each beside its
 // noise-free reconstruction (inference and generation at their means).
 func ReconstructionMeans(t *Trainer, test *mnistdata.Set, n int) (image.Image, error) {
-	if n <= 0 || n > test.N {
-		return nil, fmt.Errorf("reconstructions: %d digits asked of a test set of %d", n, test.N)
+	x, err := firstDigits(t, test, n)
+	if err != nil {
+		return nil, err
 	}
-	if d := test.Rows * test.Cols; d != t.Model.Config.XDim {
-		return nil, fmt.Errorf("reconstructions: test images have %d pixels, the model takes %d", d, t.Model.Config.XDim)
-	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	x := test.Batch(idx, t.Model.DType(), t.Config.PixelScale)
 	r := t.Model.GenerateMean(t.Model.InferMean(ad.Const(x)))
 	return imaging.SideBySide(toImages(x, t.Config.PixelScale), toImages(r.Value, t.Config.PixelScale), 8, 2), nil
 }

@@ -63,10 +63,73 @@ func TestCommandsForEveryExperiment(t *testing.T) {
 		{[]string{"probe", "--checkpoint", cifarRun, "--study", "oscillation"}, "probe does not support the cifar10 experiment"},
 		{[]string{"reconstruct", "--checkpoint", cifarRun, "--data", cifarData, "--n", "4", "--depth", "9"}, "--depth 9"},
 		{[]string{"train", "--eval-every-epoch", "cifar10"}, "supported: mnist"},
+		{[]string{"sample", "--means", "--checkpoint", cifarRun}, "sample --means does not support the cifar10 experiment (supported: fashionmnist, mnist)"},
+		{[]string{"diagnose", "--checkpoint", cifarRun}, "diagnose does not support the cifar10 experiment"},
 	} {
 		code, _, stderr := runCLI(tc.args...)
 		if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "wakesleep "+tc.args[0]+": ") != 1 {
 			t.Errorf("%v: exit %d, stderr %q; want a one-line error with %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// The MNIST model's noise-free views: the run folder's mean grids (and
+// --pictures choosing them), sample and reconstruct --means, and diagnose.
+func TestMNISTMeansAndDiagnose(t *testing.T) {
+	tmp := t.TempDir()
+	data := mnistDir(t, 64, 28, 28)
+	small := []string{"--data", data, "--hidden", "8", "--z-dim", "4", "--critic-width", "8", "--batch-size", "16", "--epochs", "1"}
+	both, means := filepath.Join(tmp, "both"), filepath.Join(tmp, "means")
+	for _, args := range [][]string{
+		append([]string{"train", "--run", both}, small...),
+		append([]string{"train", "--run", means, "--pictures", "means", "--max-std", "0.5"}, small...),
+	} {
+		if code, _, stderr := runCLI(args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	for run, want := range map[string][]string{
+		both:  {"samples-epoch001.png", "recon-epoch001.png", "samples-mean-epoch001.png", "recon-mean-epoch001.png"},
+		means: {"samples-mean-epoch001.png", "recon-mean-epoch001.png"},
+	} {
+		for _, f := range want {
+			if _, err := os.Stat(filepath.Join(run, f)); err != nil {
+				t.Errorf("%s: no %s", run, f)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(means, "samples-epoch001.png")); err == nil {
+		t.Error("--pictures means wrote the sampled grid too")
+	}
+	for _, args := range [][]string{
+		{"sample", "--means", "--checkpoint", both, "--n", "8", "--out", filepath.Join(tmp, "sm.png")},
+		{"reconstruct", "--means", "--checkpoint", both, "--data", data, "--n", "8", "--out", filepath.Join(tmp, "rm.png")},
+	} {
+		if code, _, stderr := runCLI(args...); code != 0 {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	out := filepath.Join(tmp, "d.json")
+	code, stdout, stderr := runCLI("diagnose", "--checkpoint", both, "--data", data, "--probe-train", "48", "--probe-test", "32", "--batches", "1", "--out", out)
+	if code != 0 || !strings.Contains(stdout, "linear probe of z") || !strings.Contains(stdout, "recon_x") {
+		t.Fatalf("diagnose: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if b, err := os.ReadFile(out); err != nil || !strings.Contains(string(b), "grad_norm_encoder") {
+		t.Errorf("diagnose --out: %v %s", err, b)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"diagnose"}, "--checkpoint is required"},
+		{[]string{"diagnose", "--checkpoint", both, "--probe-train", "5"}, "--probe-train"},
+		{[]string{"diagnose", "--checkpoint", both, "--batches", "0"}, "--batches 0"},
+		{[]string{"train", "--pictures", "all", "--run", filepath.Join(tmp, "x")}, "pictures \"all\""},
+		{[]string{"train", "--max-std", "0.01", "--init-std", "0.05", "--run", filepath.Join(tmp, "y")}, "below max std"},
+	} {
+		code, _, stderr := runCLI(tc.args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want an error with %q", tc.args, code, stderr, tc.want)
 		}
 	}
 }
