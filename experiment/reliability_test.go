@@ -478,3 +478,89 @@ func TestConfigCodecIsStrict(t *testing.T) {
 		}
 	})
 }
+
+// poisonCheckpoint rewrites the checkpoint at path with v in its first
+// model tensor: a file whose checksum is right but that holds a non-finite
+// value (written by another build, or edited).
+func poisonCheckpoint(t *testing.T, path string, v float64) {
+	t.Helper()
+	ts, meta, err := checkpoint.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for k := range ts {
+		if strings.HasPrefix(k, "model.") {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	ts[names[0]].SetAt(0, v)
+	if err := checkpoint.Save(path, ts, meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpoint.Verify(path); err != nil {
+		t.Fatalf("poisoned checkpoint does not verify: %v", err)
+	}
+}
+
+// A checkpoint holding NaN or Inf with a valid checksum is never resumed,
+// sampled or predicted from: a run folder falls back to the previous good
+// checkpoint (with a warning), the file itself is refused.
+func TestNonFiniteCheckpointFallsBack(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+			dir := t.TempDir()
+			if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			newest := filepath.Join(dir, "ckpt-00000008.safetensors")
+			poisonCheckpoint(t, newest, v)
+			if _, _, err := All.Open(newest, nil); err == nil || !strings.Contains(err.Error(), "NaN or infinite") {
+				t.Errorf("%g: opening the poisoned file: %v, want a refusal", v, err)
+			}
+			var warn strings.Builder
+			tr, path, err := All.Open(dir, &warn)
+			if err != nil || tr.Step != 4 || !strings.HasSuffix(path, "ckpt-00000004.safetensors") {
+				t.Fatalf("%g: opening the folder: %v (%s)", v, err, path)
+			}
+			if !strings.Contains(warn.String(), "NaN or infinite") {
+				t.Errorf("%g: no warning about the poisoned file: %q", v, warn.String())
+			}
+			var log strings.Builder
+			if err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true, Out: &log}); err != nil {
+				t.Fatalf("%g: resume: %v", v, err)
+			}
+			if !strings.Contains(log.String(), "resumed "+filepath.Join(dir, "ckpt-00000004.safetensors")) {
+				t.Errorf("%g: log does not report the fallback:\n%s", v, log.String())
+			}
+			wantGoodLatest(t, ex, dir, 8)
+		}
+	})
+}
+
+// A step that fails before any checkpoint is written says so, naming the
+// step that failed, and claims no good checkpoint.
+func TestNaNBeforeFirstCheckpoint(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{OnStep: func(tr *train.Trainer) {
+			if tr.Step == 1 {
+				poison(tr, math.NaN())
+			}
+		}})
+		var ne *train.NumericError
+		if !errors.As(err, &ne) || ne.Step != 2 {
+			t.Fatalf("got %v, want a *NumericError of step 2", err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "no good checkpoint in "+dir) || strings.Contains(msg, "kept") {
+			t.Errorf("message: %s", msg)
+		}
+		// The folder stays usable: resume starts over from step 0.
+		var log strings.Builder
+		if err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true, Out: &log, MaxSteps: 2}); err != nil {
+			t.Fatalf("resume after a failure before the first checkpoint: %v", err)
+		}
+		wantGoodLatest(t, ex, dir, 2)
+	})
+}

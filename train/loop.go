@@ -285,7 +285,7 @@ func (l *loop) logRow(epoch int, terms map[string]float64, elapsed time.Duration
 
 // lastGood describes the newest checkpoint that loads, for error messages.
 func (l *loop) lastGood() string {
-	path, step, err := checkpoint.Latest(l.opts.Dir, CheckpointPrefix)
+	path, step, err := latestGood(l.opts.Dir)
 	var fb *checkpoint.FallbackError
 	if err != nil && !errors.As(err, &fb) {
 		return "no good checkpoint in " + l.opts.Dir
