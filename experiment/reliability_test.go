@@ -564,3 +564,39 @@ func TestNaNBeforeFirstCheckpoint(t *testing.T) {
 		wantGoodLatest(t, ex, dir, 2)
 	})
 }
+
+// Every experiment's config refuses sizes whose products would overflow
+// (batch size × critic steps, epochs × steps an epoch) or that no machine
+// could allocate, and every float flag refuses NaN and ±Inf.
+func TestSettingsBounds(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		for name, edit := range map[string]func(s *train.Settings){
+			"batch size":     func(s *train.Settings) { s.BatchSize = 1 << 32 },
+			"critic steps":   func(s *train.Settings) { s.CriticSteps = 1 << 32 },
+			"product":        func(s *train.Settings) { s.BatchSize, s.CriticSteps = 1<<32, 1<<32 },
+			"epochs":         func(s *train.Settings) { s.Epochs = math.MaxInt },
+			"log every":      func(s *train.Settings) { s.LogEvery = math.MaxInt },
+			"negative every": func(s *train.Settings) { s.CheckpointEvery = -1 },
+			"keep":           func(s *train.Settings) { s.KeepCheckpoints = math.MaxInt },
+		} {
+			cfg := tiny(ex)
+			edit(cfg.RunSettings())
+			if err := cfg.Validate(); err == nil {
+				t.Errorf("%s: accepted", name)
+			}
+			if err := run(context.Background(), ex, cfg, filepath.Join(t.TempDir(), "run"), train.RunOptions{}); err == nil {
+				t.Errorf("%s: a run started", name)
+			}
+		}
+		for _, f := range append(train.SettingsFlags(), ex.Flags()...) {
+			if f.Type != "float" {
+				continue
+			}
+			for _, v := range []string{"NaN", "Inf", "-Inf", "1e400"} {
+				if err := f.Set(tiny(ex), v); err == nil {
+					t.Errorf("--%s %s accepted", f.Name, v)
+				}
+			}
+		}
+	})
+}

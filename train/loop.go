@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,6 +181,9 @@ func (l *loop) run(ctx context.Context) error {
 	per := l.feed.StepsPerEpoch()
 	if per <= 0 {
 		return errors.New("the data give no step an epoch")
+	}
+	if cfg.Epochs > math.MaxInt/per {
+		return fmt.Errorf("%d epochs × %d steps an epoch overflow the step count", cfg.Epochs, per)
 	}
 	total := cfg.Epochs * per
 	if l.opts.MaxSteps > 0 && l.opts.MaxSteps < total {

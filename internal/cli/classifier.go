@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/wakesleep/wakesleep/eval"
@@ -64,6 +65,9 @@ func runClassifier(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
+	if err := classifierBounds(cfg); err != nil {
+		return err
+	}
 	trainSet, testSet, err := loadMNIST(*dataDir)
 	if err != nil {
 		return err
@@ -103,11 +107,34 @@ func joinInts(v []int) string {
 func parseInts(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
-		var v int
-		if _, err := fmt.Sscan(strings.TrimSpace(f), &v); err != nil {
-			return nil, fmt.Errorf("%q is not an integer", f)
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer (or out of range)", f)
+		}
+		if len(out) == maxListLen {
+			return nil, fmt.Errorf("more than %d values", maxListLen)
 		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// classifierBounds refuses sizes that could not be allocated or trained
+// (eval's Validate checks only that they are positive).
+func classifierBounds(c eval.ClassifierConfig) error {
+	if len(c.Hidden) > 16 {
+		return usagef("--hidden: %d layers, at most 16", len(c.Hidden))
+	}
+	for _, h := range c.Hidden {
+		if h > 16384 {
+			return usagef("--hidden: width %d exceeds 16384", h)
+		}
+	}
+	switch {
+	case c.Epochs > 100000:
+		return usagef("--epochs %d exceeds 100000", c.Epochs)
+	case c.BatchSize > 60000:
+		return usagef("--batch-size %d exceeds the 60000 training digits", c.BatchSize)
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -141,7 +142,7 @@ func parse(fs *flag.FlagSet, args []string) (positional []string, err error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return positional, nil
+			return positional, finiteFlags(fs)
 		}
 		positional = append(positional, args[0])
 		args = args[1:]
@@ -153,4 +154,21 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 	m := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { m[f.Name] = true })
 	return m
+}
+
+// finiteFlags refuses a NaN or infinite value of any float flag given: no
+// command has a use for one, and each would otherwise need its own check
+// (a comparison with NaN is always false, so range checks let it through).
+func finiteFlags(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		g, ok := f.Value.(flag.Getter)
+		if !ok || err != nil {
+			return
+		}
+		if v, ok := g.Get().(float64); ok && (math.IsNaN(v) || math.IsInf(v, 0)) {
+			err = usagef("--%s %s: want a finite number", f.Name, f.Value.String())
+		}
+	})
+	return err
 }

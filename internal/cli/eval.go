@@ -54,6 +54,10 @@ Examples:
   $ wakesleep eval --compare runs/global runs/local
 `
 
+// maxEvalN bounds --n of eval and --eval-n of predict: the test sets of
+// MNIST and CIFAR-10 are smaller; Moving MNIST's is unbounded.
+const maxEvalN = 1000000
+
 type evalOptions struct {
 	checkpoint string
 	out        string
@@ -249,8 +253,11 @@ func (o *evalOptions) options() (*eval.Options, error) {
 	if o.alpha < 0 {
 		return nil, usagef("--alpha %g must be ≥ 0", o.alpha)
 	}
-	if o.draws < 1 {
-		return nil, usagef("--draws %d must be positive", o.draws)
+	if o.draws < 1 || o.draws > 10000 {
+		return nil, usagef("--draws %d must be in 1..10000", o.draws)
+	}
+	if o.n > maxEvalN {
+		return nil, usagef("--n %d exceeds %d", o.n, maxEvalN)
 	}
 	var als []eval.AlignmentOptions
 	for _, f := range strings.Split(o.alignments, ",") {

@@ -38,6 +38,10 @@ Examples:
   $ wakesleep predict --checkpoint runs/mm --eval --eval-n 1000
 `
 
+// maxIndex bounds predict --index: the fixed test set is indexed by uint64,
+// and --index + --n must not wrap around.
+const maxIndex = 1 << 52
+
 func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("predict", predictUsage, stderr)
 	ckpt := fs.String("checkpoint", "", "checkpoint file, or run folder (newest good checkpoint)")
@@ -63,12 +67,14 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usagef("--checkpoint is required")
 	case *n <= 0 || *n > 64:
 		return usagef("--n %d must be in 1..64", *n)
-	case *index < 0:
-		return usagef("--index %d must be ≥ 0", *index)
-	case *delay <= 0:
-		return usagef("--delay %d must be positive", *delay)
+	case *index < 0 || *index > maxIndex:
+		return usagef("--index %d must be in 0..%d", *index, maxIndex)
+	case *delay <= 0 || *delay > 6000:
+		return usagef("--delay %d must be in 1..6000", *delay)
 	case *evalN <= 0 || *batch <= 0:
 		return usagef("--eval-n %d and --batch %d must be positive", *evalN, *batch)
+	case *evalN > maxEvalN || *batch > 4096:
+		return usagef("--eval-n %d must be ≤ %d and --batch %d ≤ 4096", *evalN, maxEvalN, *batch)
 	}
 	gtr, path, err := openRun(*ckpt, stderr)
 	if err != nil {

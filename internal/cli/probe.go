@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -247,6 +248,17 @@ func (o *probeOptions) validate() (studies, skipped []string, err error) {
 	if o.maxCheckpoints < 0 {
 		return nil, nil, usagef("--max-checkpoints %d must be ≥ 0", o.maxCheckpoints)
 	}
+	// probe.Options takes 0 for its default; on the command line a 0 is a
+	// mistake, as in every other command.
+	for _, b := range []struct {
+		name        string
+		v, min, max int
+	}{{"n", o.opts.N, 2, 100000}, {"align-n", o.opts.AlignN, 2, 10000}, {"grad-batches", o.opts.GradBatches, 2, 10000},
+		{"grad-batch", o.opts.GradBatch, 1, 60000}, {"bootstrap", o.opts.Bootstrap, 1, 1000000}, {"batch", o.opts.Batch, 1, 60000}} {
+		if b.v < b.min || b.v > b.max {
+			return nil, nil, usagef("--%s %d must be in %d..%d", b.name, b.v, b.min, b.max)
+		}
+	}
 	if err := o.opts.Validate(); err != nil {
 		return nil, nil, &usageError{msg: strings.TrimPrefix(err.Error(), "probe: ")}
 	}
@@ -312,12 +324,21 @@ func (o *probeOptions) validate() (studies, skipped []string, err error) {
 	return studies, skipped, nil
 }
 
+// maxListLen bounds the values of a list flag.
+const maxListLen = 1024
+
 func parseFloatList(s, flag string) ([]float64, error) {
 	var out []float64
 	for _, f := range strings.Split(s, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil {
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return nil, usagef("%s: %q is not a number", flag, f)
+		}
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, usagef("%s: %q is not a finite number", flag, f)
+		}
+		if len(out) == maxListLen {
+			return nil, usagef("%s: more than %d values", flag, maxListLen)
 		}
 		out = append(out, v)
 	}
