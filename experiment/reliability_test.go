@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -598,5 +601,73 @@ func TestSettingsBounds(t *testing.T) {
 				}
 			}
 		}
+	})
+}
+
+// A second run into a folder that a run is training in (fresh or resumed)
+// fails at once, naming the process that holds the folder's lock, and
+// changes nothing there; the lock goes with the run.
+func TestRunFolderLock(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		var second []error
+		err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{OnStep: func(tr *train.Trainer) {
+			if tr.Step != 2 {
+				return
+			}
+			b, _ := os.ReadFile(filepath.Join(dir, train.LockFile))
+			if strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
+				t.Errorf("lock file holds %q, want this process's PID %d", b, os.Getpid())
+			}
+			cfg := tiny(ex)
+			cfg.RunSettings().Seed = 99
+			second = append(second,
+				run(context.Background(), ex, cfg, dir, train.RunOptions{}),
+				run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true}))
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("process %d trains in %s", os.Getpid(), dir)
+		for i, err := range second {
+			if !errors.Is(err, train.ErrLocked) || !strings.Contains(err.Error(), want) {
+				t.Errorf("second run %d: got %v, want ErrLocked naming %q", i, err, want)
+			}
+		}
+		_, cfg, err := All.LoadConfig(filepath.Join(dir, train.ConfigFile))
+		if err != nil || cfg.RunSettings().Seed != tiny(ex).RunSettings().Seed {
+			t.Errorf("config.json changed by the refused run (%v)", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, train.LockFile)); !os.IsNotExist(err) {
+			t.Errorf("lock file left after the run (%v)", err)
+		}
+		wantGoodLatest(t, ex, dir, 8)
+	})
+}
+
+// A lock file left by a process that is gone (a SIGKILL) is taken over, and
+// said so.
+func TestStaleLockIsTakenOver(t *testing.T) {
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Skip("no true(1) to get a dead process's PID from")
+	}
+	pid := gone.ProcessState.Pid()
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{MaxSteps: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, train.LockFile), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var log strings.Builder
+		if err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true, Out: &log, MaxSteps: 3}); err != nil {
+			t.Fatalf("resume over a stale lock: %v", err)
+		}
+		if want := fmt.Sprintf("left by process %d, which is gone", pid); !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+		wantGoodLatest(t, ex, dir, 3)
 	})
 }

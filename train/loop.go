@@ -58,11 +58,35 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 		return errors.New("no training data")
 	}
 	cfgPath := filepath.Join(opts.Dir, ConfigFile)
-	_, statErr := os.Stat(cfgPath)
-	exists := statErr == nil
 	var tr *Trainer
 	var feed Feed
 	var err error
+	if !opts.Resume {
+		if cfg == nil {
+			return errors.New("no config for a fresh run")
+		}
+		if tr, err = NewTrainer(ex, cfg); err != nil {
+			return err
+		}
+		// Refuse before anything is written, so that the same folder can be
+		// used again once the mistake is fixed.
+		if feed, err = opts.Data.Feed(tr); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+			return fmt.Errorf("create run folder: %w", err)
+		}
+	} else if _, err := os.Stat(opts.Dir); err != nil {
+		return fmt.Errorf("nothing to resume: %s has no %s", opts.Dir, ConfigFile)
+	}
+	// From here on this process is the folder's only writer.
+	unlock, err := lockDir(opts.Dir, out)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, statErr := os.Stat(cfgPath)
+	exists := statErr == nil
 	switch {
 	case exists && !opts.Resume:
 		return fmt.Errorf("%w: %s (pass --resume to continue it, or choose another folder)", ErrRunExists, opts.Dir)
@@ -110,20 +134,6 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 	case opts.Resume:
 		return fmt.Errorf("nothing to resume: %s has no %s", opts.Dir, ConfigFile)
 	default:
-		if cfg == nil {
-			return errors.New("no config for a fresh run")
-		}
-		if tr, err = NewTrainer(ex, cfg); err != nil {
-			return err
-		}
-		// Refuse before anything is written, so that the same folder can be
-		// used again once the mistake is fixed.
-		if feed, err = opts.Data.Feed(tr); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-			return fmt.Errorf("create run folder: %w", err)
-		}
 		// Checkpoints without a config.json: another run's leftovers, which
 		// rotation would mix with (and prefer over) this run's.
 		if ents, err := os.ReadDir(opts.Dir); err == nil {
