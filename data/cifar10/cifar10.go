@@ -406,12 +406,24 @@ func ReadArchive(r io.Reader, name string) (train, test *Set, err error) {
 		src = zr
 	}
 	tr := tar.NewReader(src)
+	var zr *gzip.Reader
+	if z, ok := src.(*gzip.Reader); ok {
+		zr = z
+	}
 	folders := map[string]*folderBuilder{"train": newFolderBuilder(), "test": newFolderBuilder()}
 	batches := map[string]*Set{}
 	inner := func(p string) string { return name + ":" + p }
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
+			// The tar end-of-archive marker is not the end of the gzip
+			// stream: read that to its end too, so that gzip checks its
+			// CRC-32 and length (and finds what follows the member).
+			if zr != nil {
+				if _, err := io.Copy(io.Discard, zr); err != nil {
+					return nil, nil, fmt.Errorf("read %q: %w", name, archiveError(err))
+				}
+			}
 			break
 		}
 		if err != nil {
