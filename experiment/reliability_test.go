@@ -671,3 +671,60 @@ func TestStaleLockIsTakenOver(t *testing.T) {
 		wantGoodLatest(t, ex, dir, 3)
 	})
 }
+
+// A config.json edited by hand after its checkpoints were written (a seed,
+// a learning rate, a null) is reported on resume, naming the field and both
+// values, and nothing is trained; a resume that lengthens the run writes the
+// new length into config.json.
+func TestEditedConfigIsReported(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{MaxSteps: 4}); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, train.ConfigFile)
+		good, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed := tiny(ex).RunSettings().Seed
+		lr := regexp.MustCompile(`("network_adam": \{\s*"learning_rate": )[0-9.e+-]+`)
+		for name, tc := range map[string]struct{ edit, want string }{
+			"seed": {strings.Replace(string(good), fmt.Sprintf(`"seed": %d`, seed), `"seed": 12345`, 1),
+				fmt.Sprintf("seed 12345 in config.json, %d in the checkpoint", seed)},
+			"lr":   {lr.ReplaceAllString(string(good), "${1}0.5"), "network_adam.learning_rate 0.5 in config.json"},
+			"null": {strings.Replace(string(good), fmt.Sprintf(`"seed": %d`, seed), `"seed": null`, 1), "seed is null"},
+		} {
+			if tc.edit == string(good) {
+				t.Fatalf("%s: edit did not apply", name)
+			}
+			if err := os.WriteFile(path, []byte(tc.edit), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("%s: got %v, want an error naming %s and %q", name, err, path, tc.want)
+			}
+			if got := checkpointSteps(t, dir); !slices.Equal(got, []int{4}) {
+				t.Errorf("%s: checkpoints %v after the refused resume", name, got)
+			}
+		}
+		if err := os.WriteFile(path, good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		more := tiny(ex)
+		more.RunSettings().Epochs = 3
+		if err := run(context.Background(), ex, more, dir, train.RunOptions{Resume: true, MaxSteps: 5}); err != nil {
+			t.Fatal(err)
+		}
+		_, cfg, err := All.LoadConfig(path)
+		if err != nil || cfg.RunSettings().Epochs != 3 {
+			t.Errorf("config.json after lengthening the run: %v, %v", cfg, err)
+		}
+		// and the run goes on, its config and checkpoint agreeing.
+		if err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true, MaxSteps: 6}); err != nil {
+			t.Fatal(err)
+		}
+		wantGoodLatest(t, ex, dir, 6)
+	})
+}

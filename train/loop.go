@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/wakesleep/wakesleep/checkpoint"
 	"github.com/wakesleep/wakesleep/internal/progress"
 	"github.com/wakesleep/wakesleep/metrics"
+	"github.com/wakesleep/wakesleep/tensor"
 )
 
 // Files of a run folder.
@@ -31,6 +33,9 @@ type RunOptions struct {
 	Data   Data      // what the run trains on and its pictures show
 	// MaxSteps stops after this many steps in total (0: run every epoch).
 	MaxSteps int
+	// Amend, if set, changes the saved config of a run being resumed
+	// (the values of the Resumable flags given); the result is validated.
+	Amend func(saved Config) error
 	// OnStep, if set, is called after every step.
 	OnStep func(t *Trainer)
 	// OnEpoch, if set, is called after each epoch's checkpoint and pictures
@@ -89,31 +94,27 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 	exists := statErr == nil
 	switch {
 	case exists && !opts.Resume:
-		return fmt.Errorf("%w: %s (pass --resume to continue it, or choose another folder)", ErrRunExists, opts.Dir)
+		held := ""
+		if _, name, err := ReadConfigFile(cfgPath); err == nil {
+			held = fmt.Sprintf(" (a %s run)", name)
+		}
+		return fmt.Errorf("%w: %s%s (pass --resume to continue it, or choose another folder)", ErrRunExists, opts.Dir, held)
 	case exists:
 		b, name, err := ReadConfigFile(cfgPath)
 		if err != nil {
 			return err
 		}
 		if name != ex.Name() {
-			return fmt.Errorf("run folder %s holds a %q run, not %q", opts.Dir, name, ex.Name())
+			return fmt.Errorf("run folder %s holds another experiment: a %q run, not %q (resume it without naming an experiment, or choose another folder)", opts.Dir, name, ex.Name())
 		}
 		saved, err := DecodeConfig(ex, b, cfgPath)
 		if err != nil {
 			return err
 		}
-		// Only the length of the run may change on resume.
-		if cfg != nil && cfg.RunSettings().Epochs > 0 {
-			saved.RunSettings().Epochs = cfg.RunSettings().Epochs
-		}
-		if tr, err = NewTrainer(ex, saved); err != nil {
-			return err
-		}
-		if feed, err = opts.Data.Feed(tr); err != nil {
-			return err
-		}
 		removeStaleTemps(opts.Dir, out)
 		path, err := latestCheckpoint(opts.Dir, out)
+		var ts map[string]*tensor.Tensor
+		var meta map[string]string
 		switch {
 		case errors.Is(err, checkpoint.ErrNoCheckpoint):
 			// Stopped before its first checkpoint: the run's state at
@@ -122,14 +123,46 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 		case err != nil:
 			return fmt.Errorf("resume %s: %w", opts.Dir, err)
 		default:
-			ts, meta, err := checkpoint.Load(path)
-			if err != nil {
+			if ts, meta, err = checkpoint.Load(path); err != nil {
 				return err
 			}
+			// A hand-edited config.json (a seed, a learning rate) would
+			// silently train on as another run than the checkpoint's.
+			if err := agree(ex, saved, cfgPath, meta, path); err != nil {
+				return err
+			}
+		}
+		// Only what Resumable flags set may change on resume: the length
+		// of the run, what pictures it writes. config.json follows, so that
+		// it stays the config of the run's checkpoints.
+		before, err := EncodeConfig(saved)
+		if err != nil {
+			return err
+		}
+		if cfg != nil && cfg.RunSettings().Epochs > 0 {
+			saved.RunSettings().Epochs = cfg.RunSettings().Epochs
+		}
+		if opts.Amend != nil {
+			if err := opts.Amend(saved); err != nil {
+				return err
+			}
+		}
+		if tr, err = NewTrainer(ex, saved); err != nil {
+			return err
+		}
+		if feed, err = opts.Data.Feed(tr); err != nil {
+			return err
+		}
+		if ts != nil {
 			if err := tr.Restore(ts, meta); err != nil {
 				return fmt.Errorf("resume from %s: %w", path, err)
 			}
 			fmt.Fprintf(out, "resumed %s at step %d\n", path, tr.Step)
+		}
+		if after, err := EncodeConfig(saved); err == nil && !bytes.Equal(before, after) {
+			if err := SaveConfig(cfgPath, saved); err != nil {
+				return err
+			}
 		}
 	case opts.Resume:
 		return fmt.Errorf("nothing to resume: %s has no %s", opts.Dir, ConfigFile)

@@ -43,6 +43,7 @@ type runFlags struct {
 	data           string
 	maxSteps       int
 	evalEveryEpoch bool
+	amend          func(saved train.Config) error // on resume: the Resumable flags given
 }
 
 // nonConfigFlags may be given on resume: they change nothing saved.
@@ -191,7 +192,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "run folder: %s\n", o.run)
-	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Data: data, MaxSteps: o.maxSteps}
+	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Data: data, MaxSteps: o.maxSteps, Amend: o.amend}
 	if o.evalEveryEpoch {
 		opts.OnEpoch = eval.EpochHook(o.run, nil)
 	}
@@ -265,6 +266,20 @@ func (o *runFlags) config(ex train.Experiment, fs *flag.FlagSet, flags []*record
 		}
 		if given["epochs"] && cfg.RunSettings().Epochs <= 0 {
 			return nil, usagef("--epochs %d must be positive", cfg.RunSettings().Epochs)
+		}
+		// The Resumable flags given apply to the run's saved config.
+		o.amend = func(saved train.Config) error {
+			for _, r := range flags {
+				if r.set() {
+					if err := r.f.Set(saved, r.value()); err != nil {
+						return &usageError{msg: err.Error()}
+					}
+				}
+			}
+			if err := saved.Validate(); err != nil {
+				return &usageError{msg: err.Error()}
+			}
+			return nil
 		}
 		return cfg, nil
 	}
