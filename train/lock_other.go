@@ -27,3 +27,12 @@ func lockDir(dir string, out io.Writer) (func(), error) {
 	f.Close()
 	return func() { os.Remove(path) }, nil
 }
+
+// lockHeld returns a *LockedError if dir has a lock file.
+func lockHeld(dir string) error {
+	path := filepath.Join(dir, LockFile)
+	if _, err := os.Stat(path); err == nil {
+		return &LockedError{Dir: dir, PID: lockPID(path)}
+	}
+	return nil
+}

@@ -50,3 +50,19 @@ func lockDir(dir string, out io.Writer) (func(), error) {
 		}, nil
 	}
 }
+
+// lockHeld returns a *LockedError if a live process holds dir's lock.
+func lockHeld(dir string) error {
+	path := filepath.Join(dir, LockFile)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
+		return &LockedError{Dir: dir, PID: lockPID(path)}
+	} else if err == nil {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	}
+	return nil
+}

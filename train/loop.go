@@ -66,6 +66,18 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 	var tr *Trainer
 	var feed Feed
 	var err error
+	runExists := func() error {
+		held := ""
+		if _, name, err := ReadConfigFile(cfgPath); err == nil {
+			held = fmt.Sprintf(" (a %s run)", name)
+		}
+		return fmt.Errorf("%w: %s%s (pass --resume to continue it, or choose another folder)", ErrRunExists, opts.Dir, held)
+	}
+	// Checked again once the folder is locked; here so that a mistake
+	// costs no model building.
+	if err := CheckFolder(ex, opts.Dir, opts.Resume); err != nil {
+		return err
+	}
 	if !opts.Resume {
 		if cfg == nil {
 			return errors.New("no config for a fresh run")
@@ -81,8 +93,6 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 			return fmt.Errorf("create run folder: %w", err)
 		}
-	} else if _, err := os.Stat(opts.Dir); err != nil {
-		return fmt.Errorf("nothing to resume: %s has no %s", opts.Dir, ConfigFile)
 	}
 	// From here on this process is the folder's only writer.
 	unlock, err := lockDir(opts.Dir, out)
@@ -94,18 +104,14 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 	exists := statErr == nil
 	switch {
 	case exists && !opts.Resume:
-		held := ""
-		if _, name, err := ReadConfigFile(cfgPath); err == nil {
-			held = fmt.Sprintf(" (a %s run)", name)
-		}
-		return fmt.Errorf("%w: %s%s (pass --resume to continue it, or choose another folder)", ErrRunExists, opts.Dir, held)
+		return runExists()
 	case exists:
 		b, name, err := ReadConfigFile(cfgPath)
 		if err != nil {
 			return err
 		}
 		if name != ex.Name() {
-			return fmt.Errorf("run folder %s holds another experiment: a %q run, not %q (resume it without naming an experiment, or choose another folder)", opts.Dir, name, ex.Name())
+			return anotherExperiment(opts.Dir, name, ex)
 		}
 		saved, err := DecodeConfig(ex, b, cfgPath)
 		if err != nil {
@@ -182,6 +188,37 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 	}
 	l := &loop{tr: tr, feed: feed, opts: opts, out: out}
 	return l.run(ctx)
+}
+
+// CheckFolder makes the checks of a run folder that need nothing but the
+// folder (Run makes them again, under the folder's lock): a fresh run wants
+// none there, a resumed one a config.json of ex. A command line calls it
+// before reading the data, so that such a mistake is reported at once.
+func CheckFolder(ex Experiment, dir string, resume bool) error {
+	if err := lockHeld(dir); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, ConfigFile)
+	_, err := os.Stat(path)
+	switch {
+	case err == nil && !resume:
+		held := ""
+		if _, name, err := ReadConfigFile(path); err == nil {
+			held = fmt.Sprintf(" (a %s run)", name)
+		}
+		return fmt.Errorf("%w: %s%s (pass --resume to continue it, or choose another folder)", ErrRunExists, dir, held)
+	case err != nil && resume:
+		return fmt.Errorf("nothing to resume: %s has no %s", dir, ConfigFile)
+	case resume:
+		if _, name, err := ReadConfigFile(path); err == nil && name != ex.Name() {
+			return anotherExperiment(dir, name, ex)
+		}
+	}
+	return nil
+}
+
+func anotherExperiment(dir, name string, ex Experiment) error {
+	return fmt.Errorf("run folder %s holds another experiment: a %q run, not %q (resume it without naming an experiment, or choose another folder)", dir, name, ex.Name())
 }
 
 // removeStaleTemps deletes the temporary files (".<name>.tmp-*") that a

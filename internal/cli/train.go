@@ -110,11 +110,27 @@ func boolFlags() map[string]bool {
 	return m
 }
 
+// valueFlags are the names of the flags of any experiment that take a value.
+func valueFlags() map[string]bool {
+	m := map[string]bool{}
+	for _, ex := range experiment.All {
+		fs := flag.NewFlagSet("", flag.ContinueOnError)
+		(&runFlags{}).define(fs, ex)
+		experimentFlags(fs, ex)
+		fs.VisitAll(func(f *flag.Flag) {
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+				m[f.Name] = true
+			}
+		})
+	}
+	return m
+}
+
 // scanTrainArgs finds, without parsing, the positional arguments and the
 // values of --run and --resume: which experiment's flags to parse with
 // depends on them.
 func scanTrainArgs(args []string) (positional []string, run string, resume bool) {
-	bools := boolFlags()
+	bools, valued := boolFlags(), valueFlags()
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -137,6 +153,12 @@ func scanTrainArgs(args []string) (positional []string, run string, resume bool)
 		case i+1 < len(args):
 			if name == "run" {
 				run = args[i+1]
+			}
+			// A flag no experiment has takes no value: the mistake is
+			// reported by the parser, with the help of the experiment
+			// named after it.
+			if _, err := experiment.All.Lookup(args[i+1]); err == nil && !valued[name] {
+				continue
 			}
 			i++
 		}
@@ -186,6 +208,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if o.run == "" {
 		o.run = filepath.Join("runs", fmt.Sprintf("%s-%s", runTag(ex, cfg), time.Now().Format("20060102-150405")))
+	}
+	if err := train.CheckFolder(ex, o.run, o.resume); err != nil {
+		return err
 	}
 	data, err := ex.Data(o.data, stderr)
 	if err != nil {
