@@ -36,6 +36,10 @@ type RunOptions struct {
 	// Amend, if set, changes the saved config of a run being resumed
 	// (the values of the Resumable flags given); the result is validated.
 	Amend func(saved Config) error
+	// OnStart, if set, is called when the run's first step begins: from
+	// then on, a cancelled context ends the run at the end of the step in
+	// progress, with a checkpoint of it.
+	OnStart func()
 	// OnStep, if set, is called after every step.
 	OnStep func(t *Trainer)
 	// OnEpoch, if set, is called after each epoch's checkpoint and pictures
@@ -296,6 +300,9 @@ func (l *loop) run(ctx context.Context) error {
 	}
 	defer l.log.Close()
 
+	if l.opts.OnStart != nil {
+		l.opts.OnStart()
+	}
 	bar := progress.New(l.out, total, "train")
 	bar.Resume(tr.Step)
 	lastSaved := tr.Step

@@ -99,6 +99,11 @@ var tinyFlags = []string{"--hidden", "8", "--critic-width", "8", "--z-dim", "4",
 var shared string
 
 func TestMain(m *testing.M) {
+	// The test binary is wakesleep itself when a test runs it so (see
+	// TestSignalsEndEveryCommand).
+	if os.Getenv("WAKESLEEP_TEST_MAIN") == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	var err error
 	if shared, err = os.MkdirTemp("", "wakesleep-cli-test-"); err != nil {
 		panic(err)

@@ -217,7 +217,10 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "run folder: %s\n", o.run)
-	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Data: data, MaxSteps: o.maxSteps, Amend: o.amend}
+	hold := holding(ctx)
+	defer hold.Store(false)
+	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Data: data, MaxSteps: o.maxSteps, Amend: o.amend,
+		OnStart: func() { hold.Store(true) }}
 	if o.evalEveryEpoch {
 		opts.OnEpoch = eval.EpochHook(o.run, nil)
 	}
