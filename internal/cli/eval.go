@@ -74,8 +74,10 @@ type evalOptions struct {
 	compare    bool
 }
 
-func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var o evalOptions
+// parseEval parses an eval command line: with --compare the runs to
+// compare (opts nil), else the options of one evaluation.
+func parseEval(args []string, stderr io.Writer) (o *evalOptions, compare []string, opts *eval.Options, given map[string]bool, err error) {
+	o = &evalOptions{}
 	fs := newFlagSet("eval", evalUsage, stderr)
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file, or run folder (newest good checkpoint)")
 	fs.StringVar(&o.out, "out", "", "report folder (default: <run folder>/eval)")
@@ -92,29 +94,39 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&o.compare, "compare", false, "print the eval.json of the runs given as arguments side by side")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
-	given := setFlags(fs)
+	given = setFlags(fs)
 	if o.compare {
 		for name := range given {
 			if name != "compare" {
-				return usagef("--compare takes only run folders or eval.json files, not --%s", name)
+				return nil, nil, nil, nil, usagef("--compare takes only run folders or eval.json files, not --%s", name)
 			}
 		}
 		if len(pos) == 0 {
-			return usagef("--compare needs at least one run folder or eval.json")
+			return nil, nil, nil, nil, usagef("--compare needs at least one run folder or eval.json")
 		}
-		return compareRuns(pos, stdout)
+		return o, pos, nil, given, nil
 	}
 	if len(pos) > 0 {
-		return usagef("unexpected arguments %v (did you mean --compare?)", pos)
+		return nil, nil, nil, nil, usagef("unexpected arguments %v (did you mean --compare?)", pos)
 	}
 	if o.checkpoint == "" {
-		return usagef("--checkpoint is required (or --compare)")
+		return nil, nil, nil, nil, usagef("--checkpoint is required (or --compare)")
 	}
-	opts, err := o.options()
+	if opts, err = o.options(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return o, nil, opts, given, nil
+}
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, compare, opts, given, err := parseEval(args, stderr)
 	if err != nil {
 		return err
+	}
+	if opts == nil {
+		return compareRuns(compare, stdout)
 	}
 	if o.classifier != "" {
 		if opts.Classifier, opts.ClassifierInfo, err = eval.LoadClassifier(o.classifier); err != nil {

@@ -88,8 +88,10 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var o probeOptions
+// parseProbe parses a probe command line into its options and the studies
+// to run (skipped: those --study all leaves out, with what they lack).
+func parseProbe(args []string, stderr io.Writer) (o *probeOptions, studies, skipped []string, err error) {
+	o = &probeOptions{}
 	fs := newFlagSet("probe", probeUsage, stderr)
 	fs.StringVar(&o.study, "study", "all", "oscillation, critic, development, plasticity, silencing, a comma-separated list of them, or all")
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file or run folder (newest good checkpoint): the model of oscillation and critic")
@@ -115,12 +117,17 @@ func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.IntVar(&o.opts.Batch, "batch", 250, "rows per forward pass")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	if len(pos) > 0 {
-		return usagef("unexpected arguments %v", pos)
+		return nil, nil, nil, usagef("unexpected arguments %v", pos)
 	}
-	studies, skipped, err := o.validate()
+	studies, skipped, err = o.validate()
+	return o, studies, skipped, err
+}
+
+func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, studies, skipped, err := parseProbe(args, stderr)
 	if err != nil {
 		return err
 	}
