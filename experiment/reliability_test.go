@@ -728,3 +728,37 @@ func TestEditedConfigIsReported(t *testing.T) {
 		wantGoodLatest(t, ex, dir, 6)
 	})
 }
+
+// Every experiment estimates a run's memory from its config alone; a run
+// whose estimate exceeds the limit is refused before anything is built or
+// written, with the estimate in the message.
+func TestMemoryEstimateRefuses(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		est, ok := ex.(train.MemoryEstimator)
+		if !ok {
+			t.Fatalf("%s gives no memory estimate", ex.Name())
+		}
+		cfg := tiny(ex)
+		small := est.MemoryEstimate(cfg)
+		if !(small > 0) || small > 1<<30 {
+			t.Errorf("tiny config estimated at %s", train.Bytes(small))
+		}
+		big := tiny(ex)
+		big.RunSettings().BatchSize *= 64
+		if b := est.MemoryEstimate(big); !(b > small) {
+			t.Errorf("64× the batch estimated at %s, the tiny config at %s", train.Bytes(b), train.Bytes(small))
+		}
+		dir := filepath.Join(t.TempDir(), "run")
+		err := run(context.Background(), ex, cfg, dir, train.RunOptions{MemoryLimit: small / 2})
+		if !errors.Is(err, train.ErrTooBig) || !strings.Contains(err.Error(), "needs about "+train.Bytes(small)) {
+			t.Fatalf("got %v, want ErrTooBig with the estimate %s", err, train.Bytes(small))
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("the refused run left %s (%v)", dir, err)
+		}
+		// Within the limit it runs.
+		if err := run(context.Background(), ex, cfg, dir, train.RunOptions{MemoryLimit: small * 2, MaxSteps: 1}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

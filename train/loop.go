@@ -33,6 +33,9 @@ type RunOptions struct {
 	Data   Data      // what the run trains on and its pictures show
 	// MaxSteps stops after this many steps in total (0: run every epoch).
 	MaxSteps int
+	// MemoryLimit refuses a run whose estimated memory (MemoryEstimator)
+	// exceeds it, in bytes (0: the memory the machine has available).
+	MemoryLimit float64
 	// Amend, if set, changes the saved config of a run being resumed
 	// (the values of the Resumable flags given); the result is validated.
 	Amend func(saved Config) error
@@ -85,6 +88,12 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 	if !opts.Resume {
 		if cfg == nil {
 			return errors.New("no config for a fresh run")
+		}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		if err := CheckMemory(ex, cfg, opts.MemoryLimit); err != nil {
+			return err
 		}
 		if tr, err = NewTrainer(ex, cfg); err != nil {
 			return err
@@ -156,6 +165,9 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 			if err := opts.Amend(saved); err != nil {
 				return err
 			}
+		}
+		if err := CheckMemory(ex, saved, opts.MemoryLimit); err != nil {
+			return err
 		}
 		if tr, err = NewTrainer(ex, saved); err != nil {
 			return err

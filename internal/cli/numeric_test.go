@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -87,6 +89,29 @@ func TestNumericFlags(t *testing.T) {
 		code, _, stderr := runCLI(c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+// TestHugeConfigsRefusedUpFront: configs every check of their fields lets
+// through but no machine could hold are refused before anything is read or
+// built, with the estimate, for every experiment; nothing is left behind.
+func TestHugeConfigsRefusedUpFront(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	for _, args := range [][]string{
+		{"mnist", "--hidden", "8192", "--critic-width", "8192", "--batch-size", "1048576"},
+		{"fashionmnist", "--hidden", "8192", "--batch-size", "1048576"},
+		{"cifar10", "--channels", "4096,4096,4096,4096,4096", "--batch-size", "1048576"},
+		{"movingmnist", "--hidden", "100000"},
+	} {
+		run := filepath.Join(tmp, args[0])
+		code, _, stderr := runCLI(append([]string{"train", "--run", run, "--data", "/nonexistent"}, args...)...)
+		if code != 1 || !strings.Contains(stderr, "would not fit in memory") || !strings.Contains(stderr, "needs about") || !strings.Contains(stderr, "--no-memory-check") {
+			t.Errorf("%v: exit %d, %q; want 1 and the estimate", args, code, stderr)
+		}
+		if _, err := os.Stat(run); !os.IsNotExist(err) {
+			t.Errorf("%v: left %s (%v)", args, run, err)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -43,11 +44,12 @@ type runFlags struct {
 	data           string
 	maxSteps       int
 	evalEveryEpoch bool
+	noMemoryCheck  bool
 	amend          func(saved train.Config) error // on resume: the Resumable flags given
 }
 
 // nonConfigFlags may be given on resume: they change nothing saved.
-var nonConfigFlags = map[string]bool{"run": true, "resume": true, "data": true, "max-steps": true, "eval-every-epoch": true}
+var nonConfigFlags = map[string]bool{"run": true, "resume": true, "data": true, "max-steps": true, "eval-every-epoch": true, "no-memory-check": true}
 
 func (o *runFlags) define(fs *flag.FlagSet, ex train.Experiment) {
 	var presets []string
@@ -59,6 +61,7 @@ func (o *runFlags) define(fs *flag.FlagSet, ex train.Experiment) {
 	fs.BoolVar(&o.resume, "resume", false, "continue the run in --run from its newest good checkpoint")
 	fs.StringVar(&o.data, "data", "", ex.Info().DataHelp)
 	fs.IntVar(&o.maxSteps, "max-steps", 0, "stop after N steps in total (0: all epochs)")
+	fs.BoolVar(&o.noMemoryCheck, "no-memory-check", false, "train even if the estimated memory of the config exceeds what the machine has available")
 	fs.BoolVar(&o.evalEveryEpoch, "eval-every-epoch", false, "evaluate after each epoch (alignment KL, classifier metrics on 2000 samples) into <run>/eval/ ("+strings.Join(epochEvaluated(), ", ")+")")
 }
 
@@ -99,7 +102,7 @@ func experimentFlags(fs *flag.FlagSet, ex train.Experiment) []*recorded {
 // boolFlags are the names of the boolean flags of any experiment, for
 // finding the experiment's name on the command line before parsing it.
 func boolFlags() map[string]bool {
-	m := map[string]bool{"resume": true, "eval-every-epoch": true, "h": true, "help": true}
+	m := map[string]bool{"resume": true, "eval-every-epoch": true, "no-memory-check": true, "h": true, "help": true}
 	for _, ex := range experiment.All {
 		for _, f := range append(train.SettingsFlags(), ex.Flags()...) {
 			if f.Type == "bool" {
@@ -212,6 +215,16 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := train.CheckFolder(ex, o.run, o.resume); err != nil {
 		return err
 	}
+	limit := 0.0 // what the machine has available
+	if o.noMemoryCheck {
+		limit = math.Inf(1)
+	}
+	// A fresh run's config is known: refuse it before the data are read.
+	if !o.resume {
+		if err := train.CheckMemory(ex, cfg, limit); err != nil {
+			return fmt.Errorf("%w (--no-memory-check trains anyway)", err)
+		}
+	}
 	data, err := ex.Data(o.data, stderr)
 	if err != nil {
 		return err
@@ -219,7 +232,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "run folder: %s\n", o.run)
 	hold := holding(ctx)
 	defer hold.Store(false)
-	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Data: data, MaxSteps: o.maxSteps, Amend: o.amend,
+	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Data: data, MaxSteps: o.maxSteps, Amend: o.amend, MemoryLimit: limit,
 		OnStart: func() { hold.Store(true) }}
 	if o.evalEveryEpoch {
 		opts.OnEpoch = eval.EpochHook(o.run, nil)
