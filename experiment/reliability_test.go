@@ -762,3 +762,76 @@ func TestMemoryEstimateRefuses(t *testing.T) {
 		}
 	})
 }
+
+// Folders left by a failure before the first checkpoint stay usable: one
+// killed after a few metric rows and pictures (and its lock, and a write
+// cut short) resumes from step 0 and ends byte-identical to an
+// uninterrupted run, metrics included; one whose config.json is unreadable
+// and that holds no checkpoint is taken by a fresh run (and --resume says
+// so); an empty one or one holding only a stale lock is taken by a fresh run.
+func TestFoldersLeftBeforeFirstCheckpoint(t *testing.T) {
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Skip("no true(1) to get a dead process's PID from")
+	}
+	dead := strconv.Itoa(gone.ProcessState.Pid()) + "\n"
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		a, b := t.TempDir(), t.TempDir()
+		cfg := tiny(ex)
+		cfg.RunSettings().LogEvery = 1
+		if err := run(context.Background(), ex, cfg, a, train.RunOptions{MaxSteps: 5}); err != nil {
+			t.Fatal(err)
+		}
+		if err := train.SaveConfig(filepath.Join(b, train.ConfigFile), cfg); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := os.ReadFile(filepath.Join(a, train.MetricsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitAfter(string(rows), "\n")
+		for name, content := range map[string]string{
+			train.MetricsFile:                  strings.Join(lines[:3], ""), // header and two rows
+			train.LockFile:                     dead,
+			".ckpt-00000004.safetensors.tmp-1": "cut",
+		} {
+			if err := os.WriteFile(filepath.Join(b, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := run(context.Background(), ex, nil, b, train.RunOptions{Resume: true, MaxSteps: 5}); err != nil {
+			t.Fatal(err)
+		}
+		sameFile(t, filepath.Join(a, checkpoint.FileName(train.CheckpointPrefix, 5)), filepath.Join(b, checkpoint.FileName(train.CheckpointPrefix, 5)))
+		a5, _ := os.ReadFile(filepath.Join(a, train.MetricsFile))
+		b5, _ := os.ReadFile(filepath.Join(b, train.MetricsFile))
+		if strings.Count(string(a5), "\n") != strings.Count(string(b5), "\n") {
+			t.Errorf("metrics: %d lines after the resume, %d uninterrupted", strings.Count(string(b5), "\n"), strings.Count(string(a5), "\n"))
+		}
+
+		for name, files := range map[string]map[string]string{
+			"unreadable config": {train.ConfigFile: `{"experi`},
+			"empty config":      {train.ConfigFile: ""},
+			"empty folder":      {},
+			"stale lock":        {train.LockFile: dead, ".config.json.tmp-3": "{"},
+		} {
+			dir := t.TempDir()
+			for n, c := range files {
+				if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, ok := files[train.ConfigFile]; ok {
+				err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true})
+				if err == nil || !strings.Contains(err.Error(), "start a fresh run there") {
+					t.Errorf("%s: resume: %v, want a hint to start afresh", name, err)
+				}
+			}
+			if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{MaxSteps: 2}); err != nil {
+				t.Errorf("%s: a fresh run refused the folder: %v", name, err)
+				continue
+			}
+			wantGoodLatest(t, ex, dir, 2)
+		}
+	})
+}

@@ -115,12 +115,19 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 	defer unlock()
 	_, statErr := os.Stat(cfgPath)
 	exists := statErr == nil
+	if exists && !opts.Resume && unreadableLeftover(opts.Dir) {
+		fmt.Fprintf(out, "warning: %s holds an unreadable %s and no checkpoint, left by a failed start: replacing it\n", opts.Dir, ConfigFile)
+		exists = false
+	}
 	switch {
 	case exists && !opts.Resume:
 		return runExists()
 	case exists:
 		b, name, err := ReadConfigFile(cfgPath)
 		if err != nil {
+			if unreadableLeftover(opts.Dir) {
+				return fmt.Errorf("%w; %s holds no checkpoint either: start a fresh run there (without --resume)", err, opts.Dir)
+			}
 			return err
 		}
 		if name != ex.Name() {
@@ -217,6 +224,10 @@ func CheckFolder(ex Experiment, dir string, resume bool) error {
 	path := filepath.Join(dir, ConfigFile)
 	_, err := os.Stat(path)
 	switch {
+	case err == nil && !resume && unreadableLeftover(dir):
+		// A config.json that does not even decode, and no checkpoint: what
+		// a failure before the first checkpoint on a filesystem without
+		// atomic rename leaves. No trained state is lost by starting over.
 	case err == nil && !resume:
 		held := ""
 		if _, name, err := ReadConfigFile(path); err == nil {
@@ -231,6 +242,30 @@ func CheckFolder(ex Experiment, dir string, resume bool) error {
 		}
 	}
 	return nil
+}
+
+// unreadableLeftover reports whether dir's config.json does not decode as
+// any config and dir holds no checkpoint: a fresh run may replace it.
+func unreadableLeftover(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return false
+	}
+	if _, err := ExperimentOf(b); err == nil {
+		return false
+	}
+	return !hasCheckpoints(dir)
+}
+
+// hasCheckpoints reports whether dir holds a file named as a checkpoint.
+func hasCheckpoints(dir string) bool {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), CheckpointPrefix+"-") && strings.HasSuffix(e.Name(), ".safetensors") {
+			return true
+		}
+	}
+	return false
 }
 
 func anotherExperiment(dir, name string, ex Experiment) error {
