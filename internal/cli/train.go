@@ -31,7 +31,10 @@ Usage: wakesleep train [experiment] [flags]     (experiment anywhere on the line
 
 Experiments:
 %s
-Ctrl-C or SIGTERM saves a checkpoint; --resume continues bit-identically.
+Ctrl-C or SIGTERM finishes the step in progress and saves a checkpoint (a
+second one quits at once); --resume continues bit-identically. A run folder
+is locked (run.lock names the process) while a run trains in it. A config
+whose estimated memory exceeds what the machine has available is refused.
 Flags override the preset; run 'wakesleep train <experiment> -h' for an
 experiment's flags.
 `
