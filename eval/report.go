@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wakesleep/wakesleep/internal/regular"
 	"image/color"
 	"io"
 	"io/fs"
@@ -64,7 +65,7 @@ func ReadResult(path string) (*Result, string, error) {
 		candidates = []string{filepath.Join(path, ResultFile), filepath.Join(path, ReportDir, ResultFile)}
 	}
 	for _, p := range candidates {
-		b, err := os.ReadFile(p)
+		b, err := regular.ReadFile(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		} else if err != nil {

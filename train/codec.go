@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/wakesleep/wakesleep/internal/regular"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,7 +127,7 @@ func DecodeConfig(ex Experiment, b []byte, where string) (Config, error) {
 // ReadConfigFile returns the bytes of a config file and the experiment it
 // names.
 func ReadConfigFile(path string) ([]byte, string, error) {
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if err != nil {
 		return nil, "", err
 	}

@@ -3,7 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
-	"os"
+	"github.com/wakesleep/wakesleep/internal/regular"
 	"strconv"
 	"strings"
 )
@@ -36,7 +36,7 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
 // lockPID reads the PID a lock file names (0 if none).
 func lockPID(path string) int {
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if err != nil {
 		return 0
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wakesleep/wakesleep/internal/regular"
 	"io"
 	"math"
 	"os"
@@ -247,7 +248,7 @@ func CheckFolder(ex Experiment, dir string, resume bool) error {
 // unreadableLeftover reports whether dir's config.json does not decode as
 // any config and dir holds no checkpoint: a fresh run may replace it.
 func unreadableLeftover(dir string) bool {
-	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	b, err := regular.ReadFile(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return false
 	}

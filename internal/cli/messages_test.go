@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,5 +92,52 @@ func TestTwoTrainsOneFolder(t *testing.T) {
 	}
 	if got := <-first; !strings.HasPrefix(got, "0 ") {
 		t.Errorf("first train: %s", got)
+	}
+}
+
+// TestDevicesAndFIFOsAsFiles: a device (/dev/zero, read forever) or a FIFO
+// (blocks on open) where a command wants a file is refused at once.
+func TestDevicesAndFIFOsAsFiles(t *testing.T) {
+	t.Parallel()
+	_, run := goodRun()
+	tmp := t.TempDir()
+	fifo := filepath.Join(tmp, "fifo.tar.gz")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("no FIFOs here")
+	}
+	fifoRun := filepath.Join(tmp, "fifo-run")
+	os.Mkdir(fifoRun, 0o755)
+	syscall.Mkfifo(filepath.Join(fifoRun, "config.json"), 0o644)
+	fifoData := filepath.Join(tmp, "fifo-data")
+	os.Mkdir(fifoData, 0o755)
+	if err := writeMNISTDir(fifoData, 32, 28, 28); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(fifoData, "t10k-images-idx3-ubyte"))
+	syscall.Mkfifo(filepath.Join(fifoData, "t10k-images-idx3-ubyte"), 0o644)
+	for _, args := range [][]string{
+		{"sample", "--checkpoint", "/dev/zero"},
+		{"sample", "--checkpoint", fifo},
+		{"eval", "--checkpoint", run, "--classifier", "/dev/zero"},
+		{"eval", "--compare", "/dev/zero"},
+		{"eval", "--compare", fifo},
+		{"probe", "--study", "oscillation", "--checkpoint", "/dev/zero"},
+		{"train", "--run", fifoRun, "--resume"},
+		{"train", "cifar10", "--data", fifo, "--run", filepath.Join(tmp, "r1")},
+		{"train", "mnist", "--data", fifoData, "--run", filepath.Join(tmp, "r2")},
+	} {
+		done := make(chan string, 1)
+		go func() {
+			code, _, stderr := runCLI(args...)
+			done <- fmt.Sprint(code, " ", stderr)
+		}()
+		select {
+		case got := <-done:
+			if strings.HasPrefix(got, "0 ") || !strings.Contains(got, "not a regular file") {
+				t.Errorf("%v: %s; want a failure naming a file that is not regular", args, got)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%v: still running after 20 s", args)
+		}
 	}
 }
