@@ -273,8 +273,8 @@ func (o *evalOptions) options() (*eval.Options, error) {
 	}
 	var als []eval.AlignmentOptions
 	for _, f := range strings.Split(o.alignments, ",") {
-		var x, z int
-		if n, err := fmt.Sscanf(strings.TrimSpace(f), "%dx%dz", &x, &z); err != nil || n != 2 {
+		x, z, ok := parseAlignment(f)
+		if !ok {
 			return nil, usagef("--alignments: %q is not <x units>x<z units>z, e.g. 8x8z", f)
 		}
 		a := eval.AlignmentOptions{Draws: o.draws, XUnits: x, ZUnits: z, Alpha: o.alpha,
@@ -317,4 +317,14 @@ func runName(p string) string {
 		p = filepath.Dir(p)
 	}
 	return filepath.Base(p)
+}
+
+// parseAlignment parses "<x units>x<z units>z", e.g. 8x8z, and nothing more
+// (fmt.Sscanf alone would take "8x8zjunk").
+func parseAlignment(f string) (x, z int, ok bool) {
+	f = strings.TrimSpace(f)
+	if n, err := fmt.Sscanf(f, "%dx%dz", &x, &z); err != nil || n != 2 {
+		return 0, 0, false
+	}
+	return x, z, fmt.Sprintf("%dx%dz", x, z) == f
 }

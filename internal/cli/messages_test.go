@@ -118,6 +118,8 @@ func TestDevicesAndFIFOsAsFiles(t *testing.T) {
 	for _, args := range [][]string{
 		{"sample", "--checkpoint", "/dev/zero"},
 		{"sample", "--checkpoint", fifo},
+		{"sample", "--checkpoint", run, "--n", "4", "--out", fifo}, // not replaced by a PNG
+		{"diagnose", "--checkpoint", run, "--probe-train", "10", "--probe-test", "10", "--batches", "1", "--out", fifo},
 		{"eval", "--checkpoint", run, "--classifier", "/dev/zero"},
 		{"eval", "--compare", "/dev/zero"},
 		{"eval", "--compare", fifo},

@@ -54,6 +54,8 @@ func TestNumericFlags(t *testing.T) {
 		{with("eval", "--draws", "0"), "--draws 0"},
 		{with("eval", "--draws", "1000000000000"), "--draws 1000000000000"},
 		{with("eval", "--alignments", "99999999999999999999x1z"), "--alignments"},
+		{with("eval", "--alignments", "8x8zjunk"), `--alignments: "8x8zjunk" is not`},
+		{with("probe", "--study", "development", "--alignments", "8x8z,2x+2z"), `--alignments: "2x+2z" is not`},
 		// predict.
 		{with("predict", "--n", "0"), "--n 0 must be in 1..64"},
 		{with("predict", "--index", "9223372036854775807"), "--index 9223372036854775807 must be in"},

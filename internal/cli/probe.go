@@ -238,8 +238,8 @@ func (o *probeOptions) validate() (studies, skipped []string, err error) {
 		}
 	}
 	for _, f := range strings.Split(o.alignments, ",") {
-		var x, z int
-		if n, err := fmt.Sscanf(strings.TrimSpace(f), "%dx%dz", &x, &z); err != nil || n != 2 {
+		x, z, ok := parseAlignment(f)
+		if !ok {
 			return nil, nil, usagef("--alignments: %q is not <x units>x<z units>z, e.g. 8x8z", f)
 		}
 		a := eval.DefaultAlignmentOptions()
