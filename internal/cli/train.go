@@ -238,7 +238,14 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Data: data, MaxSteps: o.maxSteps, Amend: o.amend, MemoryLimit: limit,
 		OnStart: func() { hold.Store(true) }}
 	if o.evalEveryEpoch {
-		opts.OnEpoch = eval.EpochHook(o.run, nil)
+		hook := eval.EpochHook(o.run, nil)
+		// The epoch's checkpoint and pictures are saved before its
+		// evaluation: a signal need not wait for that to finish.
+		opts.OnEpoch = func(tr *train.Trainer, epoch int) error {
+			hold.Store(false)
+			defer hold.Store(true)
+			return hook(tr, epoch)
+		}
 	}
 	return train.Run(ctx, ex, cfg, opts)
 }
