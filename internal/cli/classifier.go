@@ -152,6 +152,8 @@ func classifierBounds(c eval.ClassifierConfig) error {
 		}
 	}
 	switch {
+	case c.Seed == 0:
+		return usagef("--seed must be positive")
 	case c.Epochs > 100000:
 		return usagef("--epochs %d exceeds 100000", c.Epochs)
 	case c.BatchSize > 60000:

@@ -62,6 +62,10 @@ func TestNumericFlags(t *testing.T) {
 		{with("predict", "--eval-n", "0"), "--eval-n 0"},
 		{with("predict", "--eval-n", "1000000000000", "--batch", "1000000000000"), "--eval-n 1000000000000 must be ≤"},
 		{with("predict", "--delay", "0"), "--delay 0"},
+		{with("predict", "--seed", "0"), "--seed must be positive"},
+		{with("eval", "--seed", "0"), "--seed and --unit-seed must be positive"},
+		{with("probe", "--seed", "0"), "--seed must be positive"},
+		{[]string{"classifier", "train", "--seed", "0"}, "--seed must be positive"},
 		// diagnose.
 		{with("diagnose", "--probe-train", "0"), "--probe-train"},
 		{with("diagnose", "--batches", "9223372036854775807"), "--batches"},

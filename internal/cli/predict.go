@@ -82,6 +82,8 @@ func parsePredict(args []string, stderr io.Writer) (*predictOptions, error) {
 		return nil, usagef("--delay %d must be in 1..6000", o.delay)
 	case o.evalN <= 0 || o.batch <= 0:
 		return nil, usagef("--eval-n %d and --batch %d must be positive", o.evalN, o.batch)
+	case o.seed == 0:
+		return nil, usagef("--seed must be positive")
 	case o.evalN > maxEvalN || o.batch > 4096:
 		return nil, usagef("--eval-n %d must be ≤ %d and --batch %d ≤ 4096", o.evalN, maxEvalN, o.batch)
 	}
