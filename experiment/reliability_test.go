@@ -835,3 +835,34 @@ func TestFoldersLeftBeforeFirstCheckpoint(t *testing.T) {
 		}
 	})
 }
+
+// A checkpoint whose run metadata is not finite (a learning rate of NaN or
+// Inf) or not a step count, with a valid checksum, is skipped like one
+// holding a non-finite tensor.
+func TestNonFiniteMetadataFallsBack(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		for key, v := range map[string]string{"wakesleep.network.lr": "NaN", "wakesleep.critic.lr": "+Inf", "wakesleep.step": "-3"} {
+			dir := t.TempDir()
+			if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			newest := filepath.Join(dir, "ckpt-00000008.safetensors")
+			ts, meta, err := checkpoint.Load(newest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta[key] = v
+			if err := checkpoint.Save(newest, ts, meta); err != nil {
+				t.Fatal(err)
+			}
+			var warn strings.Builder
+			tr, _, err := All.Open(dir, &warn)
+			if err != nil || tr.Step != 4 || !strings.Contains(warn.String(), key) {
+				t.Errorf("%s = %s: %v, step %v, warning %q", key, v, err, tr, warn.String())
+			}
+			if _, _, err := All.Open(newest, nil); err == nil {
+				t.Errorf("%s = %s: the file itself was opened", key, v)
+			}
+		}
+	})
+}

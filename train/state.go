@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"sort"
@@ -256,6 +257,9 @@ func latestGood(dir string) (string, int, error) {
 		if name := nonFinite(f.Tensors); name != "" {
 			return fmt.Errorf("%s: tensor %q holds NaN or infinite values", path, name)
 		}
+		if _, err := parseRunMeta(f.Meta); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
 		return nil
 	})
 }
@@ -313,8 +317,8 @@ func parseRunMeta(meta map[string]string) (runMeta, error) {
 	}{{metaNetLR, &rm.NetLR}, {metaCriticLR, &rm.CriticLR}} {
 		k, dst := f.k, f.dst
 		v, err := strconv.ParseFloat(meta[k], 64)
-		if err != nil {
-			return rm, fmt.Errorf("checkpoint metadata %s = %q is not a number", k, meta[k])
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return rm, fmt.Errorf("checkpoint metadata %s = %q is not a finite learning rate", k, meta[k])
 		}
 		*dst = v
 	}
