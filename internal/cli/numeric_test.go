@@ -40,6 +40,7 @@ func TestNumericFlags(t *testing.T) {
 		{[]string{"train", "--max-steps", "-1"}, "--max-steps -1"},
 		{[]string{"train", "--hidden", "1099511627776"}, "hidden"},
 		{[]string{"train", "cifar10", "--channels", "1,NaN"}, "channels"},
+		{[]string{"train", "movingmnist", "--pictures", "1000000000000"}, "picture count 1000000000000 must be in 0..64"},
 		{[]string{"train", "cifar10", "--channels", "99999999999999999999"}, "channels"},
 		// sample and reconstruct.
 		{with("sample", "--n", "0"), "--n 0 must be in 1..4096"},
