@@ -866,3 +866,23 @@ func TestNonFiniteMetadataFallsBack(t *testing.T) {
 		}
 	})
 }
+
+// config.json is written only once the data are checked against the
+// config: data that do not fit leave no run folder, and the same folder
+// takes a fresh run once the mistake is fixed.
+func TestDataCheckedBeforeConfigWritten(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := filepath.Join(t.TempDir(), "run")
+		cfg := tiny(ex)
+		cfg.RunSettings().CriticSteps = 1000 // more images a step than the data hold
+		if err := run(context.Background(), ex, cfg, dir, train.RunOptions{}); err == nil {
+			t.Fatal("a run whose batches exceed the data started")
+		}
+		if _, err := os.Stat(filepath.Join(dir, train.ConfigFile)); !os.IsNotExist(err) {
+			t.Errorf("config.json written before the data were checked (%v)", err)
+		}
+		if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{MaxSteps: 1}); err != nil {
+			t.Fatalf("the folder refuses a fresh run afterwards: %v", err)
+		}
+	})
+}
