@@ -77,6 +77,9 @@ func parseClassifier(args []string, stderr io.Writer) (*classifierOptions, error
 	if err := classifierBounds(*cfg); err != nil {
 		return nil, err
 	}
+	if err := outFile("out", o.out); err != nil {
+		return nil, err
+	}
 	cmd := []string{"wakesleep", "classifier", "train"}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name != "out" && f.Name != "data" {

@@ -241,3 +241,27 @@ func finiteFlags(fs *flag.FlagSet) error {
 	})
 	return err
 }
+
+// outDir checks, before any work, that an output folder given on the
+// command line can be one: absent (it is created) or a folder.
+func outDir(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		return usagef("--%s %s exists and is not a folder", flag, path)
+	}
+	return nil
+}
+
+// outFile checks, before any work, that an output file given on the command
+// line can be written: absent, or a regular file (it is replaced).
+func outFile(flag, path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return usagef("--%s %s exists and is not a regular file", flag, path)
+	}
+	return nil
+}

@@ -71,6 +71,9 @@ func parseDiagnose(args []string, stderr io.Writer) (*diagnoseOptions, error) {
 	if o.seed == 0 {
 		return nil, usagef("--seed must be positive")
 	}
+	if err := outFile("out", o.out); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 

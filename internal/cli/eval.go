@@ -117,6 +117,9 @@ func parseEval(args []string, stderr io.Writer) (o *evalOptions, compare []strin
 	if opts, err = o.options(); err != nil {
 		return nil, nil, nil, nil, err
 	}
+	if err := outDir("out", o.out); err != nil {
+		return nil, nil, nil, nil, err
+	}
 	return o, nil, opts, given, nil
 }
 

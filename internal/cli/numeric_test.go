@@ -82,6 +82,14 @@ func TestNumericFlags(t *testing.T) {
 		{with("probe", "--study", "oscillation", "--batch", "1000000000000"), "--batch 1000000000000 must be in"},
 		{with("probe", "--study", "development", "--align-n", "1000000000"), "--align-n 1000000000 must be in"},
 		{with("probe", "--study", "oscillation", "--max-checkpoints", "-1"), "--max-checkpoints -1"},
+		// outputs that cannot be written, refused before any work.
+		{with("eval", "--out", "/dev/null"), "--out /dev/null exists and is not a folder"},
+		{with("probe", "--study", "oscillation", "--out", "/dev/null"), "--out /dev/null exists and is not a folder"},
+		{with("predict", "--eval-out", "/dev/null"), "--eval-out /dev/null exists and is not a folder"},
+		{with("predict", "--gif", "/dev/null"), "--gif /dev/null exists and is not a regular file"},
+		{with("sample", "--out", "/dev/null"), "--out /dev/null exists and is not a regular file"},
+		{with("diagnose", "--out", "/"), "--out / exists and is not a regular file"},
+		{[]string{"classifier", "train", "--out", "/dev/null"}, "--out /dev/null exists and is not a regular file"},
 		// classifier.
 		{[]string{"classifier", "train", "--learning-rate", "NaN"}, "--learning-rate NaN"},
 		{[]string{"classifier", "train", "--dropout", "Inf"}, "--dropout +Inf"},

@@ -87,6 +87,11 @@ func parsePredict(args []string, stderr io.Writer) (*predictOptions, error) {
 	case o.evalN > maxEvalN || o.batch > 4096:
 		return nil, usagef("--eval-n %d must be ≤ %d and --batch %d ≤ 4096", o.evalN, maxEvalN, o.batch)
 	}
+	for _, err := range []error{outFile("out", o.out), outFile("gif", o.gifOut), outDir("eval-out", o.evalOut)} {
+		if err != nil {
+			return nil, err
+		}
+	}
 	return o, nil
 }
 

@@ -122,6 +122,9 @@ func parseProbe(args []string, stderr io.Writer) (o *probeOptions, studies, skip
 	if len(pos) > 0 {
 		return nil, nil, nil, usagef("unexpected arguments %v", pos)
 	}
+	if err := outDir("out", o.out); err != nil {
+		return nil, nil, nil, err
+	}
 	studies, skipped, err = o.validate()
 	return o, studies, skipped, err
 }

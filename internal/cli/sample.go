@@ -79,6 +79,9 @@ func parsePicture(args []string, stderr io.Writer, name, usage string, defN int,
 	if o.depth < 0 {
 		return nil, usagef("--depth %d must be ≥ 0", o.depth)
 	}
+	if err := outFile("out", o.out); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
