@@ -39,9 +39,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wakesleep/wakesleep/internal/regular"
 	"math"
 	"math/bits"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -111,7 +111,7 @@ func SaveFile(path string, f *File) error {
 
 // LoadFile reads and verifies the file at path. Errors name the file.
 func LoadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := regular.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -123,6 +123,14 @@ func (e *FallbackError) Unwrap() []error { return e.Skipped }
 // With no checkpoint files at all it returns an error wrapping
 // ErrNoCheckpoint; if every file is corrupt, an error listing them all.
 func Latest(dir, prefix string) (path string, step int, err error) {
+	return LatestAccepted(dir, prefix, nil)
+}
+
+// LatestAccepted is Latest with a further test of each file that loads and
+// verifies: a file for which accept returns an error is skipped like a
+// corrupt one (say, a checkpoint whose checksum is right but whose tensors
+// hold NaN). A nil accept accepts every file.
+func LatestAccepted(dir, prefix string, accept func(path string, f *File) error) (path string, step int, err error) {
 	files, err := list(dir, prefix)
 	if err != nil {
 		return "", 0, fmt.Errorf("find latest checkpoint: %w", err)
@@ -132,7 +140,11 @@ func Latest(dir, prefix string) (path string, step int, err error) {
 	}
 	var skipped []error
 	for _, f := range files {
-		if err := Verify(f.path); err != nil {
+		loaded, err := LoadFile(f.path)
+		if err == nil && accept != nil {
+			err = accept(f.path, loaded)
+		}
+		if err != nil {
 			skipped = append(skipped, err)
 			continue
 		}

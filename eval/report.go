@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wakesleep/wakesleep/internal/regular"
 	"image/color"
 	"io"
 	"io/fs"
@@ -64,7 +65,7 @@ func ReadResult(path string) (*Result, string, error) {
 		candidates = []string{filepath.Join(path, ResultFile), filepath.Join(path, ReportDir, ResultFile)}
 	}
 	for _, p := range candidates {
-		b, err := os.ReadFile(p)
+		b, err := regular.ReadFile(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		} else if err != nil {
@@ -206,6 +207,11 @@ func alignmentPlot(a *AlignmentResult) *imaging.Plot {
 		}
 	}
 	hi = math.Max(hi, 2*f0)
+	if math.IsInf(hi, 0) || math.IsNaN(hi) || !(f0 > 0) {
+		// Frequencies are at most 1; anything else must not stall the
+		// loop below (e += 0.1 never reaches +Inf).
+		hi, f0 = 1, math.Max(math.Min(f0, 0.5), 1e-12)
+	}
 	// The floor as a dashed pair of lines: short segments broken by NaN.
 	var fx, fy, gx, gy []float64
 	for e := math.Log10(f0); e < math.Log10(hi); e += 0.1 {

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -475,6 +478,411 @@ func TestConfigCodecIsStrict(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), path) {
 				t.Errorf("%s: got %v, want an error naming %s", name, err, path)
 			}
+		}
+	})
+}
+
+// poisonCheckpoint rewrites the checkpoint at path with v in its first
+// model tensor: a file whose checksum is right but that holds a non-finite
+// value (written by another build, or edited).
+func poisonCheckpoint(t *testing.T, path string, v float64) {
+	t.Helper()
+	ts, meta, err := checkpoint.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for k := range ts {
+		if strings.HasPrefix(k, "model.") {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	ts[names[0]].SetAt(0, v)
+	if err := checkpoint.Save(path, ts, meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpoint.Verify(path); err != nil {
+		t.Fatalf("poisoned checkpoint does not verify: %v", err)
+	}
+}
+
+// A checkpoint holding NaN or Inf with a valid checksum is never resumed,
+// sampled or predicted from: a run folder falls back to the previous good
+// checkpoint (with a warning), the file itself is refused.
+func TestNonFiniteCheckpointFallsBack(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+			dir := t.TempDir()
+			if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			newest := filepath.Join(dir, "ckpt-00000008.safetensors")
+			poisonCheckpoint(t, newest, v)
+			if _, _, err := All.Open(newest, nil); err == nil || !strings.Contains(err.Error(), "NaN or infinite") {
+				t.Errorf("%g: opening the poisoned file: %v, want a refusal", v, err)
+			}
+			var warn strings.Builder
+			tr, path, err := All.Open(dir, &warn)
+			if err != nil || tr.Step != 4 || !strings.HasSuffix(path, "ckpt-00000004.safetensors") {
+				t.Fatalf("%g: opening the folder: %v (%s)", v, err, path)
+			}
+			if !strings.Contains(warn.String(), "NaN or infinite") {
+				t.Errorf("%g: no warning about the poisoned file: %q", v, warn.String())
+			}
+			var log strings.Builder
+			if err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true, Out: &log}); err != nil {
+				t.Fatalf("%g: resume: %v", v, err)
+			}
+			if !strings.Contains(log.String(), "resumed "+filepath.Join(dir, "ckpt-00000004.safetensors")) {
+				t.Errorf("%g: log does not report the fallback:\n%s", v, log.String())
+			}
+			wantGoodLatest(t, ex, dir, 8)
+		}
+	})
+}
+
+// A step that fails before any checkpoint is written says so, naming the
+// step that failed, and claims no good checkpoint.
+func TestNaNBeforeFirstCheckpoint(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{OnStep: func(tr *train.Trainer) {
+			if tr.Step == 1 {
+				poison(tr, math.NaN())
+			}
+		}})
+		var ne *train.NumericError
+		if !errors.As(err, &ne) || ne.Step != 2 {
+			t.Fatalf("got %v, want a *NumericError of step 2", err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "no good checkpoint in "+dir) || strings.Contains(msg, "kept") {
+			t.Errorf("message: %s", msg)
+		}
+		// The folder stays usable: resume starts over from step 0.
+		var log strings.Builder
+		if err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true, Out: &log, MaxSteps: 2}); err != nil {
+			t.Fatalf("resume after a failure before the first checkpoint: %v", err)
+		}
+		wantGoodLatest(t, ex, dir, 2)
+	})
+}
+
+// Every experiment's config refuses sizes whose products would overflow
+// (batch size × critic steps, epochs × steps an epoch) or that no machine
+// could allocate, and every float flag refuses NaN and ±Inf.
+func TestSettingsBounds(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		for name, edit := range map[string]func(s *train.Settings){
+			"batch size":     func(s *train.Settings) { s.BatchSize = 1 << 32 },
+			"critic steps":   func(s *train.Settings) { s.CriticSteps = 1 << 32 },
+			"product":        func(s *train.Settings) { s.BatchSize, s.CriticSteps = 1<<32, 1<<32 },
+			"epochs":         func(s *train.Settings) { s.Epochs = math.MaxInt },
+			"log every":      func(s *train.Settings) { s.LogEvery = math.MaxInt },
+			"negative every": func(s *train.Settings) { s.CheckpointEvery = -1 },
+			"keep":           func(s *train.Settings) { s.KeepCheckpoints = math.MaxInt },
+		} {
+			cfg := tiny(ex)
+			edit(cfg.RunSettings())
+			if err := cfg.Validate(); err == nil {
+				t.Errorf("%s: accepted", name)
+			}
+			if err := run(context.Background(), ex, cfg, filepath.Join(t.TempDir(), "run"), train.RunOptions{}); err == nil {
+				t.Errorf("%s: a run started", name)
+			}
+		}
+		for _, f := range append(train.SettingsFlags(), ex.Flags()...) {
+			if f.Type != "float" {
+				continue
+			}
+			for _, v := range []string{"NaN", "Inf", "-Inf", "1e400"} {
+				if err := f.Set(tiny(ex), v); err == nil {
+					t.Errorf("--%s %s accepted", f.Name, v)
+				}
+			}
+		}
+	})
+}
+
+// A second run into a folder that a run is training in (fresh or resumed)
+// fails at once, naming the process that holds the folder's lock, and
+// changes nothing there; the lock goes with the run.
+func TestRunFolderLock(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		var second []error
+		err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{OnStep: func(tr *train.Trainer) {
+			if tr.Step != 2 {
+				return
+			}
+			b, _ := os.ReadFile(filepath.Join(dir, train.LockFile))
+			if strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
+				t.Errorf("lock file holds %q, want this process's PID %d", b, os.Getpid())
+			}
+			cfg := tiny(ex)
+			cfg.RunSettings().Seed = 99
+			second = append(second,
+				run(context.Background(), ex, cfg, dir, train.RunOptions{}),
+				run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true}))
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("process %d trains in %s", os.Getpid(), dir)
+		for i, err := range second {
+			if !errors.Is(err, train.ErrLocked) || !strings.Contains(err.Error(), want) {
+				t.Errorf("second run %d: got %v, want ErrLocked naming %q", i, err, want)
+			}
+		}
+		_, cfg, err := All.LoadConfig(filepath.Join(dir, train.ConfigFile))
+		if err != nil || cfg.RunSettings().Seed != tiny(ex).RunSettings().Seed {
+			t.Errorf("config.json changed by the refused run (%v)", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, train.LockFile)); !os.IsNotExist(err) {
+			t.Errorf("lock file left after the run (%v)", err)
+		}
+		wantGoodLatest(t, ex, dir, 8)
+	})
+}
+
+// A lock file left by a process that is gone (a SIGKILL) is taken over, and
+// said so.
+func TestStaleLockIsTakenOver(t *testing.T) {
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Skip("no true(1) to get a dead process's PID from")
+	}
+	pid := gone.ProcessState.Pid()
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{MaxSteps: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, train.LockFile), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var log strings.Builder
+		if err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true, Out: &log, MaxSteps: 3}); err != nil {
+			t.Fatalf("resume over a stale lock: %v", err)
+		}
+		if want := fmt.Sprintf("left by process %d, which is gone", pid); !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+		wantGoodLatest(t, ex, dir, 3)
+	})
+}
+
+// A config.json edited by hand after its checkpoints were written (a seed,
+// a learning rate, a null) is reported on resume, naming the field and both
+// values, and nothing is trained; a resume that lengthens the run writes the
+// new length into config.json.
+func TestEditedConfigIsReported(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := t.TempDir()
+		if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{MaxSteps: 4}); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, train.ConfigFile)
+		good, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed := tiny(ex).RunSettings().Seed
+		lr := regexp.MustCompile(`("network_adam": \{\s*"learning_rate": )[0-9.e+-]+`)
+		for name, tc := range map[string]struct{ edit, want string }{
+			"seed": {strings.Replace(string(good), fmt.Sprintf(`"seed": %d`, seed), `"seed": 12345`, 1),
+				fmt.Sprintf("seed 12345 in config.json, %d in the checkpoint", seed)},
+			"lr":   {lr.ReplaceAllString(string(good), "${1}0.5"), "network_adam.learning_rate 0.5 in config.json"},
+			"null": {strings.Replace(string(good), fmt.Sprintf(`"seed": %d`, seed), `"seed": null`, 1), "seed is null"},
+		} {
+			if tc.edit == string(good) {
+				t.Fatalf("%s: edit did not apply", name)
+			}
+			if err := os.WriteFile(path, []byte(tc.edit), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("%s: got %v, want an error naming %s and %q", name, err, path, tc.want)
+			}
+			if got := checkpointSteps(t, dir); !slices.Equal(got, []int{4}) {
+				t.Errorf("%s: checkpoints %v after the refused resume", name, got)
+			}
+		}
+		if err := os.WriteFile(path, good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		more := tiny(ex)
+		more.RunSettings().Epochs = 3
+		if err := run(context.Background(), ex, more, dir, train.RunOptions{Resume: true, MaxSteps: 5}); err != nil {
+			t.Fatal(err)
+		}
+		_, cfg, err := All.LoadConfig(path)
+		if err != nil || cfg.RunSettings().Epochs != 3 {
+			t.Errorf("config.json after lengthening the run: %v, %v", cfg, err)
+		}
+		// and the run goes on, its config and checkpoint agreeing.
+		if err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true, MaxSteps: 6}); err != nil {
+			t.Fatal(err)
+		}
+		wantGoodLatest(t, ex, dir, 6)
+	})
+}
+
+// Every experiment estimates a run's memory from its config alone; a run
+// whose estimate exceeds the limit is refused before anything is built or
+// written, with the estimate in the message.
+func TestMemoryEstimateRefuses(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		est, ok := ex.(train.MemoryEstimator)
+		if !ok {
+			t.Fatalf("%s gives no memory estimate", ex.Name())
+		}
+		cfg := tiny(ex)
+		small := est.MemoryEstimate(cfg)
+		if !(small > 0) || small > 1<<30 {
+			t.Errorf("tiny config estimated at %s", train.Bytes(small))
+		}
+		big := tiny(ex)
+		big.RunSettings().BatchSize *= 64
+		if b := est.MemoryEstimate(big); !(b > small) {
+			t.Errorf("64× the batch estimated at %s, the tiny config at %s", train.Bytes(b), train.Bytes(small))
+		}
+		dir := filepath.Join(t.TempDir(), "run")
+		err := run(context.Background(), ex, cfg, dir, train.RunOptions{MemoryLimit: small / 2})
+		if !errors.Is(err, train.ErrTooBig) || !strings.Contains(err.Error(), "needs about "+train.Bytes(small)) {
+			t.Fatalf("got %v, want ErrTooBig with the estimate %s", err, train.Bytes(small))
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("the refused run left %s (%v)", dir, err)
+		}
+		// Within the limit it runs.
+		if err := run(context.Background(), ex, cfg, dir, train.RunOptions{MemoryLimit: small * 2, MaxSteps: 1}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Folders left by a failure before the first checkpoint stay usable: one
+// killed after a few metric rows and pictures (and its lock, and a write
+// cut short) resumes from step 0 and ends byte-identical to an
+// uninterrupted run, metrics included; one whose config.json is unreadable
+// and that holds no checkpoint is taken by a fresh run (and --resume says
+// so); an empty one or one holding only a stale lock is taken by a fresh run.
+func TestFoldersLeftBeforeFirstCheckpoint(t *testing.T) {
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Skip("no true(1) to get a dead process's PID from")
+	}
+	dead := strconv.Itoa(gone.ProcessState.Pid()) + "\n"
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		a, b := t.TempDir(), t.TempDir()
+		cfg := tiny(ex)
+		cfg.RunSettings().LogEvery = 1
+		if err := run(context.Background(), ex, cfg, a, train.RunOptions{MaxSteps: 5}); err != nil {
+			t.Fatal(err)
+		}
+		if err := train.SaveConfig(filepath.Join(b, train.ConfigFile), cfg); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := os.ReadFile(filepath.Join(a, train.MetricsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitAfter(string(rows), "\n")
+		for name, content := range map[string]string{
+			train.MetricsFile:                  strings.Join(lines[:3], ""), // header and two rows
+			train.LockFile:                     dead,
+			".ckpt-00000004.safetensors.tmp-1": "cut",
+		} {
+			if err := os.WriteFile(filepath.Join(b, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := run(context.Background(), ex, nil, b, train.RunOptions{Resume: true, MaxSteps: 5}); err != nil {
+			t.Fatal(err)
+		}
+		sameFile(t, filepath.Join(a, checkpoint.FileName(train.CheckpointPrefix, 5)), filepath.Join(b, checkpoint.FileName(train.CheckpointPrefix, 5)))
+		a5, _ := os.ReadFile(filepath.Join(a, train.MetricsFile))
+		b5, _ := os.ReadFile(filepath.Join(b, train.MetricsFile))
+		if strings.Count(string(a5), "\n") != strings.Count(string(b5), "\n") {
+			t.Errorf("metrics: %d lines after the resume, %d uninterrupted", strings.Count(string(b5), "\n"), strings.Count(string(a5), "\n"))
+		}
+
+		for name, files := range map[string]map[string]string{
+			"unreadable config": {train.ConfigFile: `{"experi`},
+			"empty config":      {train.ConfigFile: ""},
+			"empty folder":      {},
+			"stale lock":        {train.LockFile: dead, ".config.json.tmp-3": "{"},
+		} {
+			dir := t.TempDir()
+			for n, c := range files {
+				if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, ok := files[train.ConfigFile]; ok {
+				err := run(context.Background(), ex, nil, dir, train.RunOptions{Resume: true})
+				if err == nil || !strings.Contains(err.Error(), "start a fresh run there") {
+					t.Errorf("%s: resume: %v, want a hint to start afresh", name, err)
+				}
+			}
+			if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{MaxSteps: 2}); err != nil {
+				t.Errorf("%s: a fresh run refused the folder: %v", name, err)
+				continue
+			}
+			wantGoodLatest(t, ex, dir, 2)
+		}
+	})
+}
+
+// A checkpoint whose run metadata is not finite (a learning rate of NaN or
+// Inf) or not a step count, with a valid checksum, is skipped like one
+// holding a non-finite tensor.
+func TestNonFiniteMetadataFallsBack(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		for key, v := range map[string]string{"wakesleep.network.lr": "NaN", "wakesleep.critic.lr": "+Inf", "wakesleep.step": "-3"} {
+			dir := t.TempDir()
+			if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			newest := filepath.Join(dir, "ckpt-00000008.safetensors")
+			ts, meta, err := checkpoint.Load(newest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta[key] = v
+			if err := checkpoint.Save(newest, ts, meta); err != nil {
+				t.Fatal(err)
+			}
+			var warn strings.Builder
+			tr, _, err := All.Open(dir, &warn)
+			if err != nil || tr.Step != 4 || !strings.Contains(warn.String(), key) {
+				t.Errorf("%s = %s: %v, step %v, warning %q", key, v, err, tr, warn.String())
+			}
+			if _, _, err := All.Open(newest, nil); err == nil {
+				t.Errorf("%s = %s: the file itself was opened", key, v)
+			}
+		}
+	})
+}
+
+// config.json is written only once the data are checked against the
+// config: data that do not fit leave no run folder, and the same folder
+// takes a fresh run once the mistake is fixed.
+func TestDataCheckedBeforeConfigWritten(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		dir := filepath.Join(t.TempDir(), "run")
+		cfg := tiny(ex)
+		cfg.RunSettings().CriticSteps = 1000 // more images a step than the data hold
+		if err := run(context.Background(), ex, cfg, dir, train.RunOptions{}); err == nil {
+			t.Fatal("a run whose batches exceed the data started")
+		}
+		if _, err := os.Stat(filepath.Join(dir, train.ConfigFile)); !os.IsNotExist(err) {
+			t.Errorf("config.json written before the data were checked (%v)", err)
+		}
+		if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{MaxSteps: 1}); err != nil {
+			t.Fatalf("the folder refuses a fresh run afterwards: %v", err)
 		}
 	})
 }

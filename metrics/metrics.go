@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wakesleep/wakesleep/internal/regular"
 	"io/fs"
 	"math"
 	"os"
@@ -155,7 +156,7 @@ func resume(path string, f format, columns []string, step int) (*Logger, error) 
 			return nil, fmt.Errorf("metrics %q: %w", path, err)
 		}
 	}
-	data, err := os.ReadFile(path)
+	data, err := regular.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		switch {
 		case lazy:

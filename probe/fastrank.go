@@ -1,19 +1,26 @@
 package probe
 
-import "sort"
+import (
+	"math"
+	"sort"
+)
 
 // The bootstrap resamples of AUC and Spearman's ρ hold the same values as
 // the full sample, only with multiplicities. Sorting once and sweeping the
 // sorted order with each resample's multiplicities gives the same midranks
 // as ranking the resample afresh, in linear instead of n log n time.
 
-// sortedIndex returns the indices of v in increasing order of value.
+// sortedIndex returns the indices of v in increasing order of value, NaNs
+// last (a NaN compares false with everything, which is no order to sort by).
 func sortedIndex(v []float64) []int {
 	ord := make([]int, len(v))
 	for i := range ord {
 		ord[i] = i
 	}
-	sort.Slice(ord, func(a, b int) bool { return v[ord[a]] < v[ord[b]] })
+	sort.Slice(ord, func(a, b int) bool {
+		x, y := v[ord[a]], v[ord[b]]
+		return x < y || (!math.IsNaN(x) && math.IsNaN(y))
+	})
 	return ord
 }
 
@@ -24,7 +31,9 @@ func sortedIndex(v []float64) []int {
 func weightedMidranks(v []float64, ord []int, w, r []float64) {
 	cum := 0.0
 	for a := 0; a < len(ord); {
-		b, tot := a, 0.0
+		// The group starts with item a itself: a NaN equals nothing, not
+		// even itself, and must still move the sweep on.
+		b, tot := a+1, w[ord[a]]
 		for b < len(ord) && v[ord[b]] == v[ord[a]] {
 			tot += w[ord[b]]
 			b++
@@ -72,8 +81,8 @@ func weightedPearson(x, y, w []float64) float64 {
 func weightedAUC(v []float64, ord []int, wp, wn []float64) float64 {
 	var below, sum, np, nn float64
 	for a := 0; a < len(ord); {
-		b := a
-		var gp, gn float64
+		b := a + 1 // as in weightedMidranks: a NaN still moves the sweep on
+		gp, gn := wp[ord[a]], wn[ord[a]]
 		for b < len(ord) && v[ord[b]] == v[ord[a]] {
 			gp += wp[ord[b]]
 			gn += wn[ord[b]]

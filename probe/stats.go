@@ -283,7 +283,9 @@ func ROC(pos, neg []float64) (fpr, tpr []float64) {
 	tp, fp := 0, 0
 	for i := 0; i < len(all); {
 		j := i
-		for j < len(all) && all[j].v == all[i].v {
+		// j == i: a NaN equals nothing, not even itself, and must still
+		// move the sweep on.
+		for j < len(all) && (j == i || all[j].v == all[i].v) {
 			if all[j].pos {
 				tp++
 			} else {

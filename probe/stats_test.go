@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
@@ -273,5 +274,33 @@ func TestWeightedStatisticsMatchPlain(t *testing.T) {
 		if got := weightedPearson(rl, rv, w); !(near(got, want, 1e-12) || (math.IsNaN(got) && math.IsNaN(want))) {
 			t.Fatalf("weighted Spearman %g, plain %g", got, want)
 		}
+	}
+}
+
+// A NaN among the values (a model gone bad) must not stall a ranking sweep:
+// each is ranked, last, in its own group, and every function returns.
+func TestRankingsSurviveNaN(t *testing.T) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		v := []float64{3, math.NaN(), 1, math.NaN(), 1, 2}
+		ord := sortedIndex(v)
+		if !math.IsNaN(v[ord[4]]) || !math.IsNaN(v[ord[5]]) {
+			t.Errorf("NaNs not sorted last: %v", ord)
+		}
+		w := []float64{1, 1, 1, 1, 1, 1}
+		r := make([]float64, len(v))
+		weightedMidranks(v, ord, w, r)
+		if r[2] != 1.5 || r[4] != 1.5 || r[5] != 3 || r[0] != 4 {
+			t.Errorf("midranks %v", r)
+		}
+		weightedAUC(v, ord, []float64{1, 0, 1, 0, 0, 1}, []float64{0, 1, 0, 1, 1, 0})
+		Ranks(v)
+		ROC([]float64{math.NaN(), 1, math.NaN()}, []float64{math.NaN(), 0})
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a ranking with NaN did not return")
 	}
 }

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/wakesleep/wakesleep/internal/regular"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/wakesleep/wakesleep/internal/atomicfile"
 )
@@ -126,7 +127,7 @@ func DecodeConfig(ex Experiment, b []byte, where string) (Config, error) {
 // ReadConfigFile returns the bytes of a config file and the experiment it
 // names.
 func ReadConfigFile(path string) ([]byte, string, error) {
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if err != nil {
 		return nil, "", err
 	}
@@ -135,4 +136,96 @@ func ReadConfigFile(path string) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("read config %q: %w", path, err)
 	}
 	return b, name, nil
+}
+
+// agree reports where the config of a run folder (config.json at cfgPath)
+// differs from the one saved in its checkpoint at ckptPath, but for the
+// number of epochs (which a resume may change): a hand-edited seed or
+// learning rate that would otherwise be trained on without a word.
+func agree(ex Experiment, saved Config, cfgPath string, meta map[string]string, ckptPath string) error {
+	s, ok := meta[metaConfig]
+	if !ok {
+		return fmt.Errorf("%s has no %s entry: not a wakesleep training checkpoint", ckptPath, metaConfig)
+	}
+	if name, err := ExperimentOf([]byte(s)); err != nil || name != ex.Name() {
+		return fmt.Errorf("%s holds another experiment than %s (%q, %v)", ckptPath, cfgPath, name, err)
+	}
+	inCkpt, err := DecodeConfig(ex, []byte(s), ckptPath)
+	if err != nil {
+		return err
+	}
+	a, err := flatConfig(saved)
+	if err != nil {
+		return err
+	}
+	b, err := flatConfig(inCkpt)
+	if err != nil {
+		return err
+	}
+	var diffs []string
+	for _, k := range sortedKeys(a, b) {
+		if k == "epochs" || a[k] == b[k] {
+			continue
+		}
+		diffs = append(diffs, fmt.Sprintf("%s %s in %s, %s in the checkpoint", k, orNone(a[k]), ConfigFile, orNone(b[k])))
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("%s disagrees with %s: %s; a run continues only with its checkpoint's config: restore %s, or start a new run", cfgPath, ckptPath, strings.Join(diffs, "; "), ConfigFile)
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// flatConfig returns cfg's JSON as leaf paths ("network_adam.learning_rate")
+// and their JSON values.
+func flatConfig(cfg Config) (map[string]string, error) {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var tree any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&tree); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	var walk func(v any, path string)
+	walk = func(v any, path string) {
+		if m, ok := v.(map[string]any); ok {
+			for k, x := range m {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				walk(x, p)
+			}
+			return
+		}
+		j, _ := json.Marshal(v)
+		out[path] = string(j)
+	}
+	walk(tree, "")
+	return out, nil
+}
+
+func sortedKeys(ms ...map[string]string) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, m := range ms {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }

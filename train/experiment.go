@@ -105,6 +105,18 @@ type Settings struct {
 // Config.RunSettings through it.
 func (s *Settings) RunSettings() *Settings { return s }
 
+// Upper bounds of the shared settings, so that no product of them (a step's
+// images: batch size × critic steps; a run's steps: epochs × steps an
+// epoch) can overflow an int, and no corrupt config can ask for an absurd
+// allocation.
+const (
+	MaxEpochs      = 1 << 24
+	MaxBatchSize   = 1 << 20
+	MaxCriticSteps = 1 << 10
+	MaxEvery       = 1 << 40 // log_every, checkpoint_every
+	MaxKeep        = 1 << 20
+)
+
 // Validate checks the shared settings.
 func (s *Settings) Validate() error {
 	if err := s.NetworkAdam.Validate(); err != nil {
@@ -126,6 +138,16 @@ func (s *Settings) Validate() error {
 		return fmt.Errorf("checkpoint every %d must be ≥ 0", s.CheckpointEvery)
 	case s.KeepCheckpoints < 1:
 		return fmt.Errorf("keep checkpoints %d must be ≥ 1", s.KeepCheckpoints)
+	case s.Epochs > MaxEpochs:
+		return fmt.Errorf("epochs %d exceeds %d", s.Epochs, MaxEpochs)
+	case s.BatchSize > MaxBatchSize:
+		return fmt.Errorf("batch size %d exceeds %d", s.BatchSize, MaxBatchSize)
+	case s.CriticSteps > MaxCriticSteps:
+		return fmt.Errorf("critic steps %d exceeds %d", s.CriticSteps, MaxCriticSteps)
+	case s.LogEvery > MaxEvery || s.CheckpointEvery > MaxEvery:
+		return fmt.Errorf("log every %d and checkpoint every %d must be ≤ %d", s.LogEvery, s.CheckpointEvery, int64(MaxEvery))
+	case s.KeepCheckpoints > MaxKeep:
+		return fmt.Errorf("keep checkpoints %d exceeds %d", s.KeepCheckpoints, MaxKeep)
 	}
 	return nil
 }

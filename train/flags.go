@@ -1,7 +1,9 @@
 package train
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -34,9 +36,9 @@ func PositiveIntFlag[C Config](name, usage string, field func(C) *int) Flag {
 // FloatFlag is a flag setting the float64 field of a config of type C.
 func FloatFlag[C Config](name, usage string, field func(C) *float64) Flag {
 	return Flag{Name: name, Usage: usage, Type: "float", Set: func(cfg Config, s string) error {
-		v, err := strconv.ParseFloat(s, 64)
+		v, err := parseFinite(s, name)
 		if err != nil {
-			return fmt.Errorf("invalid value %q for flag -%s: parse error", s, name)
+			return err
 		}
 		*field(cfg.(C)) = v
 		return nil
@@ -113,11 +115,24 @@ func SettingsFlags() []Flag {
 }
 
 func setBoth(c Config, v, name string, fields func(*Settings) (*float64, *float64)) error {
-	x, err := strconv.ParseFloat(v, 64)
+	x, err := parseFinite(v, name)
 	if err != nil {
-		return fmt.Errorf("invalid value %q for flag -%s: parse error", v, name)
+		return err
 	}
 	a, b := fields(c.RunSettings())
 	*a, *b = x, x
 	return nil
+}
+
+// parseFinite parses a float flag's value, refusing NaN and ±Inf (and
+// values beyond the range of a float64, which ParseFloat makes ±Inf).
+func parseFinite(s, name string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("invalid value %q for flag -%s: parse error", s, name)
+	}
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("--%s %s: want a finite number", name, s)
+	}
+	return v, nil
 }

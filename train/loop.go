@@ -1,10 +1,13 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wakesleep/wakesleep/internal/regular"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/wakesleep/wakesleep/checkpoint"
 	"github.com/wakesleep/wakesleep/internal/progress"
 	"github.com/wakesleep/wakesleep/metrics"
+	"github.com/wakesleep/wakesleep/tensor"
 )
 
 // Files of a run folder.
@@ -30,6 +34,16 @@ type RunOptions struct {
 	Data   Data      // what the run trains on and its pictures show
 	// MaxSteps stops after this many steps in total (0: run every epoch).
 	MaxSteps int
+	// MemoryLimit refuses a run whose estimated memory (MemoryEstimator)
+	// exceeds it, in bytes (0: the memory the machine has available).
+	MemoryLimit float64
+	// Amend, if set, changes the saved config of a run being resumed
+	// (the values of the Resumable flags given); the result is validated.
+	Amend func(saved Config) error
+	// OnStart, if set, is called when the run's first step begins: from
+	// then on, a cancelled context ends the run at the end of the step in
+	// progress, with a checkpoint of it.
+	OnStart func()
 	// OnStep, if set, is called after every step.
 	OnStep func(t *Trainer)
 	// OnEpoch, if set, is called after each epoch's checkpoint and pictures
@@ -57,60 +71,30 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 		return errors.New("no training data")
 	}
 	cfgPath := filepath.Join(opts.Dir, ConfigFile)
-	_, statErr := os.Stat(cfgPath)
-	exists := statErr == nil
 	var tr *Trainer
 	var feed Feed
 	var err error
-	switch {
-	case exists && !opts.Resume:
-		return fmt.Errorf("%w: %s (pass --resume to continue it, or choose another folder)", ErrRunExists, opts.Dir)
-	case exists:
-		b, name, err := ReadConfigFile(cfgPath)
-		if err != nil {
-			return err
+	runExists := func() error {
+		held := ""
+		if _, name, err := ReadConfigFile(cfgPath); err == nil {
+			held = fmt.Sprintf(" (a %s run)", name)
 		}
-		if name != ex.Name() {
-			return fmt.Errorf("run folder %s holds a %q run, not %q", opts.Dir, name, ex.Name())
-		}
-		saved, err := DecodeConfig(ex, b, cfgPath)
-		if err != nil {
-			return err
-		}
-		// Only the length of the run may change on resume.
-		if cfg != nil && cfg.RunSettings().Epochs > 0 {
-			saved.RunSettings().Epochs = cfg.RunSettings().Epochs
-		}
-		if tr, err = NewTrainer(ex, saved); err != nil {
-			return err
-		}
-		if feed, err = opts.Data.Feed(tr); err != nil {
-			return err
-		}
-		removeStaleTemps(opts.Dir, out)
-		path, err := latestCheckpoint(opts.Dir, out)
-		switch {
-		case errors.Is(err, checkpoint.ErrNoCheckpoint):
-			// Stopped before its first checkpoint: the run's state at
-			// step 0 is its config, so it starts over from there.
-			fmt.Fprintf(out, "warning: %s has no checkpoint yet: starting its run from step 0\n", opts.Dir)
-		case err != nil:
-			return fmt.Errorf("resume %s: %w", opts.Dir, err)
-		default:
-			ts, meta, err := checkpoint.Load(path)
-			if err != nil {
-				return err
-			}
-			if err := tr.Restore(ts, meta); err != nil {
-				return fmt.Errorf("resume from %s: %w", path, err)
-			}
-			fmt.Fprintf(out, "resumed %s at step %d\n", path, tr.Step)
-		}
-	case opts.Resume:
-		return fmt.Errorf("nothing to resume: %s has no %s", opts.Dir, ConfigFile)
-	default:
+		return fmt.Errorf("%w: %s%s (pass --resume to continue it, or choose another folder)", ErrRunExists, opts.Dir, held)
+	}
+	// Checked again once the folder is locked; here so that a mistake
+	// costs no model building.
+	if err := CheckFolder(ex, opts.Dir, opts.Resume); err != nil {
+		return err
+	}
+	if !opts.Resume {
 		if cfg == nil {
 			return errors.New("no config for a fresh run")
+		}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		if err := CheckMemory(ex, cfg, opts.MemoryLimit); err != nil {
+			return err
 		}
 		if tr, err = NewTrainer(ex, cfg); err != nil {
 			return err
@@ -123,6 +107,96 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 			return fmt.Errorf("create run folder: %w", err)
 		}
+	}
+	// From here on this process is the folder's only writer.
+	unlock, err := lockDir(opts.Dir, out)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, statErr := os.Stat(cfgPath)
+	exists := statErr == nil
+	if exists && !opts.Resume && unreadableLeftover(opts.Dir) {
+		fmt.Fprintf(out, "warning: %s holds an unreadable %s and no checkpoint, left by a failed start: replacing it\n", opts.Dir, ConfigFile)
+		exists = false
+	}
+	switch {
+	case exists && !opts.Resume:
+		return runExists()
+	case exists:
+		b, name, err := ReadConfigFile(cfgPath)
+		if err != nil {
+			if unreadableLeftover(opts.Dir) {
+				return fmt.Errorf("%w; %s holds no checkpoint either: start a fresh run there (without --resume)", err, opts.Dir)
+			}
+			return err
+		}
+		if name != ex.Name() {
+			return anotherExperiment(opts.Dir, name, ex)
+		}
+		saved, err := DecodeConfig(ex, b, cfgPath)
+		if err != nil {
+			return err
+		}
+		removeStaleTemps(opts.Dir, out)
+		path, err := latestCheckpoint(opts.Dir, out)
+		var ts map[string]*tensor.Tensor
+		var meta map[string]string
+		switch {
+		case errors.Is(err, checkpoint.ErrNoCheckpoint):
+			// Stopped before its first checkpoint: the run's state at
+			// step 0 is its config, so it starts over from there.
+			fmt.Fprintf(out, "warning: %s has no checkpoint yet: starting its run from step 0\n", opts.Dir)
+		case err != nil:
+			return fmt.Errorf("resume %s: %w", opts.Dir, err)
+		default:
+			if ts, meta, err = checkpoint.Load(path); err != nil {
+				return err
+			}
+			// A hand-edited config.json (a seed, a learning rate) would
+			// silently train on as another run than the checkpoint's.
+			if err := agree(ex, saved, cfgPath, meta, path); err != nil {
+				return err
+			}
+		}
+		// Only what Resumable flags set may change on resume: the length
+		// of the run, what pictures it writes. config.json follows, so that
+		// it stays the config of the run's checkpoints.
+		before, err := EncodeConfig(saved)
+		if err != nil {
+			return err
+		}
+		if cfg != nil && cfg.RunSettings().Epochs > 0 {
+			saved.RunSettings().Epochs = cfg.RunSettings().Epochs
+		}
+		if opts.Amend != nil {
+			if err := opts.Amend(saved); err != nil {
+				return err
+			}
+		}
+		if err := CheckMemory(ex, saved, opts.MemoryLimit); err != nil {
+			return err
+		}
+		if tr, err = NewTrainer(ex, saved); err != nil {
+			return err
+		}
+		if feed, err = opts.Data.Feed(tr); err != nil {
+			return err
+		}
+		if ts != nil {
+			if err := tr.Restore(ts, meta); err != nil {
+				return fmt.Errorf("resume from %s: %w", path, err)
+			}
+			fmt.Fprintf(out, "resumed %s at step %d\n", path, tr.Step)
+		}
+		if after, err := EncodeConfig(saved); err == nil && !bytes.Equal(before, after) {
+			if err := SaveConfig(cfgPath, saved); err != nil {
+				return err
+			}
+		}
+	case opts.Resume:
+		return fmt.Errorf("nothing to resume: %s has no %s", opts.Dir, ConfigFile)
+	default:
 		// Checkpoints without a config.json: another run's leftovers, which
 		// rotation would mix with (and prefer over) this run's.
 		if ents, err := os.ReadDir(opts.Dir); err == nil {
@@ -138,6 +212,65 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 	}
 	l := &loop{tr: tr, feed: feed, opts: opts, out: out}
 	return l.run(ctx)
+}
+
+// CheckFolder makes the checks of a run folder that need nothing but the
+// folder (Run makes them again, under the folder's lock): a fresh run wants
+// none there, a resumed one a config.json of ex. A command line calls it
+// before reading the data, so that such a mistake is reported at once.
+func CheckFolder(ex Experiment, dir string, resume bool) error {
+	if err := lockHeld(dir); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, ConfigFile)
+	_, err := os.Stat(path)
+	switch {
+	case err == nil && !resume && unreadableLeftover(dir):
+		// A config.json that does not even decode, and no checkpoint: what
+		// a failure before the first checkpoint on a filesystem without
+		// atomic rename leaves. No trained state is lost by starting over.
+	case err == nil && !resume:
+		held := ""
+		if _, name, err := ReadConfigFile(path); err == nil {
+			held = fmt.Sprintf(" (a %s run)", name)
+		}
+		return fmt.Errorf("%w: %s%s (pass --resume to continue it, or choose another folder)", ErrRunExists, dir, held)
+	case err != nil && resume:
+		return fmt.Errorf("nothing to resume: %s has no %s", dir, ConfigFile)
+	case resume:
+		if _, name, err := ReadConfigFile(path); err == nil && name != ex.Name() {
+			return anotherExperiment(dir, name, ex)
+		}
+	}
+	return nil
+}
+
+// unreadableLeftover reports whether dir's config.json does not decode as
+// any config and dir holds no checkpoint: a fresh run may replace it.
+func unreadableLeftover(dir string) bool {
+	b, err := regular.ReadFile(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return false
+	}
+	if _, err := ExperimentOf(b); err == nil {
+		return false
+	}
+	return !hasCheckpoints(dir)
+}
+
+// hasCheckpoints reports whether dir holds a file named as a checkpoint.
+func hasCheckpoints(dir string) bool {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), CheckpointPrefix+"-") && strings.HasSuffix(e.Name(), ".safetensors") {
+			return true
+		}
+	}
+	return false
+}
+
+func anotherExperiment(dir, name string, ex Experiment) error {
+	return fmt.Errorf("run folder %s holds another experiment: a %q run, not %q (resume it without naming an experiment, or choose another folder)", dir, name, ex.Name())
 }
 
 // removeStaleTemps deletes the temporary files (".<name>.tmp-*") that a
@@ -181,6 +314,9 @@ func (l *loop) run(ctx context.Context) error {
 	if per <= 0 {
 		return errors.New("the data give no step an epoch")
 	}
+	if cfg.Epochs > math.MaxInt/per {
+		return fmt.Errorf("%d epochs × %d steps an epoch overflow the step count", cfg.Epochs, per)
+	}
 	total := cfg.Epochs * per
 	if l.opts.MaxSteps > 0 && l.opts.MaxSteps < total {
 		total = l.opts.MaxSteps
@@ -212,6 +348,9 @@ func (l *loop) run(ctx context.Context) error {
 	}
 	defer l.log.Close()
 
+	if l.opts.OnStart != nil {
+		l.opts.OnStart()
+	}
 	bar := progress.New(l.out, total, "train")
 	bar.Resume(tr.Step)
 	lastSaved := tr.Step
@@ -285,7 +424,7 @@ func (l *loop) logRow(epoch int, terms map[string]float64, elapsed time.Duration
 
 // lastGood describes the newest checkpoint that loads, for error messages.
 func (l *loop) lastGood() string {
-	path, step, err := checkpoint.Latest(l.opts.Dir, CheckpointPrefix)
+	path, step, err := latestGood(l.opts.Dir)
 	var fb *checkpoint.FallbackError
 	if err != nil && !errors.As(err, &fb) {
 		return "no good checkpoint in " + l.opts.Dir

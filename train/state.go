@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"sort"
@@ -239,13 +240,28 @@ func (r Registry) Open(path string, warn io.Writer) (*Trainer, string, error) {
 // without atomic rename, a damaged disk) it says so on w and uses the newest
 // good one.
 func latestCheckpoint(dir string, w io.Writer) (string, error) {
-	path, _, err := checkpoint.Latest(dir, CheckpointPrefix)
+	path, _, err := latestGood(dir)
 	var fb *checkpoint.FallbackError
 	if errors.As(err, &fb) {
 		fmt.Fprintf(w, "warning: %v\n", fb)
 		return path, nil
 	}
 	return path, err
+}
+
+// latestGood is checkpoint.Latest over a run folder's checkpoints, skipping
+// (as corrupt) those holding a NaN or Inf: a checkpoint written by another
+// build, or edited, whose checksum is right but which no run can continue.
+func latestGood(dir string) (string, int, error) {
+	return checkpoint.LatestAccepted(dir, CheckpointPrefix, func(path string, f *checkpoint.File) error {
+		if name := nonFinite(f.Tensors); name != "" {
+			return fmt.Errorf("%s: tensor %q holds NaN or infinite values", path, name)
+		}
+		if _, err := parseRunMeta(f.Meta); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return nil
+	})
 }
 
 // runMeta is the metadata every trainer's checkpoint carries besides its
@@ -301,8 +317,8 @@ func parseRunMeta(meta map[string]string) (runMeta, error) {
 	}{{metaNetLR, &rm.NetLR}, {metaCriticLR, &rm.CriticLR}} {
 		k, dst := f.k, f.dst
 		v, err := strconv.ParseFloat(meta[k], 64)
-		if err != nil {
-			return rm, fmt.Errorf("checkpoint metadata %s = %q is not a number", k, meta[k])
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return rm, fmt.Errorf("checkpoint metadata %s = %q is not a finite learning rate", k, meta[k])
 		}
 		*dst = v
 	}

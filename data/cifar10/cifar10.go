@@ -32,6 +32,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"github.com/wakesleep/wakesleep/internal/regular"
 	"image"
 	"image/color"
 	_ "image/jpeg" // registers the JPEG decoder for image.Decode
@@ -158,7 +159,7 @@ func ReadBinaryBatch(r io.Reader) (*Set, error) {
 
 // ReadBinaryBatchFile is ReadBinaryBatch on the file at path; errors name it.
 func ReadBinaryBatchFile(path string) (*Set, error) {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -379,7 +380,7 @@ func LoadFolder(dir, split string) (*Set, error) {
 				continue
 			}
 			p := filepath.Join(root, c.Name(), e.Name())
-			b, err := os.ReadFile(p)
+			b, err := regular.ReadFile(p)
 			if err != nil {
 				return nil, fmt.Errorf("read %q: %w", p, err)
 			}
@@ -406,12 +407,24 @@ func ReadArchive(r io.Reader, name string) (train, test *Set, err error) {
 		src = zr
 	}
 	tr := tar.NewReader(src)
+	var zr *gzip.Reader
+	if z, ok := src.(*gzip.Reader); ok {
+		zr = z
+	}
 	folders := map[string]*folderBuilder{"train": newFolderBuilder(), "test": newFolderBuilder()}
 	batches := map[string]*Set{}
 	inner := func(p string) string { return name + ":" + p }
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
+			// The tar end-of-archive marker is not the end of the gzip
+			// stream: read that to its end too, so that gzip checks its
+			// CRC-32 and length (and finds what follows the member).
+			if zr != nil {
+				if _, err := io.Copy(io.Discard, zr); err != nil {
+					return nil, nil, fmt.Errorf("read %q: %w", name, archiveError(err))
+				}
+			}
 			break
 		}
 		if err != nil {
@@ -499,7 +512,7 @@ func archiveError(err error) error {
 
 // LoadArchive is ReadArchive on the file at path.
 func LoadArchive(path string) (train, test *Set, err error) {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cifar10: %w", err)
 	}

@@ -303,6 +303,13 @@ func TestArchiveMalformed(t *testing.T) {
 	badImage["train/cat/0003.png"] = encodePNG(testImage(32, 16))
 	badBatch := map[string][]byte{"b/data_batch_1.bin": batch(2)[:100]}
 	missing := map[string][]byte{"b/data_batch_1.bin": batch(1), "b/test_batch.bin": batch(1)}
+	// The gzip trailer (CRC-32, then the length mod 2³²) comes after the
+	// tar end-of-archive marker: each must still be checked.
+	badCRC, badSize := bytes.Clone(good), bytes.Clone(good)
+	badCRC[len(badCRC)-6] ^= 0xff
+	badSize[len(badSize)-1] ^= 0x01
+	badBin := tarball(map[string][]byte{"b/data_batch_1.bin": batch(1)}, true)
+	badBin[len(badBin)-8] ^= 0x10
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -310,6 +317,11 @@ func TestArchiveMalformed(t *testing.T) {
 		msg  string
 	}{
 		{"truncated gzip", good[:len(good)/2], ErrTruncated, "archive ends early"},
+		{"gzip crc", badCRC, ErrFormat, "checksum"},
+		{"gzip crc, binary batches", badBin, ErrFormat, "checksum"},
+		{"gzip length", badSize, ErrFormat, "checksum"},
+		{"gzip trailer cut", good[:len(good)-4], ErrTruncated, "archive ends early"},
+		{"garbage after gzip", append(bytes.Clone(good), "garbage after the stream"...), ErrFormat, "invalid header"},
 		{"not an archive", []byte(strings.Repeat("hello world ", 100)), ErrFormat, `read "x.tgz"`},
 		{"bad image", tarball(badImage, true), ErrFormat, `read "x.tgz:train/cat/0003.png": bad cifar-10 data: image is 32×16, want 32×32`},
 		{"bad batch", tarball(badBatch, false), ErrTruncated, `read "x.tgz:b/data_batch_1.bin": truncated: 100 bytes`},

@@ -28,8 +28,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/wakesleep/wakesleep/internal/regular"
 	"io"
-	"os"
 )
 
 // Magic numbers of the two IDX kinds read here.
@@ -72,7 +72,7 @@ func ReadLabels(r io.Reader) ([]uint8, error) {
 
 // ReadImagesFile is ReadImages on the file at path; errors name the file.
 func ReadImagesFile(path string) (n, rows, cols int, pixels []uint8, err error) {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return 0, 0, 0, nil, err
 	}
@@ -86,7 +86,7 @@ func ReadImagesFile(path string) (n, rows, cols int, pixels []uint8, err error) 
 
 // ReadLabelsFile is ReadLabels on the file at path; errors name the file.
 func ReadLabelsFile(path string) ([]uint8, error) {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return nil, err
 	}

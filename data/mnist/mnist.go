@@ -112,7 +112,14 @@ func loadFashionFrom(dir, split string) (*Set, error) {
 // pick returns name+".gz" or name, whichever exists in fsys.
 func pick(fsys fs.FS, dir, name string) (string, error) {
 	for _, n := range []string{name + ".gz", name} {
-		if _, err := fs.Stat(fsys, n); err == nil {
+		if st, err := fs.Stat(fsys, n); err == nil {
+			if st.IsDir() {
+				return "", fmt.Errorf("mnist: %s is a directory, not an IDX file", filepath.Join(dir, n))
+			}
+			if !st.Mode().IsRegular() {
+				// A FIFO would block, a device be read forever.
+				return "", fmt.Errorf("mnist: %s is not a regular file (%s)", filepath.Join(dir, n), st.Mode().Type())
+			}
 			return n, nil
 		}
 	}

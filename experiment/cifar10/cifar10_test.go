@@ -72,7 +72,7 @@ func TestRunRefusals(t *testing.T) {
 	if err := train.SaveConfig(filepath.Join(dir, train.ConfigFile), &m); err != nil {
 		t.Fatal(err)
 	}
-	if err := train.Run(ctx, Experiment, cfg, train.RunOptions{Dir: dir, Resume: true, Data: Experiment.FakeData()}); err == nil || !strings.Contains(err.Error(), `holds a "mnist" run`) {
+	if err := train.Run(ctx, Experiment, cfg, train.RunOptions{Dir: dir, Resume: true, Data: Experiment.FakeData()}); err == nil || !strings.Contains(err.Error(), `holds another experiment: a "mnist" run`) {
 		t.Errorf("mnist folder: %v", err)
 	}
 }

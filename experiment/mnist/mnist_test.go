@@ -17,6 +17,7 @@ func tinyConfig(critic string) *Config {
 	c := QuickConfig(critic)
 	c.Model.Hidden, c.Model.CriticWidth, c.Model.ZDim = 32, 32, 8
 	c.BatchSize = 16
+	c.CriticSteps = 1 // the global preset's 3 would leave too few steps an epoch of the fake data
 	c.Epochs = 2
 	c.LogEvery = 2
 	return &c

@@ -98,8 +98,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("train pool %d must be ≥ 0", c.TrainPool)
 	case c.PictureEvery < 0:
 		return fmt.Errorf("picture every %d must be ≥ 0", c.PictureEvery)
-	case c.PictureCount < 0:
-		return fmt.Errorf("picture count %d must be ≥ 0", c.PictureCount)
+	case c.PictureCount < 0 || c.PictureCount > 64:
+		return fmt.Errorf("picture count %d must be in 0..64 (as predict --n)", c.PictureCount)
 	}
 	return nil
 }

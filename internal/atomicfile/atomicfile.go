@@ -15,7 +15,19 @@ import (
 // (named ".<base>.tmp-*"), fsyncs it, renames it over path and fsyncs the
 // directory so the rename itself is durable. On any error the temporary file
 // is removed and path is left untouched. Errors name path.
+//
+// An existing path that is not a regular file (or a symlink) is refused: the
+// rename would replace a folder's entry for a device, a FIFO or a socket
+// (--out /dev/stdout) with a regular file.
 func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
+	if st, err := os.Lstat(path); err == nil {
+		switch m := st.Mode(); {
+		case m.IsDir():
+			return fmt.Errorf("write %q: it is a directory", path)
+		case !m.IsRegular() && m&os.ModeSymlink == 0:
+			return fmt.Errorf("write %q: it exists and is not a regular file (%s): refusing to replace it", path, m.Type())
+		}
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -47,5 +49,24 @@ func TestWriteRelative(t *testing.T) {
 	t.Chdir(t.TempDir())
 	if err := WriteFile("rel.txt", []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A folder, a device or a FIFO at path is never replaced.
+func TestRefusesToReplaceSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	paths := map[string]string{dir: "is a directory"}
+	if syscall.Mkfifo(fifo, 0o644) == nil {
+		paths[fifo] = "not a regular file"
+	}
+	for p, want := range paths {
+		err := WriteFile(p, []byte("x"), 0o644)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", p, err, want)
+		}
+		if st, err := os.Lstat(p); err != nil || st.Mode().IsRegular() {
+			t.Errorf("%s replaced (%v)", p, err)
+		}
 	}
 }

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/wakesleep/wakesleep/eval"
@@ -27,21 +29,29 @@ Examples:
   $ wakesleep classifier train --epochs 5 --out /tmp/quick-classifier.safetensors
 `
 
-func runClassifier(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// classifierOptions are the flags of classifier train.
+type classifierOptions struct {
+	cfg          eval.ClassifierConfig
+	out, dataDir string
+	command      string // the command line that remakes the file
+}
+
+func parseClassifier(args []string, stderr io.Writer) (*classifierOptions, error) {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(stderr, strings.TrimSpace(classifierUsage))
 		if len(args) == 0 {
-			return usagef("missing subcommand (available: train)")
+			return nil, usagef("missing subcommand (available: train)")
 		}
-		return nil
+		return nil, flag.ErrHelp
 	}
 	if args[0] != "train" {
-		return usagef("unknown subcommand %q (available: train)", args[0])
+		return nil, usagef("unknown subcommand %q (available: train)", args[0])
 	}
 	def := eval.DefaultClassifierConfig()
-	cfg := def
+	o := &classifierOptions{cfg: def}
+	cfg := &o.cfg
 	fs := newFlagSet("classifier train", classifierUsage, stderr)
-	out := fs.String("out", eval.EmbeddedClassifierFile, "output safetensors file")
+	fs.StringVar(&o.out, "out", eval.EmbeddedClassifierFile, "output safetensors file")
 	hidden := fs.String("hidden", joinInts(def.Hidden), "hidden layer widths, comma-separated")
 	fs.IntVar(&cfg.Epochs, "epochs", def.Epochs, "passes over the training set")
 	fs.IntVar(&cfg.BatchSize, "batch-size", def.BatchSize, "batch size")
@@ -50,20 +60,45 @@ func runClassifier(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.IntVar(&cfg.MaxShift, "max-shift", def.MaxShift, "augmentation: random shifts up to this many pixels")
 	fs.Float64Var(&cfg.Dropout, "dropout", def.Dropout, "dropout probability on hidden units")
 	fs.Uint64Var(&cfg.Seed, "seed", def.Seed, "random seed")
-	dataDir := fs.String("data", "", "folder with MNIST IDX files (default: embedded)")
+	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: embedded)")
 	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) > 0 {
+		return nil, usagef("unexpected arguments %v", pos)
+	}
+	if cfg.Hidden, err = parseInts(*hidden); err != nil {
+		return nil, usagef("--hidden %q: %v", *hidden, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, usagef("%v", err)
+	}
+	if err := classifierBounds(*cfg); err != nil {
+		return nil, err
+	}
+	if err := outFile("out", o.out); err != nil {
+		return nil, err
+	}
+	cmd := []string{"wakesleep", "classifier", "train"}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "out" && f.Name != "data" {
+			cmd = append(cmd, "--"+f.Name+"="+f.Value.String())
+		}
+	})
+	o.command = strings.Join(cmd, " ")
+	return o, nil
+}
+
+func runClassifier(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseClassifier(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected arguments %v", pos)
-	}
-	if cfg.Hidden, err = parseInts(*hidden); err != nil {
-		return usagef("--hidden %q: %v", *hidden, err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return usagef("%v", err)
-	}
+	cfg, out, dataDir := o.cfg, &o.out, &o.dataDir
 	trainSet, testSet, err := loadMNIST(*dataDir)
 	if err != nil {
 		return err
@@ -78,14 +113,7 @@ func runClassifier(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return err
 		}
 	}
-	// The command that remakes the file, wherever it is written.
-	cmd := []string{"wakesleep", "classifier", "train"}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name != "out" && f.Name != "data" {
-			cmd = append(cmd, "--"+f.Name+"="+f.Value.String())
-		}
-	})
-	if err := eval.SaveClassifier(*out, c, acc, strings.Join(cmd, " ")); err != nil {
+	if err := eval.SaveClassifier(*out, c, acc, o.command); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "test accuracy %.4f; wrote %s\n", acc, *out)
@@ -103,11 +131,36 @@ func joinInts(v []int) string {
 func parseInts(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
-		var v int
-		if _, err := fmt.Sscan(strings.TrimSpace(f), &v); err != nil {
-			return nil, fmt.Errorf("%q is not an integer", f)
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer (or out of range)", f)
+		}
+		if len(out) == maxListLen {
+			return nil, fmt.Errorf("more than %d values", maxListLen)
 		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// classifierBounds refuses sizes that could not be allocated or trained
+// (eval's Validate checks only that they are positive).
+func classifierBounds(c eval.ClassifierConfig) error {
+	if len(c.Hidden) > 16 {
+		return usagef("--hidden: %d layers, at most 16", len(c.Hidden))
+	}
+	for _, h := range c.Hidden {
+		if h > 16384 {
+			return usagef("--hidden: width %d exceeds 16384", h)
+		}
+	}
+	switch {
+	case c.Seed == 0:
+		return usagef("--seed must be positive")
+	case c.Epochs > 100000:
+		return usagef("--epochs %d exceeds 100000", c.Epochs)
+	case c.BatchSize > 60000:
+		return usagef("--batch-size %d exceeds the 60000 training digits", c.BatchSize)
+	}
+	return nil
 }

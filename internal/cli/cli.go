@@ -11,10 +11,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // usageError is a mistake on the command line: printed with a hint to the
@@ -71,13 +74,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	for _, c := range commands() {
 		if c.name != args[0] {
 			continue
 		}
+		ctx, done := interruptible(c.name, stderr)
 		err := c.run(ctx, args[1:], stdout, stderr)
+		done()
 		var ue *usageError
 		switch {
 		case err == nil:
@@ -101,6 +104,73 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "wakesleep: unknown command %q\nRun 'wakesleep help' for the commands.\n", args[0])
 	return 2
+}
+
+// Grace is how long a command may take to end after SIGINT or SIGTERM
+// before it is ended (exit 130); a training run that is finishing its step
+// to save it (see holding) is waited for, up to a second signal.
+var grace = 800 * time.Millisecond
+
+// exit ends the process; a variable for tests.
+var exit = os.Exit
+
+type holdKey struct{}
+
+// holding is set by a command while it finishes work that the signal asked
+// it to save (train: the step in progress and its checkpoint): the watchdog
+// then waits for it instead of ending the process.
+func holding(ctx context.Context) *atomic.Bool {
+	if h, ok := ctx.Value(holdKey{}).(*atomic.Bool); ok {
+		return h
+	}
+	return new(atomic.Bool)
+}
+
+// interruptible returns the context of a command, cancelled by SIGINT or
+// SIGTERM, and a function to call when the command has returned. Every
+// command checks the context where it can; one caught in a long computation
+// that does not is ended grace after the signal, so that no command outlives
+// a Ctrl-C by more than about a second. Files are written atomically
+// (temporary file, rename), so ending a command leaves none half-written.
+func interruptible(name string, stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	hold := new(atomic.Bool)
+	ctx = context.WithValue(ctx, holdKey{}, hold)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case <-finished:
+			return
+		case <-sigs:
+			cancel()
+		}
+		timer := time.NewTimer(grace)
+		defer timer.Stop()
+		for {
+			select {
+			case <-finished:
+				return
+			case <-timer.C:
+				if !hold.Load() {
+					fmt.Fprintf(stderr, "wakesleep %s: interrupted\n", name)
+					exit(130)
+					return
+				}
+				fmt.Fprintf(stderr, "wakesleep %s: finishing the step in progress to save it (signal again to quit without saving it)\n", name)
+			case <-sigs:
+				fmt.Fprintf(stderr, "wakesleep %s: interrupted again: quitting without saving the step in progress\n", name)
+				exit(130)
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(finished)
+		cancel()
+	}
 }
 
 // oneLine is err's message on one line: errors.Join puts each joined error
@@ -141,7 +211,7 @@ func parse(fs *flag.FlagSet, args []string) (positional []string, err error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return positional, nil
+			return positional, finiteFlags(fs)
 		}
 		positional = append(positional, args[0])
 		args = args[1:]
@@ -153,4 +223,45 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 	m := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { m[f.Name] = true })
 	return m
+}
+
+// finiteFlags refuses a NaN or infinite value of any float flag given: no
+// command has a use for one, and each would otherwise need its own check
+// (a comparison with NaN is always false, so range checks let it through).
+func finiteFlags(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		g, ok := f.Value.(flag.Getter)
+		if !ok || err != nil {
+			return
+		}
+		if v, ok := g.Get().(float64); ok && (math.IsNaN(v) || math.IsInf(v, 0)) {
+			err = usagef("--%s %s: want a finite number", f.Name, f.Value.String())
+		}
+	})
+	return err
+}
+
+// outDir checks, before any work, that an output folder given on the
+// command line can be one: absent (it is created) or a folder.
+func outDir(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		return usagef("--%s %s exists and is not a folder", flag, path)
+	}
+	return nil
+}
+
+// outFile checks, before any work, that an output file given on the command
+// line can be written: absent, or a regular file (it is replaced).
+func outFile(flag, path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return usagef("--%s %s exists and is not a regular file", flag, path)
+	}
+	return nil
 }

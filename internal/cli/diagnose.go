@@ -35,34 +35,54 @@ Example:
   $ wakesleep diagnose --checkpoint runs/mnist-local-20250101-120000
 `
 
-func runDiagnose(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// diagnoseOptions are the flags of diagnose.
+type diagnoseOptions struct {
+	ckpt, out, dataDir             string
+	probeTrain, probeTest, batches int
+	seed                           uint64
+}
+
+func parseDiagnose(args []string, stderr io.Writer) (*diagnoseOptions, error) {
+	o := &diagnoseOptions{}
 	fs := newFlagSet("diagnose", diagnoseUsage, stderr)
-	ckpt := fs.String("checkpoint", "", "checkpoint file, or run folder (newest good checkpoint)")
-	out := fs.String("out", "", "write the diagnosis as JSON here")
-	probeTrain := fs.Int("probe-train", 5000, "training digits for the linear probe")
-	probeTest := fs.Int("probe-test", 2000, "test digits for the linear probe")
-	batches := fs.Int("batches", 4, "batches for the gradient norms")
-	seed := fs.Uint64("seed", 1, "noise seed")
-	dataDir := fs.String("data", "", "folder with MNIST IDX files (default: embedded)")
+	fs.StringVar(&o.ckpt, "checkpoint", "", "checkpoint file, or run folder (newest good checkpoint)")
+	fs.StringVar(&o.out, "out", "", "write the diagnosis as JSON here")
+	fs.IntVar(&o.probeTrain, "probe-train", 5000, "training digits for the linear probe")
+	fs.IntVar(&o.probeTest, "probe-test", 2000, "test digits for the linear probe")
+	fs.IntVar(&o.batches, "batches", 4, "batches for the gradient norms")
+	fs.Uint64Var(&o.seed, "seed", 1, "noise seed")
+	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: embedded)")
 	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) > 0 {
+		return nil, usagef("unexpected arguments %v", pos)
+	}
+	if o.ckpt == "" {
+		return nil, usagef("--checkpoint is required")
+	}
+	if o.probeTrain < 10 || o.probeTrain > 60000 || o.probeTest < 10 || o.probeTest > 10000 {
+		return nil, usagef("--probe-train must be in 10..60000 and --probe-test in 10..10000")
+	}
+	if o.batches < 1 || o.batches > 64 {
+		return nil, usagef("--batches %d must be in 1..64", o.batches)
+	}
+	if o.seed == 0 {
+		return nil, usagef("--seed must be positive")
+	}
+	if err := outFile("out", o.out); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func runDiagnose(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseDiagnose(args, stderr)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected arguments %v", pos)
-	}
-	if *ckpt == "" {
-		return usagef("--checkpoint is required")
-	}
-	if *probeTrain < 10 || *probeTrain > 60000 || *probeTest < 10 || *probeTest > 10000 {
-		return usagef("--probe-train must be in 10..60000 and --probe-test in 10..10000")
-	}
-	if *batches < 1 || *batches > 64 {
-		return usagef("--batches %d must be in 1..64", *batches)
-	}
-	if *seed == 0 {
-		return usagef("--seed must be positive")
-	}
+	ckpt, out, probeTrain, probeTest, batches, seed, dataDir := &o.ckpt, &o.out, &o.probeTrain, &o.probeTest, &o.batches, &o.seed, &o.dataDir
 	run, path, err := openRun(*ckpt, stderr)
 	if err != nil {
 		return err

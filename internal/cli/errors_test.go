@@ -99,6 +99,11 @@ var tinyFlags = []string{"--hidden", "8", "--critic-width", "8", "--z-dim", "4",
 var shared string
 
 func TestMain(m *testing.M) {
+	// The test binary is wakesleep itself when a test runs it so (see
+	// TestSignalsEndEveryCommand).
+	if os.Getenv("WAKESLEEP_TEST_MAIN") == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	var err error
 	if shared, err = os.MkdirTemp("", "wakesleep-cli-test-"); err != nil {
 		panic(err)
@@ -270,8 +275,8 @@ func TestCommandLineMistakes(t *testing.T) {
 		{"epochs not a number", []string{"train", "--epochs", "three"}, 2, []string{`invalid value "three" for flag -epochs`}, false},
 		{"negative epochs", []string{"train", "--epochs", "-1"}, 2, []string{"epochs -1 must be positive"}, false},
 		{"gamma 2", []string{"train", "--gamma", "2"}, 2, []string{"gamma 2 must be in [0, 1]"}, false},
-		{"gamma NaN", []string{"train", "--gamma", "NaN"}, 2, []string{"must be finite"}, false},
-		{"lambda Inf", []string{"train", "--lambda", "Inf"}, 2, []string{"must be finite"}, false},
+		{"gamma NaN", []string{"train", "--gamma", "NaN"}, 2, []string{"--gamma NaN: want a finite number"}, false},
+		{"lambda Inf", []string{"train", "--lambda", "Inf"}, 2, []string{"--lambda +Inf: want a finite number"}, false},
 		{"negative lambda", []string{"train", "--lambda", "-1"}, 2, []string{"lambda -1"}, false},
 		{"global critic gamma", []string{"train", "--algorithm", "global", "--gamma", "0.5"}, 2, []string{"gamma must be 1"}, false},
 		{"batch size 0", []string{"train", "--batch-size", "0"}, 2, []string{"batch size 0 must be positive"}, false},
@@ -280,7 +285,7 @@ func TestCommandLineMistakes(t *testing.T) {
 		{"unknown preset", []string{"train", "--preset", "foo"}, 2, []string{`--preset "foo"`}, false},
 		{"unknown pixel scale", []string{"train", "--pixel-scale", "foo"}, 2, []string{`pixel scale "foo"`}, false},
 		{"lr 0", []string{"train", "--lr-network", "0"}, 2, []string{"learning rate 0 must be positive"}, false},
-		{"lr NaN", []string{"train", "--lr-critic", "NaN"}, 2, []string{"learning rate NaN"}, false},
+		{"lr NaN", []string{"train", "--lr-critic", "NaN"}, 2, []string{"--lr-critic NaN: want a finite number"}, false},
 		{"negative seed", []string{"train", "--seed", "-1"}, 2, []string{`invalid value "-1" for flag -seed`}, false},
 		{"negative recurrent steps", []string{"train", "--recurrent-steps", "-1"}, 2, []string{"recurrent steps -1"}, false},
 		{"hidden 0", []string{"train", "--hidden", "0"}, 2, []string{"--hidden 0 must be positive"}, false},

@@ -54,6 +54,10 @@ Examples:
   $ wakesleep eval --compare runs/global runs/local
 `
 
+// maxEvalN bounds --n of eval and --eval-n of predict: the test sets of
+// MNIST and CIFAR-10 are smaller; Moving MNIST's is unbounded.
+const maxEvalN = 1000000
+
 type evalOptions struct {
 	checkpoint string
 	out        string
@@ -70,8 +74,10 @@ type evalOptions struct {
 	compare    bool
 }
 
-func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var o evalOptions
+// parseEval parses an eval command line: with --compare the runs to
+// compare (opts nil), else the options of one evaluation.
+func parseEval(args []string, stderr io.Writer) (o *evalOptions, compare []string, opts *eval.Options, given map[string]bool, err error) {
+	o = &evalOptions{}
 	fs := newFlagSet("eval", evalUsage, stderr)
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file, or run folder (newest good checkpoint)")
 	fs.StringVar(&o.out, "out", "", "report folder (default: <run folder>/eval)")
@@ -88,29 +94,42 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&o.compare, "compare", false, "print the eval.json of the runs given as arguments side by side")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
-	given := setFlags(fs)
+	given = setFlags(fs)
 	if o.compare {
 		for name := range given {
 			if name != "compare" {
-				return usagef("--compare takes only run folders or eval.json files, not --%s", name)
+				return nil, nil, nil, nil, usagef("--compare takes only run folders or eval.json files, not --%s", name)
 			}
 		}
 		if len(pos) == 0 {
-			return usagef("--compare needs at least one run folder or eval.json")
+			return nil, nil, nil, nil, usagef("--compare needs at least one run folder or eval.json")
 		}
-		return compareRuns(pos, stdout)
+		return o, pos, nil, given, nil
 	}
 	if len(pos) > 0 {
-		return usagef("unexpected arguments %v (did you mean --compare?)", pos)
+		return nil, nil, nil, nil, usagef("unexpected arguments %v (did you mean --compare?)", pos)
 	}
 	if o.checkpoint == "" {
-		return usagef("--checkpoint is required (or --compare)")
+		return nil, nil, nil, nil, usagef("--checkpoint is required (or --compare)")
 	}
-	opts, err := o.options()
+	if opts, err = o.options(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if err := outDir("out", o.out); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return o, nil, opts, given, nil
+}
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, compare, opts, given, err := parseEval(args, stderr)
 	if err != nil {
 		return err
+	}
+	if opts == nil {
+		return compareRuns(compare, stdout)
 	}
 	if o.classifier != "" {
 		if opts.Classifier, opts.ClassifierInfo, err = eval.LoadClassifier(o.classifier); err != nil {
@@ -249,13 +268,16 @@ func (o *evalOptions) options() (*eval.Options, error) {
 	if o.alpha < 0 {
 		return nil, usagef("--alpha %g must be ≥ 0", o.alpha)
 	}
-	if o.draws < 1 {
-		return nil, usagef("--draws %d must be positive", o.draws)
+	if o.draws < 1 || o.draws > 10000 {
+		return nil, usagef("--draws %d must be in 1..10000", o.draws)
+	}
+	if o.n > maxEvalN {
+		return nil, usagef("--n %d exceeds %d", o.n, maxEvalN)
 	}
 	var als []eval.AlignmentOptions
 	for _, f := range strings.Split(o.alignments, ",") {
-		var x, z int
-		if n, err := fmt.Sscanf(strings.TrimSpace(f), "%dx%dz", &x, &z); err != nil || n != 2 {
+		x, z, ok := parseAlignment(f)
+		if !ok {
 			return nil, usagef("--alignments: %q is not <x units>x<z units>z, e.g. 8x8z", f)
 		}
 		a := eval.AlignmentOptions{Draws: o.draws, XUnits: x, ZUnits: z, Alpha: o.alpha,
@@ -298,4 +320,14 @@ func runName(p string) string {
 		p = filepath.Dir(p)
 	}
 	return filepath.Base(p)
+}
+
+// parseAlignment parses "<x units>x<z units>z", e.g. 8x8z, and nothing more
+// (fmt.Sscanf alone would take "8x8zjunk").
+func parseAlignment(f string) (x, z int, ok bool) {
+	f = strings.TrimSpace(f)
+	if n, err := fmt.Sscanf(f, "%dx%dz", &x, &z); err != nil || n != 2 {
+		return 0, 0, false
+	}
+	return x, z, fmt.Sprintf("%dx%dz", x, z) == f
 }

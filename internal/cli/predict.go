@@ -38,38 +38,69 @@ Examples:
   $ wakesleep predict --checkpoint runs/mm --eval --eval-n 1000
 `
 
-func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// maxIndex bounds predict --index: the fixed test set is indexed by uint64,
+// and --index + --n must not wrap around.
+const maxIndex = 1 << 52
+
+// predictOptions are the flags of predict.
+type predictOptions struct {
+	ckpt, out, gifOut, evalOut, dataDir string
+	index, n, delay, evalN, batch       int
+	seed                                uint64
+	doEval                              bool
+}
+
+func parsePredict(args []string, stderr io.Writer) (*predictOptions, error) {
+	o := &predictOptions{}
 	fs := newFlagSet("predict", predictUsage, stderr)
-	ckpt := fs.String("checkpoint", "", "checkpoint file, or run folder (newest good checkpoint)")
-	index := fs.Int("index", 0, "first test sequence to show")
-	n := fs.Int("n", 4, "test sequences to show")
-	out := fs.String("out", "", "output PNG strip (default: <run folder>/predict.png)")
-	gifOut := fs.String("gif", "", "output animated GIF (default: <run folder>/predict.gif; \"-\" for none)")
-	delay := fs.Int("delay", 25, "GIF frame time in hundredths of a second")
-	seed := fs.Uint64("seed", 1, "seed of the model's noise")
-	doEval := fs.Bool("eval", false, "also score predictions of the fixed test set against the repeat-last-frame baseline")
-	evalN := fs.Int("eval-n", 1000, "test sequences to score with --eval (the fixed test set is unbounded; 10000 is the usual size)")
-	evalOut := fs.String("eval-out", "", "report folder for --eval (default: <run folder>/eval)")
-	batch := fs.Int("batch", 32, "sequences per forward pass with --eval")
-	dataDir := fs.String("data", "", "folder with MNIST IDX files (default: embedded)")
+	fs.StringVar(&o.ckpt, "checkpoint", "", "checkpoint file, or run folder (newest good checkpoint)")
+	fs.IntVar(&o.index, "index", 0, "first test sequence to show")
+	fs.IntVar(&o.n, "n", 4, "test sequences to show")
+	fs.StringVar(&o.out, "out", "", "output PNG strip (default: <run folder>/predict.png)")
+	fs.StringVar(&o.gifOut, "gif", "", "output animated GIF (default: <run folder>/predict.gif; \"-\" for none)")
+	fs.IntVar(&o.delay, "delay", 25, "GIF frame time in hundredths of a second")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the model's noise")
+	fs.BoolVar(&o.doEval, "eval", false, "also score predictions of the fixed test set against the repeat-last-frame baseline")
+	fs.IntVar(&o.evalN, "eval-n", 1000, "test sequences to score with --eval (the fixed test set is unbounded; 10000 is the usual size)")
+	fs.StringVar(&o.evalOut, "eval-out", "", "report folder for --eval (default: <run folder>/eval)")
+	fs.IntVar(&o.batch, "batch", 32, "sequences per forward pass with --eval")
+	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: embedded)")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch {
 	case len(pos) > 0:
-		return usagef("unexpected arguments %v", pos)
-	case *ckpt == "":
-		return usagef("--checkpoint is required")
-	case *n <= 0 || *n > 64:
-		return usagef("--n %d must be in 1..64", *n)
-	case *index < 0:
-		return usagef("--index %d must be ≥ 0", *index)
-	case *delay <= 0:
-		return usagef("--delay %d must be positive", *delay)
-	case *evalN <= 0 || *batch <= 0:
-		return usagef("--eval-n %d and --batch %d must be positive", *evalN, *batch)
+		return nil, usagef("unexpected arguments %v", pos)
+	case o.ckpt == "":
+		return nil, usagef("--checkpoint is required")
+	case o.n <= 0 || o.n > 64:
+		return nil, usagef("--n %d must be in 1..64", o.n)
+	case o.index < 0 || o.index > maxIndex:
+		return nil, usagef("--index %d must be in 0..%d", o.index, maxIndex)
+	case o.delay <= 0 || o.delay > 6000:
+		return nil, usagef("--delay %d must be in 1..6000", o.delay)
+	case o.evalN <= 0 || o.batch <= 0:
+		return nil, usagef("--eval-n %d and --batch %d must be positive", o.evalN, o.batch)
+	case o.seed == 0:
+		return nil, usagef("--seed must be positive")
+	case o.evalN > maxEvalN || o.batch > 4096:
+		return nil, usagef("--eval-n %d must be ≤ %d and --batch %d ≤ 4096", o.evalN, maxEvalN, o.batch)
 	}
+	for _, err := range []error{outFile("out", o.out), outFile("gif", o.gifOut), outDir("eval-out", o.evalOut)} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parsePredict(args, stderr)
+	if err != nil {
+		return err
+	}
+	ckpt, index, n, out, gifOut, delay, seed, doEval, evalN, evalOut, batch, dataDir := &o.ckpt, &o.index, &o.n, &o.out, &o.gifOut, &o.delay, &o.seed, &o.doEval, &o.evalN, &o.evalOut, &o.batch, &o.dataDir
 	gtr, path, err := openRun(*ckpt, stderr)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -87,8 +88,10 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var o probeOptions
+// parseProbe parses a probe command line into its options and the studies
+// to run (skipped: those --study all leaves out, with what they lack).
+func parseProbe(args []string, stderr io.Writer) (o *probeOptions, studies, skipped []string, err error) {
+	o = &probeOptions{}
 	fs := newFlagSet("probe", probeUsage, stderr)
 	fs.StringVar(&o.study, "study", "all", "oscillation, critic, development, plasticity, silencing, a comma-separated list of them, or all")
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file or run folder (newest good checkpoint): the model of oscillation and critic")
@@ -114,12 +117,20 @@ func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.IntVar(&o.opts.Batch, "batch", 250, "rows per forward pass")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	if len(pos) > 0 {
-		return usagef("unexpected arguments %v", pos)
+		return nil, nil, nil, usagef("unexpected arguments %v", pos)
 	}
-	studies, skipped, err := o.validate()
+	if err := outDir("out", o.out); err != nil {
+		return nil, nil, nil, err
+	}
+	studies, skipped, err = o.validate()
+	return o, studies, skipped, err
+}
+
+func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, studies, skipped, err := parseProbe(args, stderr)
 	if err != nil {
 		return err
 	}
@@ -230,8 +241,8 @@ func (o *probeOptions) validate() (studies, skipped []string, err error) {
 		}
 	}
 	for _, f := range strings.Split(o.alignments, ",") {
-		var x, z int
-		if n, err := fmt.Sscanf(strings.TrimSpace(f), "%dx%dz", &x, &z); err != nil || n != 2 {
+		x, z, ok := parseAlignment(f)
+		if !ok {
 			return nil, nil, usagef("--alignments: %q is not <x units>x<z units>z, e.g. 8x8z", f)
 		}
 		a := eval.DefaultAlignmentOptions()
@@ -246,6 +257,17 @@ func (o *probeOptions) validate() (studies, skipped []string, err error) {
 	}
 	if o.maxCheckpoints < 0 {
 		return nil, nil, usagef("--max-checkpoints %d must be ≥ 0", o.maxCheckpoints)
+	}
+	// probe.Options takes 0 for its default; on the command line a 0 is a
+	// mistake, as in every other command.
+	for _, b := range []struct {
+		name        string
+		v, min, max int
+	}{{"n", o.opts.N, 2, 100000}, {"align-n", o.opts.AlignN, 2, 10000}, {"grad-batches", o.opts.GradBatches, 2, 10000},
+		{"grad-batch", o.opts.GradBatch, 1, 60000}, {"bootstrap", o.opts.Bootstrap, 1, 1000000}, {"batch", o.opts.Batch, 1, 60000}} {
+		if b.v < b.min || b.v > b.max {
+			return nil, nil, usagef("--%s %d must be in %d..%d", b.name, b.v, b.min, b.max)
+		}
 	}
 	if err := o.opts.Validate(); err != nil {
 		return nil, nil, &usageError{msg: strings.TrimPrefix(err.Error(), "probe: ")}
@@ -312,12 +334,21 @@ func (o *probeOptions) validate() (studies, skipped []string, err error) {
 	return studies, skipped, nil
 }
 
+// maxListLen bounds the values of a list flag.
+const maxListLen = 1024
+
 func parseFloatList(s, flag string) ([]float64, error) {
 	var out []float64
 	for _, f := range strings.Split(s, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil {
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return nil, usagef("%s: %q is not a number", flag, f)
+		}
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, usagef("%s: %q is not a finite number", flag, f)
+		}
+		if len(out) == maxListLen {
+			return nil, usagef("%s: more than %d values", flag, maxListLen)
 		}
 		out = append(out, v)
 	}

@@ -30,7 +30,7 @@ func TestProbeUsageErrors(t *testing.T) {
 		{[]string{"probe", "--checkpoint", "x", "--alignments", "8x8"}, "--alignments"},
 		{[]string{"probe", "--checkpoint", "x", "--level", "1"}, "confidence level"},
 		{[]string{"probe", "--checkpoint", "x", "--n", "1"}, "n 1"},
-		{[]string{"probe", "--checkpoint", "x", "--grad-batches", "1"}, "plasticity"},
+		{[]string{"probe", "--checkpoint", "x", "--grad-batches", "1"}, "--grad-batches 1 must be in 2..10000"},
 		{[]string{"probe", "--checkpoint", "x", "--seed", "0"}, "--seed"},
 		{[]string{"probe", "stray"}, "unexpected arguments"},
 		{[]string{"train", "--silence-z", "0,x"}, "--silence-z"},

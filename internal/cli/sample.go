@@ -35,41 +35,62 @@ both ways.
 `
 
 func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runPicture(args, stdout, stderr, "sample", sampleUsage, 64, "samples.png")
+	return runPicture(ctx, args, stdout, stderr, "sample", sampleUsage, 64, "samples.png")
 }
 
 func runReconstruct(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runPicture(args, stdout, stderr, "reconstruct", reconstructUsage, 32, "recon.png")
+	return runPicture(ctx, args, stdout, stderr, "reconstruct", reconstructUsage, 32, "recon.png")
 }
 
-func runPicture(args []string, stdout, stderr io.Writer, name, usage string, defN int, defOut string) error {
+// pictureOptions are the flags of sample and reconstruct.
+type pictureOptions struct {
+	ckpt, out, dataDir string
+	n                  int
+	seed               uint64
+	means              bool
+	depth              int
+}
+
+func parsePicture(args []string, stderr io.Writer, name, usage string, defN int, defOut string) (*pictureOptions, error) {
+	o := &pictureOptions{}
 	fs := newFlagSet(name, usage, stderr)
-	ckpt := fs.String("checkpoint", "", "checkpoint file, or run folder (newest good checkpoint)")
-	n := fs.Int("n", defN, "number of images")
-	out := fs.String("out", defOut, "output PNG")
-	seed := fs.Uint64("seed", 0, "noise seed (0: the run's fixed picture noise)")
-	dataDir := fs.String("data", "", "reconstruct: the experiment's data, as train --data (default: its default)")
-	means := fs.Bool("means", false, "noise-free: every Gaussian unit of the networks at its mean (MNIST, Fashion-MNIST)")
-	var depth *int
+	fs.StringVar(&o.ckpt, "checkpoint", "", "checkpoint file, or run folder (newest good checkpoint)")
+	fs.IntVar(&o.n, "n", defN, "number of images")
+	fs.StringVar(&o.out, "out", defOut, "output PNG")
+	fs.Uint64Var(&o.seed, "seed", 0, "noise seed (0: the run's fixed picture noise)")
+	fs.StringVar(&o.dataDir, "data", "", "reconstruct: the experiment's data, as train --data (default: its default)")
+	fs.BoolVar(&o.means, "means", false, "noise-free: every Gaussian unit of the networks at its mean (MNIST, Fashion-MNIST)")
 	if name == "reconstruct" {
-		depth = fs.Int("depth", 0, "CIFAR-10: the depth to reconstruct through (0: every depth)")
+		fs.IntVar(&o.depth, "depth", 0, "CIFAR-10: the depth to reconstruct through (0: every depth)")
 	}
 	pos, err := parse(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(pos) > 0 {
-		return usagef("unexpected arguments %v", pos)
+		return nil, usagef("unexpected arguments %v", pos)
 	}
-	if *ckpt == "" {
-		return usagef("--checkpoint is required")
+	if o.ckpt == "" {
+		return nil, usagef("--checkpoint is required")
 	}
-	if *n <= 0 || *n > 4096 {
-		return usagef("--n %d must be in 1..4096", *n)
+	if o.n <= 0 || o.n > 4096 {
+		return nil, usagef("--n %d must be in 1..4096", o.n)
 	}
-	if depth != nil && *depth < 0 {
-		return usagef("--depth %d must be ≥ 0", *depth)
+	if o.depth < 0 {
+		return nil, usagef("--depth %d must be ≥ 0", o.depth)
 	}
+	if err := outFile("out", o.out); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func runPicture(ctx context.Context, args []string, stdout, stderr io.Writer, name, usage string, defN int, defOut string) error {
+	o, err := parsePicture(args, stderr, name, usage, defN, defOut)
+	if err != nil {
+		return err
+	}
+	ckpt, n, out, seed, dataDir, means, depth := &o.ckpt, &o.n, &o.out, &o.seed, &o.dataDir, &o.means, &o.depth
 	tr, path, err := openRun(*ckpt, stderr)
 	if err != nil {
 		return err
@@ -122,6 +143,9 @@ func runPicture(args []string, stdout, stderr io.Writer, name, usage string, def
 		if strings.HasPrefix(err.Error(), "--") {
 			return &usageError{msg: err.Error()}
 		}
+		return err
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if err := imaging.SavePNG(*out, img); err != nil {

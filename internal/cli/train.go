@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -30,7 +31,10 @@ Usage: wakesleep train [experiment] [flags]     (experiment anywhere on the line
 
 Experiments:
 %s
-Ctrl-C or SIGTERM saves a checkpoint; --resume continues bit-identically.
+Ctrl-C or SIGTERM finishes the step in progress and saves a checkpoint (a
+second one quits at once); --resume continues bit-identically. A run folder
+is locked (run.lock names the process) while a run trains in it. A config
+whose estimated memory exceeds what the machine has available is refused.
 Flags override the preset; run 'wakesleep train <experiment> -h' for an
 experiment's flags.
 `
@@ -43,10 +47,12 @@ type runFlags struct {
 	data           string
 	maxSteps       int
 	evalEveryEpoch bool
+	noMemoryCheck  bool
+	amend          func(saved train.Config) error // on resume: the Resumable flags given
 }
 
 // nonConfigFlags may be given on resume: they change nothing saved.
-var nonConfigFlags = map[string]bool{"run": true, "resume": true, "data": true, "max-steps": true, "eval-every-epoch": true}
+var nonConfigFlags = map[string]bool{"run": true, "resume": true, "data": true, "max-steps": true, "eval-every-epoch": true, "no-memory-check": true}
 
 func (o *runFlags) define(fs *flag.FlagSet, ex train.Experiment) {
 	var presets []string
@@ -58,6 +64,7 @@ func (o *runFlags) define(fs *flag.FlagSet, ex train.Experiment) {
 	fs.BoolVar(&o.resume, "resume", false, "continue the run in --run from its newest good checkpoint")
 	fs.StringVar(&o.data, "data", "", ex.Info().DataHelp)
 	fs.IntVar(&o.maxSteps, "max-steps", 0, "stop after N steps in total (0: all epochs)")
+	fs.BoolVar(&o.noMemoryCheck, "no-memory-check", false, "train even if the estimated memory of the config exceeds what the machine has available")
 	fs.BoolVar(&o.evalEveryEpoch, "eval-every-epoch", false, "evaluate after each epoch (alignment KL, classifier metrics on 2000 samples) into <run>/eval/ ("+strings.Join(epochEvaluated(), ", ")+")")
 }
 
@@ -98,7 +105,7 @@ func experimentFlags(fs *flag.FlagSet, ex train.Experiment) []*recorded {
 // boolFlags are the names of the boolean flags of any experiment, for
 // finding the experiment's name on the command line before parsing it.
 func boolFlags() map[string]bool {
-	m := map[string]bool{"resume": true, "eval-every-epoch": true, "h": true, "help": true}
+	m := map[string]bool{"resume": true, "eval-every-epoch": true, "no-memory-check": true, "h": true, "help": true}
 	for _, ex := range experiment.All {
 		for _, f := range append(train.SettingsFlags(), ex.Flags()...) {
 			if f.Type == "bool" {
@@ -109,11 +116,27 @@ func boolFlags() map[string]bool {
 	return m
 }
 
+// valueFlags are the names of the flags of any experiment that take a value.
+func valueFlags() map[string]bool {
+	m := map[string]bool{}
+	for _, ex := range experiment.All {
+		fs := flag.NewFlagSet("", flag.ContinueOnError)
+		(&runFlags{}).define(fs, ex)
+		experimentFlags(fs, ex)
+		fs.VisitAll(func(f *flag.Flag) {
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+				m[f.Name] = true
+			}
+		})
+	}
+	return m
+}
+
 // scanTrainArgs finds, without parsing, the positional arguments and the
 // values of --run and --resume: which experiment's flags to parse with
 // depends on them.
 func scanTrainArgs(args []string) (positional []string, run string, resume bool) {
-	bools := boolFlags()
+	bools, valued := boolFlags(), valueFlags()
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -136,6 +159,12 @@ func scanTrainArgs(args []string) (positional []string, run string, resume bool)
 		case i+1 < len(args):
 			if name == "run" {
 				run = args[i+1]
+			}
+			// A flag no experiment has takes no value: the mistake is
+			// reported by the parser, with the help of the experiment
+			// named after it.
+			if _, err := experiment.All.Lookup(args[i+1]); err == nil && !valued[name] {
+				continue
 			}
 			i++
 		}
@@ -186,14 +215,37 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.run == "" {
 		o.run = filepath.Join("runs", fmt.Sprintf("%s-%s", runTag(ex, cfg), time.Now().Format("20060102-150405")))
 	}
+	if err := train.CheckFolder(ex, o.run, o.resume); err != nil {
+		return err
+	}
+	limit := 0.0 // what the machine has available
+	if o.noMemoryCheck {
+		limit = math.Inf(1)
+	}
+	// A fresh run's config is known: refuse it before the data are read.
+	if !o.resume {
+		if err := train.CheckMemory(ex, cfg, limit); err != nil {
+			return fmt.Errorf("%w (--no-memory-check trains anyway)", err)
+		}
+	}
 	data, err := ex.Data(o.data, stderr)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "run folder: %s\n", o.run)
-	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Data: data, MaxSteps: o.maxSteps}
+	hold := holding(ctx)
+	defer hold.Store(false)
+	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Data: data, MaxSteps: o.maxSteps, Amend: o.amend, MemoryLimit: limit,
+		OnStart: func() { hold.Store(true) }}
 	if o.evalEveryEpoch {
-		opts.OnEpoch = eval.EpochHook(o.run, nil)
+		hook := eval.EpochHook(o.run, nil)
+		// The epoch's checkpoint and pictures are saved before its
+		// evaluation: a signal need not wait for that to finish.
+		opts.OnEpoch = func(tr *train.Trainer, epoch int) error {
+			hold.Store(false)
+			defer hold.Store(true)
+			return hook(tr, epoch)
+		}
 	}
 	return train.Run(ctx, ex, cfg, opts)
 }
@@ -265,6 +317,20 @@ func (o *runFlags) config(ex train.Experiment, fs *flag.FlagSet, flags []*record
 		}
 		if given["epochs"] && cfg.RunSettings().Epochs <= 0 {
 			return nil, usagef("--epochs %d must be positive", cfg.RunSettings().Epochs)
+		}
+		// The Resumable flags given apply to the run's saved config.
+		o.amend = func(saved train.Config) error {
+			for _, r := range flags {
+				if r.set() {
+					if err := r.f.Set(saved, r.value()); err != nil {
+						return &usageError{msg: err.Error()}
+					}
+				}
+			}
+			if err := saved.Validate(); err != nil {
+				return &usageError{msg: err.Error()}
+			}
+			return nil
 		}
 		return cfg, nil
 	}

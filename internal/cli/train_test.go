@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/wakesleep/wakesleep/experiment"
 	cifarexp "github.com/wakesleep/wakesleep/experiment/cifar10"
 	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	mmexp "github.com/wakesleep/wakesleep/experiment/movingmnist"
@@ -63,5 +66,32 @@ func TestTrainPrecedence(t *testing.T) {
 	ex, o, cfg, err := parseTrain([]string{"--resume", "--run", dir, "--epochs", "9"}, io.Discard)
 	if err != nil || ex.Name() != cifarexp.Name || !o.resume || cfg.RunSettings().Epochs != 9 || cfg.RunSettings().BatchSize != 0 {
 		t.Errorf("resume: %v %v %+v", ex, err, cfg)
+	}
+}
+
+// A flag that may change a run being resumed (--pictures, --epochs) is
+// applied to it, not dropped, and config.json says so afterwards; a
+// hand-edited config.json is refused, naming the field.
+func TestResumeFlagsApply(t *testing.T) {
+	data, _ := goodRun()
+	run := filepath.Join(t.TempDir(), "run")
+	if code, _, stderr := runCLI(append([]string{"train", "--data", data, "--run", run, "--epochs", "1", "--max-steps", "1"}, tinyFlags...)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := runCLI("train", "--run", run, "--resume", "--data", data, "--pictures", "means", "--epochs", "2", "--max-steps", "2"); code != 0 {
+		t.Fatal(stderr)
+	}
+	_, cfg, err := experiment.All.LoadConfig(filepath.Join(run, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.(*mnistexp.Config); c.Pictures != "means" || c.Epochs != 2 {
+		t.Errorf("config.json after resume: pictures %q, epochs %d; want means, 2", c.Pictures, c.Epochs)
+	}
+	b := read(t, filepath.Join(run, "config.json"))
+	write(t, filepath.Join(run, "config.json"), bytes.Replace(b, []byte(`"seed": 1,`), []byte(`"seed": 7,`), 1))
+	code, _, stderr := runCLI("train", "--run", run, "--resume", "--data", data)
+	if code != 1 || !strings.Contains(stderr, "seed 7 in config.json, 1 in the checkpoint") {
+		t.Errorf("edited seed: exit %d, %s", code, stderr)
 	}
 }

@@ -23,6 +23,7 @@ var rank = map[string]int{
 	"blas/internal/rawblas": 0,
 	"tensor":                10,
 	"internal/atomicfile":   15,
+	"internal/regular":      5,
 	"internal/progress":     15,
 	"data/idx":              15,
 	"data/mnist":            16,
