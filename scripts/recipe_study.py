@@ -137,13 +137,13 @@ def row(setting, seed, step, wall, e, diag):
         "kl_control_4x2z": a["kl_control_wake"]["mean"],
         "fd_sleep": e["frechet"]["sleep_test"], "fd_recon": e["frechet"]["recon_test"],
     }
-    for k in ("probe_z_accuracy", "probe_zmean_accuracy", "grad_norms"):
-        v = diag.get(k)
-        if isinstance(v, dict):
-            for kk, vv in sorted(v.items()):
-                r[f"grad/{kk}"] = vv
-        elif v is not None:
-            r[k] = v
+    for k in ("probe_z_accuracy", "probe_zmean_accuracy", "recon_mean_agreement",
+              "latent_sigma", "latent_mean_spread", "pixel_sigma"):
+        if diag.get(k) is not None:
+            r[k] = round(diag[k], 4)
+    for side in ("encoder", "decoder"):
+        for term, v in sorted((diag.get("grad_norm_" + side) or {}).items()):
+            r[f"grad_{side}/{term}"] = round(v, 4)
     return r
 
 
@@ -236,7 +236,7 @@ def summarize(rows, path):
     for r in rows:
         groups.setdefault((r["setting"], r["algorithm"], int(r["step"])), []).append(r)
     cols = [("recon_agreement", 2), ("sleep_confidence", 2), ("sleep_entropy_bits", 2),
-            ("kl_ws_4x2z", 3), ("kl_control_4x2z", 3), ("probe_z_accuracy", 2), ("wall_s", 0)]
+            ("kl_ws_4x2z", 3), ("kl_control_4x2z", 3), ("probe_z_accuracy", 2), ("latent_sigma", 2), ("wall_s", 0)]
     lines = ["| setting | alg | step | seeds | " + " | ".join(c for c, _ in cols) + " |",
              "|" + "---|" * (4 + len(cols))]
     for (name, alg, step), rs in sorted(groups.items()):

@@ -63,7 +63,7 @@ func TestCommandsForEveryExperiment(t *testing.T) {
 		{[]string{"probe", "--checkpoint", cifarRun, "--study", "oscillation"}, "probe does not support the cifar10 experiment"},
 		{[]string{"reconstruct", "--checkpoint", cifarRun, "--data", cifarData, "--n", "4", "--depth", "9"}, "--depth 9"},
 		{[]string{"train", "--eval-every-epoch", "cifar10"}, "supported: mnist"},
-		{[]string{"sample", "--means", "--checkpoint", cifarRun}, "sample --means does not support the cifar10 experiment (supported: fashionmnist, mnist)"},
+		{[]string{"sample", "--means", "--checkpoint", cifarRun}, "sample --means does not support the cifar10 experiment (supported: mnist, fashionmnist)"},
 		{[]string{"diagnose", "--checkpoint", cifarRun}, "diagnose does not support the cifar10 experiment"},
 	} {
 		code, _, stderr := runCLI(tc.args...)
