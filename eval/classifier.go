@@ -461,20 +461,37 @@ var ErrNoEmbeddedClassifier = errors.New("this build embeds no MNIST classifier:
 // DefaultClassifier returns the classifier embedded in the binary (the
 // committed eval/files/mnist-classifier.safetensors).
 func DefaultClassifier() (*Classifier, ClassifierInfo, error) {
-	b, err := fs.ReadFile(embedded, "files/"+embeddedClassifierName)
+	return embeddedClassifier(embeddedClassifierName, ErrNoEmbeddedClassifier)
+}
+
+// EmbeddedFashionClassifierFile is the committed Fashion-MNIST classifier,
+// relative to the repository root (see eval/files/README.md).
+const EmbeddedFashionClassifierFile = "eval/files/" + embeddedFashionClassifierName
+
+const embeddedFashionClassifierName = "fashion-mnist-classifier.safetensors"
+
+// FashionClassifier returns the embedded Fashion-MNIST classifier, which
+// judges the samples and reconstructions of Fashion-MNIST runs.
+func FashionClassifier() (*Classifier, ClassifierInfo, error) {
+	return embeddedClassifier(embeddedFashionClassifierName,
+		errors.New("this build embeds no Fashion-MNIST classifier: pass --classifier"))
+}
+
+func embeddedClassifier(name string, missing error) (*Classifier, ClassifierInfo, error) {
+	b, err := fs.ReadFile(embedded, "files/"+name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ClassifierInfo{}, ErrNoEmbeddedClassifier
+		return nil, ClassifierInfo{}, missing
 	} else if err != nil {
 		return nil, ClassifierInfo{}, err
 	}
 	f, err := checkpoint.Decode(b)
 	if err != nil {
-		return nil, ClassifierInfo{}, fmt.Errorf("embedded classifier: %w", err)
+		return nil, ClassifierInfo{}, fmt.Errorf("embedded classifier %s: %w", name, err)
 	}
 	c, info, err := classifierFrom(f.Tensors, f.Meta)
 	if err != nil {
-		return nil, info, fmt.Errorf("embedded classifier: %w", err)
+		return nil, info, fmt.Errorf("embedded classifier %s: %w", name, err)
 	}
-	info.Source = "embedded " + EmbeddedClassifierFile
+	info.Source = "embedded eval/files/" + name
 	return c, info, nil
 }

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/tensor"
 )
 
@@ -65,5 +66,26 @@ func TestDiagnoseGradientRouting(t *testing.T) {
 	}
 	if _, err := Diagnose(tr, loadTrain(t), loadTest(t), DiagnoseOptions{ProbeTrain: 1 << 30}); err == nil {
 		t.Error("a probe larger than the training set was accepted")
+	}
+}
+
+// The embedded Fashion-MNIST classifier, which judges Fashion-MNIST runs,
+// classifies the Fashion-MNIST test set as its file records.
+func TestEmbeddedFashionClassifier(t *testing.T) {
+	t.Parallel()
+	c, info, err := FashionClassifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := mnist.LoadFashion("test")
+	if err != nil {
+		t.Skip(err) // dataset-fashion-mnist not installed (CI installs it)
+	}
+	acc := c.Accuracy(test)
+	if acc < 0.87 {
+		t.Errorf("Fashion-MNIST classifier test accuracy %.4f < 0.87", acc)
+	}
+	if d := acc - info.TestAccuracy; d > 1e-4 || d < -1e-4 {
+		t.Errorf("test accuracy %.4f, file records %.4f", acc, info.TestAccuracy)
 	}
 }

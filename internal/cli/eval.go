@@ -12,6 +12,7 @@ import (
 	"github.com/wakesleep/wakesleep/data/movingmnist"
 	"github.com/wakesleep/wakesleep/eval"
 	cifarexp "github.com/wakesleep/wakesleep/experiment/cifar10"
+	fashionexp "github.com/wakesleep/wakesleep/experiment/fashionmnist"
 	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	mmexp "github.com/wakesleep/wakesleep/experiment/movingmnist"
 	"github.com/wakesleep/wakesleep/train"
@@ -39,8 +40,8 @@ alignment.png, sleep-class-histogram.png) into <run folder>/eval, or --out:
     features (sleep vs test digits, reconstructions vs test digits, and train
     vs test digits as the floor).
 
-Fashion-MNIST runs are measured the same way with --classifier, one trained
-on Fashion-MNIST ('wakesleep classifier train --data <its IDX folder>').
+Fashion-MNIST runs are measured the same way by the embedded Fashion-MNIST
+classifier (eval/files/README.md), or --classifier.
 A CIFAR-10 run gets the reconstruction error through each depth of its
 hierarchy and the colour statistics of its samples (cifar10.md, cifar10.json;
 --n defaults to 1,000); a Moving MNIST run the per-frame MSE and SSIM of its
@@ -154,7 +155,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return unsupported("eval", gtr.Experiment, evaluated())
 	}
-	if o.classifier == "" && gtr.Experiment.Name() != mnistexp.Name {
+	if o.classifier == "" && gtr.Experiment.Name() == fashionexp.Name {
+		if opts.Classifier, opts.ClassifierInfo, err = eval.FashionClassifier(); err != nil {
+			return err
+		}
+	} else if o.classifier == "" && gtr.Experiment.Name() != mnistexp.Name {
 		return usagef("eval of a %s run needs --classifier, one trained on its images (wakesleep classifier train --data <its IDX folder>): the embedded one knows MNIST digits", gtr.Experiment.Name())
 	}
 	data, err := gtr.Experiment.Data(o.dataDir, stderr)

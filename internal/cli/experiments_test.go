@@ -133,3 +133,25 @@ func TestMNISTMeansAndDiagnose(t *testing.T) {
 		}
 	}
 }
+
+// eval judges a Fashion-MNIST run with the embedded Fashion-MNIST
+// classifier, no --classifier needed.
+func TestEvalFashionMNISTRun(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/fashion-mnist"); err != nil {
+		t.Skip("dataset-fashion-mnist not installed (CI installs it)")
+	}
+	tmp := t.TempDir()
+	run := filepath.Join(tmp, "f")
+	if code, _, stderr := runCLI("train", "fashionmnist", "--run", run, "--hidden", "8", "--z-dim", "4", "--critic-width", "8",
+		"--batch-size", "16", "--max-steps", "2"); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	code, _, stderr := runCLI("eval", "--checkpoint", run, "--n", "100", "--alignments", "4x2z", "--draws", "2", "--out", filepath.Join(tmp, "e"))
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(tmp, "e", "eval.json"))
+	if err != nil || !strings.Contains(string(b), "fashion-mnist-classifier") {
+		t.Errorf("eval.json does not name the Fashion-MNIST classifier: %v", err)
+	}
+}
