@@ -191,26 +191,24 @@ func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
 			return nil, fmt.Errorf("%s images are %d×%d, the model takes %d pixels", s.name, s.set.Rows, s.set.Cols, t.Config.Model.XDim)
 		}
 	}
-	grids := epochGrids(t.Config.Pictures)
-	hasTest := d.Test != nil && d.Test.N > 0
+	var grids []epochGrid // those that can be drawn: reconstructions need a test set
+	for _, g := range epochGrids(t.Config.Pictures) {
+		if !g.recon || (d.Test != nil && d.Test.N > 0) {
+			grids = append(grids, g)
+		}
+	}
 	pictures := func(m train.Moment) []string {
 		if !m.EpochEnd && !m.Last {
 			return nil
 		}
-		var names []string
-		for _, g := range grids {
-			if !g.recon || hasTest {
-				names = append(names, fmt.Sprintf(g.pattern, m.Epoch))
-			}
+		names := make([]string, len(grids))
+		for i, g := range grids {
+			names[i] = fmt.Sprintf(g.pattern, m.Epoch)
 		}
 		return names
 	}
 	write := func(dir string, names []string) error {
-		i := 0
-		for _, g := range grids {
-			if g.recon && !hasTest {
-				continue
-			}
+		for i, g := range grids {
 			img, err := g.draw(t, d.Test)
 			if err != nil {
 				return err
@@ -218,7 +216,6 @@ func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
 			if err := imaging.SavePNG(filepath.Join(dir, names[i]), img); err != nil {
 				return err
 			}
-			i++
 		}
 		return nil
 	}

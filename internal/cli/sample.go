@@ -90,67 +90,80 @@ func runPicture(ctx context.Context, args []string, stdout, stderr io.Writer, na
 	if err != nil {
 		return err
 	}
-	ckpt, n, out, seed, dataDir, means, depth := &o.ckpt, &o.n, &o.out, &o.seed, &o.dataDir, &o.means, &o.depth
-	tr, path, err := openRun(*ckpt, stderr)
+	tr, path, err := openRun(o.ckpt, stderr)
 	if err != nil {
 		return err
 	}
-	if *seed != 0 {
-		tr.Settings().Seed = *seed
+	if o.seed != 0 {
+		tr.Settings().Seed = o.seed
 	}
 	var img image.Image
-	switch {
-	case name == "sample" && *means:
-		s, ok := tr.Experiment.(train.MeanSampler)
-		if !ok {
-			return unsupported(name+" --means", tr.Experiment, supporting(func(e train.Experiment) bool { _, ok := e.(train.MeanSampler); return ok }))
-		}
-		img, err = s.SampleMeans(tr, *n)
-	case name == "reconstruct" && *means:
-		r, ok := tr.Experiment.(train.MeanReconstructor)
-		if !ok {
-			return unsupported(name+" --means", tr.Experiment, supporting(func(e train.Experiment) bool { _, ok := e.(train.MeanReconstructor); return ok }))
-		}
-		data, lerr := tr.Experiment.Data(*dataDir, stderr)
-		if lerr != nil {
-			return lerr
-		}
-		if m := tr.Experiment.(train.Reconstructor).TestItems(data); *n > m {
-			return usagef("--n %d exceeds the %d test %s", *n, m, tr.Experiment.Info().Items)
-		}
-		img, err = r.ReconstructMeans(tr, data, *n)
-	case name == "sample":
-		s, ok := tr.Experiment.(train.Sampler)
-		if !ok {
-			return unsupported(name, tr.Experiment, supporting(func(e train.Experiment) bool { _, ok := e.(train.Sampler); return ok }))
-		}
-		img, err = s.Sample(tr, *n)
-	default:
-		r, ok := tr.Experiment.(train.Reconstructor)
-		if !ok {
-			return unsupported(name, tr.Experiment, supporting(func(e train.Experiment) bool { _, ok := e.(train.Reconstructor); return ok }))
-		}
-		data, lerr := tr.Experiment.Data(*dataDir, stderr)
-		if lerr != nil {
-			return lerr
-		}
-		if m := r.TestItems(data); *n > m {
-			return usagef("--n %d exceeds the %d test %s", *n, m, tr.Experiment.Info().Items)
-		}
-		img, err = r.Reconstruct(tr, data, *n, *depth)
+	if name == "sample" {
+		img, err = drawSamples(tr, o.n, o.means)
+	} else {
+		img, err = drawReconstructions(tr, o.dataDir, o.n, o.depth, o.means, stderr)
 	}
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "--") {
-			return &usageError{msg: err.Error()}
-		}
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := imaging.SavePNG(*out, img); err != nil {
+	if err := imaging.SavePNG(o.out, img); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s from %s (step %d)\n", *out, path, tr.Step)
+	fmt.Fprintf(stdout, "wrote %s from %s (step %d)\n", o.out, path, tr.Step)
 	return nil
+}
+
+// drawSamples draws n sleep samples of tr's experiment, noise-free if means.
+func drawSamples(tr *train.Trainer, n int, means bool) (image.Image, error) {
+	if means {
+		s, ok := tr.Experiment.(train.MeanSampler)
+		if !ok {
+			return nil, unsupported("sample --means", tr.Experiment, supporting(func(e train.Experiment) bool { _, ok := e.(train.MeanSampler); return ok }))
+		}
+		return asUsage(s.SampleMeans(tr, n))
+	}
+	s, ok := tr.Experiment.(train.Sampler)
+	if !ok {
+		return nil, unsupported("sample", tr.Experiment, supporting(func(e train.Experiment) bool { _, ok := e.(train.Sampler); return ok }))
+	}
+	return asUsage(s.Sample(tr, n))
+}
+
+// drawReconstructions shows the first n test items of tr's experiment (read
+// from dataDir) beside their reconstructions, noise-free if means.
+func drawReconstructions(tr *train.Trainer, dataDir string, n, depth int, means bool, stderr io.Writer) (image.Image, error) {
+	var mr train.MeanReconstructor
+	if means {
+		var ok bool
+		if mr, ok = tr.Experiment.(train.MeanReconstructor); !ok {
+			return nil, unsupported("reconstruct --means", tr.Experiment, supporting(func(e train.Experiment) bool { _, ok := e.(train.MeanReconstructor); return ok }))
+		}
+	}
+	r, ok := tr.Experiment.(train.Reconstructor)
+	if !ok {
+		return nil, unsupported("reconstruct", tr.Experiment, supporting(func(e train.Experiment) bool { _, ok := e.(train.Reconstructor); return ok }))
+	}
+	data, err := tr.Experiment.Data(dataDir, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if m := r.TestItems(data); n > m {
+		return nil, usagef("--n %d exceeds the %d test %s", n, m, tr.Experiment.Info().Items)
+	}
+	if mr != nil {
+		return asUsage(mr.ReconstructMeans(tr, data, n))
+	}
+	return asUsage(r.Reconstruct(tr, data, n, depth))
+}
+
+// asUsage passes a picture through, and makes an experiment's error about a
+// flag ("--depth 9: …") a usage error.
+func asUsage(img image.Image, err error) (image.Image, error) {
+	if err != nil && strings.HasPrefix(err.Error(), "--") {
+		return nil, &usageError{msg: err.Error()}
+	}
+	return img, err
 }
