@@ -123,7 +123,7 @@ func Diagnose(tr *mnistexp.Trainer, trainSet, testSet *mnist.Set, o DiagnoseOpti
 			return nil, err
 		}
 	}
-	zm := m.InferMean(xTest)
+	zm := ad.Const(teZM) // the noise-free latents of the same test digits, from the probe
 	px, pstd := m.Generator.First.Moments(zm)
 	d.PixelStd = meanOf(pstd.Value)
 	_, rstd := m.Generator.Recur.Moments(px)
