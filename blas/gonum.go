@@ -3,6 +3,8 @@
 package blas
 
 import (
+	"runtime"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 )
@@ -20,6 +22,14 @@ func implementationName() string {
 }
 
 var impl gonum.Implementation
+
+// SetThreads does nothing in the pure-Go build: its products split over
+// GOMAXPROCS goroutines, which runtime.GOMAXPROCS sets. It exists so that a
+// program sets the thread count the same way for either build.
+func SetThreads(n int) {}
+
+// Threads reports how many goroutines a product may use: GOMAXPROCS.
+func Threads() int { return runtime.GOMAXPROCS(0) }
 
 func trans(t bool) blas.Transpose {
 	if t {

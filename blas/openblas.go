@@ -13,6 +13,16 @@ import "unsafe"
 // Implementation names the BLAS this binary was built with.
 const Implementation = "OpenBLAS (cgo)"
 
+// SetThreads sets how many threads OpenBLAS uses for each product (at
+// least 1), so that a program can match them to GOMAXPROCS without the
+// OPENBLAS_NUM_THREADS environment variable.
+func SetThreads(n int) {
+	C.openblas_set_num_threads(C.int(max(n, 1)))
+}
+
+// Threads reports how many threads OpenBLAS uses for each product.
+func Threads() int { return int(C.openblas_get_num_threads()) }
+
 func trans(t bool) C.enum_CBLAS_TRANSPOSE {
 	if t {
 		return C.CblasTrans

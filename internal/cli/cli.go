@@ -14,10 +14,13 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/wakesleep/wakesleep/blas"
 )
 
 // usageError is a mistake on the command line: printed with a hint to the
@@ -67,6 +70,7 @@ func printTop(w io.Writer) {
 
 // Main runs the command line and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	matchBLASThreads()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printTop(stdout)
 		if len(args) == 0 {
@@ -264,4 +268,14 @@ func outFile(flag, path string) error {
 		return usagef("--%s %s exists and is not a regular file", flag, path)
 	}
 	return nil
+}
+
+// matchBLASThreads makes the OpenBLAS build use as many threads as Go may
+// (GOMAXPROCS): OpenBLAS would otherwise start one per core whatever
+// GOMAXPROCS says, and two runs each given one core would fight over both.
+// OPENBLAS_NUM_THREADS, when set, is the user's choice and is kept.
+func matchBLASThreads() {
+	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
+		blas.SetThreads(runtime.GOMAXPROCS(0))
+	}
 }
