@@ -248,6 +248,27 @@ func movingCases(t *testing.T, tr *train.Trainer, c *parityCases) {
 	}
 }
 
+// oldCheckpoint writes a copy of the checkpoint at path without the
+// architecture metadata, as checkpoints were written before it existed,
+// checks that Go still opens it, and returns its path (for parity.py, which
+// must describe it from its config).
+func oldCheckpoint(t *testing.T, path string) string {
+	t.Helper()
+	f, err := checkpoint.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(f.Meta, train.MetaArchitecture)
+	old := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := checkpoint.SaveFile(old, f); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := All.Open(old, nil); err != nil {
+		t.Fatalf("a checkpoint without %s no longer opens: %v", train.MetaArchitecture, err)
+	}
+	return old
+}
+
 // noTorch is parity.py's exit status when its python cannot import torch.
 const noTorch = 3
 
@@ -306,7 +327,7 @@ func TestTorchParity(t *testing.T) {
 		}, movingCases},
 		{"fashionmnist", fashion, nil, mnistCases},
 	}
-	var pairs []string
+	var pairs, names []string
 	for _, v := range variants {
 		dir := filepath.Join(t.TempDir(), v.name)
 		cfg := tiny(v.ex)
@@ -326,11 +347,13 @@ func TestTorchParity(t *testing.T) {
 		if _, meta, err := checkpoint.Load(path); err != nil || meta[train.MetaArchitecture] == "" {
 			t.Fatalf("%s: checkpoint %s has no %s metadata (%v)", v.name, path, train.MetaArchitecture, err)
 		}
+		old := oldCheckpoint(t, path)
 		c := newParityCases(t)
 		v.cases(t, tr, c)
 		cases := filepath.Join(t.TempDir(), v.name+"-cases.safetensors")
 		c.write(cases)
-		pairs = append(pairs, dir, cases)
+		pairs = append(pairs, dir, cases, old, cases)
+		names = append(names, v.name, v.name+" (no architecture metadata)")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -362,11 +385,11 @@ func TestTorchParity(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("parity.py: %v (%v)\nstdout: %s\nstderr: %s", runErr, err, out, stderr.Bytes())
 	}
-	if len(res.Runs) != len(variants) {
-		t.Fatalf("parity.py checked %d runs, want %d", len(res.Runs), len(variants))
+	if len(res.Runs) != len(names) {
+		t.Fatalf("parity.py checked %d runs, want %d", len(res.Runs), len(names))
 	}
 	for i, r := range res.Runs {
-		name := variants[i].name
+		name := names[i]
 		if r.Error != "" {
 			t.Errorf("%s: %s", name, r.Error)
 			continue
