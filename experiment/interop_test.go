@@ -62,7 +62,7 @@ func (c *parityCases) tensor(name string, x *tensor.Tensor) map[string]any {
 	return map[string]any{"t": name}
 }
 
-// tensors stores xs as one list argument.
+// tensorList stores xs as one list argument.
 func (c *parityCases) tensorList(name string, xs []*tensor.Tensor) map[string]any {
 	var names []string
 	for i, x := range xs {
@@ -372,7 +372,9 @@ func TestTorchParity(t *testing.T) {
 		Runs  []struct {
 			Run, Experiment, Error string
 			OK                     bool
-			DescribeConfigAgrees   bool `json:"describe_config_agrees"`
+			DescribeConfigAgrees   bool  `json:"describe_config_agrees"`
+			SampleShape            []int `json:"sample_shape"`
+			SampleFinite           bool  `json:"sample_finite"`
 			Cases                  []struct {
 				Name, Error string
 				F64         float64   `json:"max_abs_diff_float64"`
@@ -396,6 +398,9 @@ func TestTorchParity(t *testing.T) {
 		}
 		if !r.DescribeConfigAgrees {
 			t.Errorf("%s: describe_config (for checkpoints without %s) disagrees with the metadata", name, train.MetaArchitecture)
+		}
+		if !r.SampleFinite || len(r.SampleShape) == 0 || r.SampleShape[0] != 2 {
+			t.Errorf("%s: model.sample(2) gave shape %v, finite %v", name, r.SampleShape, r.SampleFinite)
 		}
 		if len(r.Cases) == 0 {
 			t.Errorf("%s: no cases checked", name)

@@ -102,6 +102,11 @@ def check_run(run, cases_path, tol):
     # describe this run as the metadata does.
     res["describe_config_agrees"] = ws.describe_config(m.config) == m.architecture
     res["ok"] &= res["describe_config_agrees"]
+    # The README's use: sleep samples from torch's generator, as pixels.
+    x = m.sample(2, noise=torch.Generator().manual_seed(0))
+    res["sample_shape"] = list(x.shape)
+    res["sample_finite"] = bool(torch.isfinite(x).all())
+    res["ok"] &= res["sample_finite"] and x.shape[0] == 2
     for case in cases:
         r = {"name": case["name"]}
         try:
