@@ -423,3 +423,32 @@ func TestTorchParity(t *testing.T) {
 		t.Errorf("parity.py reports failure: %s", out)
 	}
 }
+
+// Every experiment's checkpoints describe its model (train.Describer), with
+// the fields every reader needs; this holds with or without torch.
+func TestCheckpointsDescribeModel(t *testing.T) {
+	forEach(t, func(t *testing.T, ex train.Experiment) {
+		if _, ok := ex.(train.Describer); !ok {
+			t.Fatalf("%s is not a train.Describer: its checkpoints cannot be rebuilt in other frameworks", ex.Name())
+		}
+		tr, err := train.NewTrainer(ex, tiny(ex))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, meta, err := tr.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			Version    int    `json:"version"`
+			Model      string `json:"model"`
+			PixelScale string `json:"pixel_scale"`
+		}
+		if err := json.Unmarshal([]byte(meta[train.MetaArchitecture]), &d); err != nil {
+			t.Fatalf("%s = %q: %v", train.MetaArchitecture, meta[train.MetaArchitecture], err)
+		}
+		if d.Version != model.DescriptionVersion || d.Model == "" || (d.PixelScale != "unit" && d.PixelScale != "sym") {
+			t.Errorf("description %+v: want version %d, a model and a pixel scale", d, model.DescriptionVersion)
+		}
+	})
+}
