@@ -158,6 +158,9 @@ func mnistCases(t *testing.T, tr *train.Trainer, c *parityCases) {
 	c.add("infer_mean", "infer_mean", []any{xa}, func(*rand.Rand) []*ad.Var { return []*ad.Var{m.InferMean(ad.Const(x))} })
 	c.add("generate_mean", "generate_mean", []any{za}, func(*rand.Rand) []*ad.Var { return []*ad.Var{m.GenerateMean(ad.Const(z))} })
 	c.add("prior", "prior", []any{B}, func(r *rand.Rand) []*ad.Var { return []*ad.Var{m.Prior(B, r)} })
+	c.add("reconstruct", "reconstruct", []any{xa}, func(r *rand.Rand) []*ad.Var {
+		return []*ad.Var{m.Generate(m.Infer(ad.Const(x), r), r)}
+	})
 	if m.Joint != nil {
 		xz := c.tensor("xz", ad.Concat(1, ad.Const(x), ad.Const(z)).Value)
 		c.add("critic_xz", "critic_xz", []any{xz}, func(*rand.Rand) []*ad.Var { return []*ad.Var{m.Joint.Forward(ad.Const(c.tensors["xz"]))} })
@@ -191,6 +194,7 @@ func cifarCases(t *testing.T, tr *train.Trainer, c *parityCases) {
 	c.add("infer", "infer", []any{xa}, func(r *rand.Rand) []*ad.Var { return m.Infer(ad.Const(x), r) })
 	c.add("generate", "generate", []any{c.tensor("top", top)}, func(r *rand.Rand) []*ad.Var { return m.Generate(ad.Const(top), r) })
 	c.add("prior", "prior", []any{B}, func(r *rand.Rand) []*ad.Var { return []*ad.Var{m.Prior(B, r)} })
+	c.add("reconstruct", "reconstruct", []any{xa}, func(r *rand.Rand) []*ad.Var { return []*ad.Var{m.Reconstruct(ad.Const(x), r)} })
 	zs := m.Infer(ad.Const(x), rand.New(rand.NewPCG(7, 9)))
 	for i := 0; i <= L; i++ {
 		zi := c.tensor(fmt.Sprintf("z%d", i), zs[i].Value)

@@ -46,7 +46,7 @@ from torch import nn
 __all__ = [
     "read_safetensors", "latest_checkpoint", "load", "load_checkpoint", "build", "describe_config",
     "MNIST", "CIFAR10", "MovingMNIST", "GaussianLayer", "RecurrentStochastic", "MLPCritic",
-    "ConvGaussian", "LayerCritic", "ConvLSTM", "ConvCritic", "space_to_depth", "depth_to_space",
+    "ConvGaussian", "LayerCritic", "ConvLSTM", "ConvCritic", "space_to_depth", "depth_to_space", "pixel_norm",
 ]
 
 CHECKSUM_KEY = "wakesleep.sha256"
@@ -97,7 +97,8 @@ def read_safetensors(path, verify=True):
         shape = [int(d) for d in info["shape"]]
         begin, end = info["data_offsets"]
         if not 0 <= begin <= end <= len(data) or end - begin != size * math.prod(shape):
-            raise ValueError(f"{path}: tensor {name!r}: data_offsets {[begin, end]} do not fit shape {shape} of {info['dtype']}")
+            raise ValueError(
+                f"{path}: tensor {name!r}: data_offsets {[begin, end]} do not fit shape {shape} of {info['dtype']}")
         if end == begin:  # torch.frombuffer refuses empty buffers
             tensors[name] = torch.empty(shape, dtype=dtype)
         else:
@@ -423,7 +424,8 @@ class CIFAR10(_Model):
     def __init__(self, desc):
         super().__init__(desc)
         g = desc["gaussian"]
-        for key, want in (("hidden_activation", "relu"), ("split", "mean|std"), ("std", "softplus"), ("sample", "mean+std*eps")):
+        for key, want in (("hidden_activation", "relu"), ("split", "mean|std"), ("std", "softplus"),
+                          ("sample", "mean+std*eps")):
             _check(g, key, (want,), "cifar10 gaussian")
         _check(desc, "prior", ("standard_normal",), "cifar10")
         if desc["generation"].get("output_padding", 0) != 0:
@@ -445,7 +447,8 @@ class CIFAR10(_Model):
         self.generation = nn.ModuleList(
             ConvGaussian(chans[i + 1], desc["hidden"][i], chans[i], True, up, out) for i in range(L))
         self.critic = nn.ModuleList(
-            LayerCritic(chans[i], s["channels"], self.layer_size(i), s["conv1"], s["conv2"], c["slope"], c.get("pixel_norm_eps", PIXEL_NORM_EPS))
+            LayerCritic(chans[i], s["channels"], self.layer_size(i), s["conv1"], s["conv2"], c["slope"],
+                        c.get("pixel_norm_eps", PIXEL_NORM_EPS))
             for i, s in enumerate(c["layers"]))
 
     def layer_size(self, i):
@@ -599,7 +602,8 @@ class MovingMNIST(_Model):
     def __init__(self, desc):
         super().__init__(desc)
         lstm = desc["lstm"]
-        for key, want in (("input", "concat(x, h)"), ("gates", "i,f,g,o"), ("split", "mean|std"), ("std", "softplus"), ("sample", "mean+std*eps")):
+        for key, want in (("input", "concat(x, h)"), ("gates", "i,f,g,o"), ("split", "mean|std"),
+                          ("std", "softplus"), ("sample", "mean+std*eps")):
             _check(lstm, key, (want,), "movingmnist lstm")
         if list(lstm["head"]) != [1, 1, 0] or list(desc["readout_conv"]) != [3, 1, 1]:
             raise ValueError("movingmnist: head must be 1×1 and readout convolutions 3×3 'same'")
@@ -763,7 +767,8 @@ def describe_config(config):
 def build(desc):
     """An untrained model of a description."""
     if desc.get("version") != DESCRIPTION_VERSION:
-        raise ValueError(f"architecture version {desc.get('version')!r}: this module reads version {DESCRIPTION_VERSION}")
+        raise ValueError(
+            f"architecture version {desc.get('version')!r}: this module reads version {DESCRIPTION_VERSION}")
     cls = _MODELS.get(desc.get("model"))
     if cls is None:
         raise ValueError(f"model {desc.get('model')!r} is not one this module knows ({', '.join(_MODELS)})")
