@@ -312,18 +312,20 @@ func TestTorchParity(t *testing.T) {
 			c := cfg.(*mnist.Config)
 			c.Model.Critic, c.Model.MaxStd, c.Objective.Gamma, c.PixelScale, c.Model.RecurrentSteps = model.CriticGlobal, 0.1, 1, "sym", 2
 		}, mnistCases},
-		// 16 channels a layer, not the tiny config's 4: PixelNorm divides by
-		// √(mean square + 1e-8), so at a pixel where ReLU leaves only
-		// near-zero values it scales float32 rounding by up to 1e4; with 4
-		// channels such a pixel turns up in a batch now and then (7e-5 in
-		// one draw), with 16 almost never.
+		// 16 channels a layer and 8 in the critics, not the tiny config's 4
+		// and 2: PixelNorm divides by √(mean square + 1e-8), so at a pixel
+		// where ReLU leaves only near-zero values it scales float32
+		// rounding by up to 1e4; with 4 channels such a pixel turns up in a
+		// batch now and then (7e-5 in one draw), with 16 almost never.
 		{"cifar10", cifar10.Experiment, func(cfg train.Config) {
-			cfg.(*cifar10.Config).Model.Channels = []int{16, 16, 16, 16, 16}
+			c := cfg.(*cifar10.Config)
+			c.Model.Channels, c.Model.CriticChannels = []int{16, 16, 16, 16, 16}, []int{8, 8, 8, 8, 8, 8}
 		}, cifarCases},
 		{"cifar10-relu-norm", cifar10.Experiment, func(cfg train.Config) {
 			c := cfg.(*cifar10.Config)
 			c.Model.TopActivation, c.Model.OutKernel = model.TopReLUNorm, 3
 			c.Model.Channels, c.Model.Hidden = []int{16, 16, 16, 16, 16}, []int{12, 20, 16, 24, 8}
+			c.Model.CriticChannels = []int{8, 8, 8, 8, 8, 8}
 		}, cifarCases},
 		{"movingmnist", movingmnist.Experiment, nil, movingCases},
 		{"movingmnist-nonorm", movingmnist.Experiment, func(cfg train.Config) {
