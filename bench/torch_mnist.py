@@ -40,65 +40,24 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import torch  # noqa: E402  (after the environment is set)
-import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+import wakesleep_torch as ws  # noqa: E402
 
 XDIM, ZDIM, HIDDEN, STEPS = 784, 128, 512, 1
 CRITIC_WIDTH, CRITIC_DEPTH, SLOPE = 512, 3, 0.2
 PENALTY_EPS = 1e-12  # objective/penalty.go penaltyEps
 
 
-class Gaussian(nn.Module):
-    """model.GaussianLayer: ReLU hidden layer, then mean and softplus std."""
-
-    def __init__(self, d_in, hidden, d_out):
-        super().__init__()
-        self.hidden = nn.Linear(d_in, hidden)
-        self.out = nn.Linear(hidden, 2 * d_out)
-
-    def sample(self, x):
-        o = self.out(F.relu(self.hidden(x)))  # [B, 2·Out]
-        n = o.shape[1] // 2
-        mean, std = o[:, :n], F.softplus(o[:, n:])
-        return mean + std * torch.randn_like(mean)
+# The networks are interop/wakesleep_torch.py's, the module that loads trained
+# models: model.RecurrentStochastic (a sample, then Steps mean-merged
+# recurrent samples, softplus standard deviations) and model.MLPCritic.
+Recurrent = ws.RecurrentStochastic
 
 
-class Recurrent(nn.Module):
-    """model.RecurrentStochastic: sample, then Steps mean-merged recurrent samples."""
-
-    def __init__(self, d_in, hidden, d_out, steps):
-        super().__init__()
-        self.first = Gaussian(d_in, hidden, d_out)
-        self.recur = Gaussian(d_out, hidden, d_out)
-        self.steps = steps
-
-    def forward(self, x):
-        s = self.first.sample(x)
-        for _ in range(self.steps):
-            s = (s + self.recur.sample(s)) * 0.5
-        return s
-
-
-class Critic(nn.Module):
-    """model.MLPCritic: Depth LeakyReLU layers of Width, then a linear scalar."""
-
-    def __init__(self, d_in, width, depth):
-        super().__init__()
-        dims = [d_in] + [width] * depth
-        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
-        self.out = nn.Linear(width, 1)
-
-    def features(self, x):
-        for layer in self.hidden:
-            x = F.leaky_relu(layer(x), SLOPE)
-        return x
-
-    def forward_features(self, x):
-        f = self.features(x)
-        return self.out(f), f
-
-    def forward(self, x):
-        return self.out(self.features(x))
+def Critic(d_in, width, depth):
+    return ws.MLPCritic(d_in, width, depth, SLOPE)
 
 
 def ws_value(d_wake, d_sleep):  # Eq. 4 (and Eq. 7, same form)

@@ -21,10 +21,11 @@
 // unverified. All such failures wrap ErrCorrupt (or ErrChecksum) and name the
 // file.
 //
-// Interoperability is checked by scripts/read_safetensors.py, a reader that
-// uses only json, struct, hashlib and torch.frombuffer (PyTorch 1.13 has no
-// safetensors package); `go test -run TestPythonReader -torch` runs it on
-// testdata/golden.safetensors, whose bytes TestGolden pins.
+// Interoperability is checked by scripts/read_safetensors.py, through the
+// reader of interop/wakesleep_torch.py, which uses only the standard library
+// and torch.frombuffer (PyTorch 1.13 has no safetensors package); `go test
+// -run TestPythonReader -torch` runs it on testdata/golden.safetensors, whose
+// bytes TestGolden pins.
 //
 // Keep-last-K rotation (Rotate) and resume (Latest) work on files named
 // "<prefix>-<step>.safetensors" in one directory; see FileName.

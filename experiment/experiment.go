@@ -6,8 +6,11 @@
 // train.Experiment (a config embedding train.Settings, presets, flags, a
 // model bound to its objective with train.Bind, data and pictures) and
 // train.Tester (a tiny config and synthetic data, so that the reliability
-// suite covers it), and optionally train.Sampler and train.Reconstructor
-// (wakesleep sample and reconstruct); plus one entry in All below. The
+// suite covers it) and train.Describer (its model written out in its
+// checkpoints, for readers in other frameworks; a new model needs a class in
+// interop/wakesleep_torch.py too), and optionally train.Sampler and
+// train.Reconstructor (wakesleep sample and reconstruct); plus one entry in
+// All below. The
 // command line, the loader, resume and the layering test need nothing more.
 package experiment
 

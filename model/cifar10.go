@@ -347,7 +347,7 @@ func (m *CIFAR10) Layers() int { return m.Config.Layers() }
 // layer i: ReLU then PixelNorm for latent layers; none for the image, nor
 // for the top layer with TopActivation "linear".
 func (m *CIFAR10) activate(i int, s *ad.Var) *ad.Var {
-	if i == 0 || (i == m.Layers() && m.Config.TopActivation == TopLinear) {
+	if !m.activated(i) {
 		return s
 	}
 	return nn.PixelNorm(ad.ReLU(s), 0)

@@ -237,6 +237,16 @@ type Tester interface {
 	FakeData() Data
 }
 
+// Describer is an experiment whose checkpoints describe their model for
+// readers in other frameworks (interop/wakesleep_torch.py): what a reader
+// needs to rebuild the networks from the tensors, beyond their names and
+// shapes (activations, how each Gaussian unit's output splits into mean and
+// standard deviation, merge rules, the pixel scale), as JSON-encodable
+// values. Checkpoints carry it as the metadata "wakesleep.architecture".
+type Describer interface {
+	Describe(tr *Trainer) (map[string]any, error)
+}
+
 // Sampler is an experiment whose runs `wakesleep sample` draws from: n sleep
 // samples (top-down from the prior) as a picture, with noise seeded by the
 // run's seed.

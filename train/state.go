@@ -19,10 +19,11 @@ import (
 )
 
 // Checkpoint layout. Tensors: "model.<parameter>" for every parameter,
-// "network.adam.{m,v}.<parameter>" and "critic.adam.{m,v}.<parameter>" for the
-// optimizers. Metadata (strings): the config as JSON, the step, both
-// optimizers' step counts and rates, and the noise generator's state
-// (math/rand/v2 PCG, base64 of MarshalBinary).
+// "buffer.<name>" for batch-norm statistics, "network.adam.{m,v}.<parameter>"
+// and "critic.adam.{m,v}.<parameter>" for the optimizers. Metadata
+// (strings): the config as JSON, the step, both optimizers' step counts and
+// rates, the noise generator's state (math/rand/v2 PCG, base64 of
+// MarshalBinary) and, for a Describer, the model's description as JSON.
 const (
 	metaConfig       = "wakesleep.config"
 	metaStep         = "wakesleep.step"
@@ -33,6 +34,9 @@ const (
 	metaCriticLR     = "wakesleep.critic.lr"
 	metaFormat       = "wakesleep.format"
 	checkpointFormat = "1"
+	// MetaArchitecture holds the model's description (Describer), JSON;
+	// checkpoints written before it existed lack it, and resume ignores it.
+	MetaArchitecture = "wakesleep.architecture"
 )
 
 // State returns everything needed to resume: tensors and metadata.
@@ -53,6 +57,17 @@ func (t *Trainer) State() (map[string]*tensor.Tensor, map[string]string, error) 
 	meta, err := runMetadata(t.Config, t.Step, t.src, t.Network, t.Critic)
 	if err != nil {
 		return nil, nil, err
+	}
+	if d, ok := t.Experiment.(Describer); ok {
+		desc, err := d.Describe(t)
+		if err != nil {
+			return nil, nil, fmt.Errorf("describe the model: %w", err)
+		}
+		b, err := json.Marshal(desc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("describe the model: %w", err)
+		}
+		meta[MetaArchitecture] = string(b)
 	}
 	return ts, meta, nil
 }

@@ -330,3 +330,15 @@ func ReconstructDepth(m *model.CIFAR10, x *tensor.Tensor, d int, rng *rand.Rand)
 
 // TestItems implements train.Reconstructor.
 func (*experiment) TestItems(data train.Data) int { return data.(*Data).Test.N }
+
+// Describe implements train.Describer: the model's description and the
+// pixel scale of its images ("sym": byte/127.5 − 1; "unit": byte/255).
+func (*experiment) Describe(tr *train.Trainer) (map[string]any, error) {
+	t, err := View(tr)
+	if err != nil {
+		return nil, err
+	}
+	d := t.Model.Describe()
+	d["pixel_scale"] = t.Config.PixelScale
+	return d, nil
+}

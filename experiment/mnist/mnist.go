@@ -445,3 +445,15 @@ func (k *Kind) Reconstruct(tr *train.Trainer, data train.Data, n, depth int) (im
 
 // TestItems implements train.Reconstructor.
 func (k *Kind) TestItems(data train.Data) int { return data.(*Data).Test.N }
+
+// Describe implements train.Describer: the model's description and the
+// pixel scale of its images ("unit": byte/255; "sym": byte/127.5 − 1).
+func (k *Kind) Describe(tr *train.Trainer) (map[string]any, error) {
+	t, err := View(tr)
+	if err != nil {
+		return nil, err
+	}
+	d := t.Model.Describe()
+	d["pixel_scale"] = t.Config.PixelScale
+	return d, nil
+}

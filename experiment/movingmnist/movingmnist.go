@@ -377,3 +377,15 @@ func PredictionFrames(frames, preds []*tensor.Tensor, context int) []image.Image
 	}
 	return out
 }
+
+// Describe implements train.Describer: the model's description; frames
+// are in [0, 1] (pixel scale "unit").
+func (*experiment) Describe(tr *train.Trainer) (map[string]any, error) {
+	t, err := View(tr)
+	if err != nil {
+		return nil, err
+	}
+	d := t.Model.Describe()
+	d["pixel_scale"] = "unit"
+	return d, nil
+}
