@@ -42,10 +42,17 @@ alignment.png, sleep-class-histogram.png) into <run folder>/eval, or --out:
 
 Fashion-MNIST runs are measured the same way by the embedded Fashion-MNIST
 classifier (eval/files/README.md), or --classifier.
-A CIFAR-10 run gets the reconstruction error through each depth of its
-hierarchy and the colour statistics of its samples (cifar10.md, cifar10.json;
---n defaults to 1,000); a Moving MNIST run the per-frame MSE and SSIM of its
-predictions, as 'predict --eval' (prediction.md; --n defaults to 1,000).
+A CIFAR-10 run (cifar10.md, cifar10.json; --n defaults to 1,000 test
+images, evenly spaced) gets, through each depth d of its hierarchy
+(x -> z1 -> ... -> zd -> ... -> x): the reconstruction error, the class
+agreement of the embedded CIFAR-10 classifier (eval/files/README.md, or
+--classifier) beside its accuracy on the inputs, and the Frechet distance of
+its features to the test images; the Frechet distance of samples with the
+train-vs-test floor; a linear probe of the labels on each layer's inferred z
+(trained on --n training images); and each layer's wake/sleep alignment
+(bottom-up activity of test images against top-down activity of samples) with
+its noise floor. A Moving MNIST run gets the per-frame MSE and SSIM of its
+predictions (see 'predict -h'; prediction.md; --n defaults to 1,000).
 
 --compare prints the eval.json numbers of several runs side by side.
 
@@ -132,11 +139,6 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if opts == nil {
 		return compareRuns(compare, stdout)
 	}
-	if o.classifier != "" {
-		if opts.Classifier, opts.ClassifierInfo, err = eval.LoadClassifier(o.classifier); err != nil {
-			return err
-		}
-	}
 	gtr, path, err := openRun(o.checkpoint, stderr)
 	if err != nil {
 		return err
@@ -150,6 +152,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return o.evalCIFAR10(ctx, gtr, path, out, given["n"], stdout, stderr)
 	case mmexp.Name:
 		return o.evalMovingMNIST(ctx, gtr, path, out, given["n"], stdout, stderr)
+	}
+	if o.classifier != "" {
+		if opts.Classifier, opts.ClassifierInfo, err = eval.LoadClassifier(o.classifier); err != nil {
+			return err
+		}
 	}
 	tr, err := mnistexp.View(gtr)
 	if err != nil {
@@ -222,7 +229,20 @@ func (o *evalOptions) evalCIFAR10(ctx context.Context, gtr *train.Trainer, path,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r, err := eval.EvaluateCIFAR10(tr, test, n, 100, o.seed)
+	eo := eval.CIFAR10Options{N: n, Batch: 100, Seed: o.seed, Train: data.(*cifarexp.Data).Train, Log: stderr}
+	if o.classifier != "" {
+		eo.Classifier, eo.ClassifierInfo, err = eval.LoadCIFARClassifier(o.classifier)
+	} else {
+		eo.Classifier, eo.ClassifierInfo, err = eval.CIFAR10Classifier()
+		if errors.Is(err, eval.ErrNoCIFARClassifier) {
+			fmt.Fprintf(stderr, "warning: %v; no classifier measures\n", err)
+			err = nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	r, err := eval.EvaluateCIFAR10(tr, test, eo)
 	if err != nil {
 		return err
 	}
@@ -230,8 +250,24 @@ func (o *evalOptions) evalCIFAR10(ctx context.Context, gtr *train.Trainer, path,
 	if err := eval.WriteCIFAR10(out, r); err != nil {
 		return err
 	}
+	if eo.Classifier != nil {
+		fmt.Fprintf(stdout, "classifier accuracy on the %d test images %.3f (a perfect reconstructor's agreement)\n", n, r.Accuracy)
+	}
 	for _, d := range r.Depths {
-		fmt.Fprintf(stdout, "depth %d: reconstruction MSE %.5f (PSNR %.2f dB)\n", d.Depth, d.MSE, d.PSNR)
+		fmt.Fprintf(stdout, "depth %d: reconstruction MSE %.5f (PSNR %.2f dB)", d.Depth, d.MSE, d.PSNR)
+		if d.Agreement != nil {
+			fmt.Fprintf(stdout, ", class agreement %.3f, FD %.2f", d.Agreement.Agreement, d.Frechet)
+		}
+		fmt.Fprintln(stdout)
+	}
+	if eo.Classifier != nil {
+		fmt.Fprintf(stdout, "samples: FD %.2f (train vs test floor %.2f)\n", r.FrechetSamples, r.FrechetFloor)
+	}
+	for _, p := range r.Probes {
+		fmt.Fprintf(stdout, "linear probe of layer %d: %.3f\n", p.Layer, p.Accuracy)
+	}
+	for _, a := range r.Alignments {
+		fmt.Fprintf(stdout, "alignment of layer %d: KL(wake||sleep) %.3f bits, control %.3f\n", a.Layer, a.Align.WakeSleep.Mean, a.Align.Control.Mean)
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(out, eval.CIFAR10ReportFile))
 	return nil
