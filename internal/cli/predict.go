@@ -131,7 +131,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	c, h := cfg.Objective.Context, cfg.Objective.Horizon
 	frames := test.Batch(idx, tr.Model.DType())
-	preds := mmexp.Predict(tr.Model, frames, c, h, rand.New(rand.NewPCG(*seed, 0x9D)))
+	preds := mmexp.Predict(tr.Model, frames, c, h, cfg.Noise(rand.New(rand.NewPCG(*seed, 0x9D))))
 	if err := imaging.SavePNG(*out, mmexp.PredictionStrip(frames, preds, c)); err != nil {
 		return err
 	}
