@@ -51,14 +51,20 @@ its features to the test images; the Frechet distance of samples with the
 train-vs-test floor; a linear probe of the labels on each layer's inferred z
 (trained on --n training images); and each layer's wake/sleep alignment
 (bottom-up activity of test images against top-down activity of samples) with
-its noise floor. A Moving MNIST run gets the per-frame MSE and SSIM of its
-predictions (see 'predict -h'; prediction.md; --n defaults to 1,000).
+its noise floor. A Moving MNIST run (prediction.md, prediction.json; --n
+defaults to 1,000 test sequences) gets the per-frame MSE and SSIM of its
+predictions with 95% intervals, for one sample, the mean of --samples and the
+best of them, against repeating the last frame, black frames and a
+deterministic ConvLSTM run given as --baseline; the digit identity of its
+predictions (the MNIST classifier on crops at each digit's true position);
+and the sleep-phase alignment of z (see 'predict -h').
 
 --compare prints the eval.json numbers of several runs side by side.
 
 Examples:
   $ wakesleep eval --checkpoint runs/mnist-local-20250101-120000
   $ wakesleep eval --checkpoint runs/a/ckpt-00011720.safetensors --n 2000 --draws 20 --alignments 8x8z,4x2z,2x2z
+  $ wakesleep eval --checkpoint runs/mm --baseline runs/mm-det --samples 5
   $ wakesleep eval --compare runs/global runs/local
 `
 
@@ -80,6 +86,8 @@ type evalOptions struct {
 	minActive  float64
 	unitSeed   uint64
 	compare    bool
+	samples    int    // Moving MNIST: samples per sequence
+	baseline   string // Moving MNIST: deterministic baseline run
 }
 
 // parseEval parses an eval command line: with --compare the runs to
@@ -99,6 +107,8 @@ func parseEval(args []string, stderr io.Writer) (o *evalOptions, compare []strin
 	fs.StringVar(&o.unitChoice, "unit-choice", eval.UnitsActive, "x units drawn from: active (pixels that vary in the data) or uniform (all pixels)")
 	fs.Float64Var(&o.minActive, "min-active", 0.1, "active pixels: rounded value differs from its mode in at least this fraction of digits")
 	fs.Uint64Var(&o.unitSeed, "unit-seed", 1, "seed of the unit draws and of the split into halves")
+	fs.IntVar(&o.samples, "samples", 0, "Moving MNIST: samples per sequence for the mean and best of K (0: 5, or 1 for a deterministic run)")
+	fs.StringVar(&o.baseline, "baseline", "", "Moving MNIST: a deterministic run (train movingmnist --deterministic) to score beside the model")
 	fs.BoolVar(&o.compare, "compare", false, "print the eval.json of the runs given as arguments side by side")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -295,7 +305,7 @@ func (o *evalOptions) evalMovingMNIST(ctx context.Context, gtr *train.Trainer, p
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return evalPrediction(tr, path, test, n, 32, o.seed, out, stdout, stderr)
+	return evalPrediction(tr, path, test, n, 32, o.samples, o.seed, o.baseline, out, stdout, stderr)
 }
 
 // options validates the flags and turns them into eval.Options.
@@ -314,6 +324,9 @@ func (o *evalOptions) options() (*eval.Options, error) {
 	}
 	if o.n > maxEvalN {
 		return nil, usagef("--n %d exceeds %d", o.n, maxEvalN)
+	}
+	if o.samples < 0 || o.samples > 100 {
+		return nil, usagef("--samples %d must be in 0..100", o.samples)
 	}
 	var als []eval.AlignmentOptions
 	for _, f := range strings.Split(o.alignments, ",") {
