@@ -229,7 +229,7 @@ func EvaluateSubject(m CIFAR10Subject, test *cifardata.Set, o CIFAR10Options) (*
 	if n < 2 || n > test.N || batch <= 0 {
 		return nil, fmt.Errorf("eval: %d of %d test images in batches of %d (need at least 2)", n, test.N, batch)
 	}
-	if o.Train != nil && (o.ProbeTrain < 10 || o.ProbeTrain > o.Train.N || n > o.Train.N) {
+	if o.Train != nil && (o.ProbeTrain < 2 || o.ProbeTrain > o.Train.N || n > o.Train.N) {
 		return nil, fmt.Errorf("eval: %d probe and %d floor images of a training set of %d", o.ProbeTrain, n, o.Train.N)
 	}
 	if err := o.Alignment.Validate(); err != nil {
