@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -337,4 +338,30 @@ func sameTensor(a, b *tensor.Tensor) bool {
 		}
 	}
 	return true
+}
+
+// TestEmbeddedCIFARClassifier checks the committed classifier: it loads,
+// DefaultCIFARClassifierConfig describes it (so the default command remakes
+// it), and it records the accuracy stated in files/README.md.
+func TestEmbeddedCIFARClassifier(t *testing.T) {
+	t.Parallel()
+	c, info, err := CIFAR10Classifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := DefaultCIFARClassifierConfig()
+	if got, want := c.Config, def; len(got.Channels) != len(want.Channels) || got.Epochs != want.Epochs || got.BatchSize != want.BatchSize ||
+		got.LearningRate != want.LearningRate || got.CropPad != want.CropPad || got.Flip != want.Flip || got.Seed != want.Seed {
+		t.Errorf("embedded config %+v, default %+v: the default command would not remake it", got, want)
+	}
+	readme, err := os.ReadFile("files/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("Test accuracy: %.4f", info.TestAccuracy); !strings.Contains(string(readme), want) {
+		t.Errorf("files/README.md does not state the recorded %q", want)
+	}
+	if info.TestAccuracy < 0.55 || info.Command != "wakesleep classifier train --dataset=cifar10" {
+		t.Errorf("recorded accuracy %.4f, command %q", info.TestAccuracy, info.Command)
+	}
 }

@@ -192,7 +192,12 @@ func evalPrediction(tr *mmexp.Trainer, path string, test *movingmnist.Generator,
 		if b.Config.Data != tr.Config.Data || b.Config.Objective.Context != c || b.Config.Objective.Horizon != h {
 			return usagef("--baseline %s predicts other sequences (data or context/horizon differ from the run's)", baseline)
 		}
-		o.Deterministic, o.DeterministicRun = eval.PredictorOf(b), bpath
+		if b.Step != tr.Step || b.Config.BatchSize != tr.Config.BatchSize {
+			fmt.Fprintf(stderr, "warning: the baseline trained %d steps of batch %d, the model %d of batch %d: not the same budget\n",
+				b.Step, b.Config.BatchSize, tr.Step, tr.Config.BatchSize)
+		}
+		o.Deterministic = eval.PredictorOf(b)
+		o.DeterministicRun = fmt.Sprintf("%s (step %d, batch %d; the model: step %d, batch %d)", bpath, b.Step, b.Config.BatchSize, tr.Step, tr.Config.BatchSize)
 	}
 	var err error
 	if o.Classifier, o.ClassifierInfo, err = eval.DefaultClassifier(); err != nil {
