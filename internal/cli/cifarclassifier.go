@@ -98,14 +98,7 @@ func parseCIFARClassifier(args []string, stderr io.Writer) (*cifarClassifierOpti
 	return o, nil
 }
 
-func runCIFARClassifier(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseCIFARClassifier(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+func runCIFARClassifier(ctx context.Context, o *cifarClassifierOptions, stdout, stderr io.Writer) error {
 	trainSet, testSet, err := cifarexp.LoadData(o.dataDir, stderr)
 	if err != nil {
 		return err

@@ -128,10 +128,21 @@ func parseClassifier(args []string, stderr io.Writer) (*classifierOptions, error
 	return o, nil
 }
 
-func runClassifier(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// parseClassifierCommand parses a classifier command line: the options of
+// the MNIST classifier or, with --dataset cifar10, of the CIFAR-10 one.
+func parseClassifierCommand(args []string, stderr io.Writer) (*classifierOptions, *cifarClassifierOptions, error) {
 	o, err := parseClassifier(args, stderr)
 	if errors.Is(err, errCIFARClassifier) {
-		return runCIFARClassifier(ctx, args[1:], stdout, stderr)
+		co, err := parseCIFARClassifier(args[1:], stderr)
+		return nil, co, err
+	}
+	return o, nil, err
+}
+
+func runClassifier(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, co, err := parseClassifierCommand(args, stderr)
+	if err == nil && co != nil {
+		return runCIFARClassifier(ctx, co, stdout, stderr)
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
