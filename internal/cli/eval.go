@@ -157,6 +157,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if out == "" {
 		out = filepath.Join(filepath.Dir(path), eval.ReportDir)
 	}
+	if (given["samples"] || given["baseline"]) && gtr.Experiment.Name() != mmexp.Name {
+		return usagef("--samples and --baseline are for %s runs, not %s", mmexp.Name, gtr.Experiment.Name())
+	}
 	switch gtr.Experiment.Name() {
 	case cifarexp.Name:
 		return o.evalCIFAR10(ctx, gtr, path, out, given["n"], stdout, stderr)
