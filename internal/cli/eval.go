@@ -101,7 +101,7 @@ func parseEval(args []string, stderr io.Writer) (o *evalOptions, compare []strin
 	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: embedded)")
 	fs.IntVar(&o.n, "n", 10000, "wake samples (first n test digits) and sleep samples")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the model's noise during evaluation")
-	fs.IntVar(&o.draws, "draws", 10, "draws of units for the alignment")
+	fs.IntVar(&o.draws, "draws", 10, "draws of units for the alignment (also of each CIFAR-10 layer and of Moving MNIST's z)")
 	fs.StringVar(&o.alignments, "alignments", "8x8z,4x2z", "alignments to compute, as <x units>x<z units>z, comma-separated; the first is the headline (alignment.png)")
 	fs.Float64Var(&o.alpha, "alpha", 0.5, "additive smoothing of the pattern histograms (0: none)")
 	fs.StringVar(&o.unitChoice, "unit-choice", eval.UnitsActive, "x units drawn from: active (pixels that vary in the data) or uniform (all pixels)")
@@ -242,7 +242,7 @@ func (o *evalOptions) evalCIFAR10(ctx context.Context, gtr *train.Trainer, path,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	eo := eval.CIFAR10Options{N: n, Batch: 100, Seed: o.seed, Train: data.(*cifarexp.Data).Train, Log: stderr}
+	eo := eval.CIFAR10Options{N: n, Batch: 100, Seed: o.seed, Train: data.(*cifarexp.Data).Train, Log: stderr, Alignment: o.layerAlignment()}
 	if o.classifier != "" {
 		eo.Classifier, eo.ClassifierInfo, err = eval.LoadCIFARClassifier(o.classifier)
 	} else {
@@ -308,7 +308,14 @@ func (o *evalOptions) evalMovingMNIST(ctx context.Context, gtr *train.Trainer, p
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return evalPrediction(tr, path, test, n, 32, o.samples, o.seed, o.baseline, out, stdout, stderr)
+	return evalPrediction(tr, path, test, n, 32, o.samples, o.seed, o.baseline, o.layerAlignment(), out, stdout, stderr)
+}
+
+// layerAlignment is the alignment of one layer's units (CIFAR-10 layers,
+// Moving MNIST's z): 4 units drawn uniformly, with --draws, --alpha and
+// --unit-seed.
+func (o *evalOptions) layerAlignment() eval.AlignmentOptions {
+	return eval.AlignmentOptions{Draws: o.draws, XUnits: 4, Alpha: o.alpha, Choice: eval.UnitsUniform, Seed: o.unitSeed}
 }
 
 // options validates the flags and turns them into eval.Options.

@@ -166,17 +166,19 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if dir == "" {
 		dir = filepath.Join(runDir, eval.ReportDir)
 	}
-	return evalPrediction(tr, path, test, *evalN, *batch, o.samples, *seed, o.baseline, dir, stdout, stderr)
+	return evalPrediction(tr, path, test, *evalN, *batch, o.samples, *seed, o.baseline, eval.AlignmentOptions{}, dir, stdout, stderr)
 }
 
 // evalPrediction scores the closed-loop predictions of the first n test
 // sequences and writes the report into dir (predict --eval, and eval of a
 // Moving MNIST run): K samples each (0: the default), against the
 // deterministic baseline run baseline ("" for none), digit identity by the
-// embedded MNIST classifier.
-func evalPrediction(tr *mmexp.Trainer, path string, test *movingmnist.Generator, n, batch, k int, seed uint64, baseline, dir string, stdout, stderr io.Writer) error {
+// embedded MNIST classifier, the sleep alignment of z by align (zero: the
+// default).
+func evalPrediction(tr *mmexp.Trainer, path string, test *movingmnist.Generator, n, batch, k int, seed uint64, baseline string,
+	align eval.AlignmentOptions, dir string, stdout, stderr io.Writer) error {
 	c, h := tr.Config.Objective.Context, tr.Config.Objective.Horizon
-	o := eval.PredictionOptions{N: n, Batch: batch, Context: c, Horizon: h, K: k, Seed: seed, Progress: stderr}
+	o := eval.PredictionOptions{N: n, Batch: batch, Context: c, Horizon: h, K: k, Seed: seed, Alignment: align, Progress: stderr}
 	if baseline != "" {
 		btr, bpath, err := openRun(baseline, stderr)
 		if err != nil {
