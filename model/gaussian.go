@@ -95,8 +95,12 @@ func (g *GaussianLayer) Sample(x *ad.Var, rng *rand.Rand) *ad.Var {
 }
 
 // Reparameterize returns μ + σ·ε with ε ~ N(0, I) drawn from rng: a sample
-// whose gradient flows into μ and σ.
+// whose gradient flows into μ and σ. A nil rng gives μ itself (no noise: the
+// deterministic baseline of the Moving MNIST experiment).
 func Reparameterize(mean, std *ad.Var, rng *rand.Rand) *ad.Var {
+	if rng == nil {
+		return mean
+	}
 	eps := tensor.RandNormal(rng, mean.DType(), mean.Shape()...)
 	return ad.Add(mean, ad.Mul(std, ad.Const(eps)))
 }

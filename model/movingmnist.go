@@ -125,8 +125,14 @@ func (m *MovingMNIST) Prior(batch int, rng *rand.Rand) *ad.Var {
 
 // InitialState returns the state before the first frame: the latent
 // z_0 ~ N(0, I) drawn from rng (the prior, as the sleep phase starts), zero
-// cell states and a zero decoder hidden state.
+// cell states and a zero decoder hidden state. A nil rng gives z_0 = 0, the
+// prior's mean: with a nil rng every step takes its mean too (Reparameterize),
+// and the model is a deterministic ConvLSTM predictor.
 func (m *MovingMNIST) InitialState(batch int, rng *rand.Rand) *VideoState {
+	if rng == nil {
+		g := m.Config.Grid()
+		return &VideoState{Enc: ConvLSTMState{H: ad.Const(tensor.New(m.dtype, batch, m.Config.Hidden, g, g))}}
+	}
 	return &VideoState{Enc: ConvLSTMState{H: m.Prior(batch, rng)}}
 }
 

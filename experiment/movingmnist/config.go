@@ -2,6 +2,7 @@ package movingmnist
 
 import (
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/wakesleep/wakesleep/data/movingmnist"
 	"github.com/wakesleep/wakesleep/model"
@@ -30,6 +31,19 @@ type Config struct {
 	TrainPool    int `json:"train_pool"`
 	PictureEvery int `json:"picture_every"` // steps between prediction strips (0: each epoch only)
 	PictureCount int `json:"picture_count"` // test sequences in each strip
+	// Deterministic trains the baseline of the evaluation instead of the
+	// paper's model: the same networks with every Gaussian unit at its mean
+	// (no noise, z_0 = 0), trained on the pixel MSE of the predicted frames
+	// alone (no critics, no sleep phase).
+	Deterministic bool `json:"deterministic,omitempty"`
+}
+
+// Noise returns rng, or nil for a deterministic run (every unit at its mean).
+func (c *Config) Noise(rng *rand.Rand) *rand.Rand {
+	if c.Deterministic {
+		return nil
+	}
+	return rng
 }
 
 // ExperimentName implements train.Config.

@@ -74,6 +74,7 @@ func (*experiment) Flags() []train.Flag {
 		train.BoolFlag("teacher-forcing", "encoder reads the true frames after the context (default: its own predictions)", func(c C) *bool { return &c.Objective.TeacherForcing }),
 		train.IntFlag("picture-every", "steps between prediction strips (0: once per epoch)", func(c C) *int { return &c.PictureEvery }),
 		train.IntFlag("pictures", "test sequences in each prediction strip (0: none; default: from the preset, 4)", func(c C) *int { return &c.PictureCount }),
+		train.BoolFlag("deterministic", "train the evaluation's baseline instead: the same networks without noise, on the pixel MSE of the predictions alone", func(c C) *bool { return &c.Deterministic }),
 	)
 }
 
@@ -84,6 +85,9 @@ func (*experiment) NewModel(cfg train.Config, rng *rand.Rand) (train.Model, erro
 		return nil, err
 	}
 	s := c.Objective
+	if c.Deterministic {
+		return train.Bind(m, deterministicObjective(m, s)), nil
+	}
 	return train.Bind(m, train.Objective[*objective.VideoPhases]{
 		Run: func(frames []*tensor.Tensor, rng *rand.Rand) *objective.VideoPhases {
 			return objective.RunVideoPhases(m, frames, s, rng)
@@ -93,6 +97,32 @@ func (*experiment) NewModel(cfg train.Config, rng *rand.Rand) (train.Model, erro
 		},
 		Network: func(p *objective.VideoPhases) (*ad.Var, objective.Terms) { return objective.VideoNetworkLoss(m, p, s) },
 	}), nil
+}
+
+// deterministicObjective is the baseline's: closed-loop (or teacher-forced)
+// predictions with every unit at its mean, the network loss their pixel MSE
+// against the true frames; the critics are left alone (a zero loss).
+func deterministicObjective(m *model.MovingMNIST, s objective.VideoSettings) train.Objective[*objective.VideoPhases] {
+	return train.Objective[*objective.VideoPhases]{
+		Run: func(frames []*tensor.Tensor, _ *rand.Rand) *objective.VideoPhases {
+			xs := make([]*ad.Var, len(frames))
+			for i, f := range frames {
+				xs[i] = ad.Const(f)
+			}
+			r := m.Rollout(xs, s.Context, s.Horizon, s.TeacherForcing, nil)
+			return &objective.VideoPhases{
+				TrueX: ad.Concat(0, xs[s.Context:s.Context+s.Horizon]...),
+				PredX: ad.Concat(0, r.Pred[s.Context:s.Context+s.Horizon]...),
+			}
+		},
+		Critic: func(*objective.VideoPhases, *rand.Rand) (*ad.Var, objective.Terms) {
+			return ad.Const(tensor.Scalar(m.DType(), 0)), objective.Terms{}
+		},
+		Network: func(p *objective.VideoPhases) (*ad.Var, objective.Terms) {
+			mse := ad.Mean(ad.Square(ad.Sub(p.PredX, p.TrueX)))
+			return mse, objective.Terms{"pred/mse": mse.Item()}
+		},
+	}
 }
 
 // Data are the MNIST digits that training sequences (Train) and the fixed
@@ -169,7 +199,7 @@ func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
 		}
 		o := c.Objective
 		frames := test.Batch(idx, t.Model.DType())
-		preds := Predict(t.Model, frames, o.Context, o.Horizon, rand.New(rand.NewPCG(c.Seed, train.PredictionStream)))
+		preds := Predict(t.Model, frames, o.Context, o.Horizon, c.Noise(rand.New(rand.NewPCG(c.Seed, train.PredictionStream))))
 		return imaging.SavePNG(filepath.Join(dir, names[0]), PredictionStrip(frames, preds, o.Context))
 	}
 	return &train.FeedFuncs{Steps: c.StepsPerEpoch(), BatchesOf: batches, PicturesAt: pictures, Write: write}, nil
@@ -263,7 +293,7 @@ func (*experiment) Reconstruct(tr *train.Trainer, data train.Data, n, depth int)
 	}
 	o := t.Config.Objective
 	frames := test.Batch(idx, t.Model.DType())
-	preds := Predict(t.Model, frames, o.Context, o.Horizon, rand.New(rand.NewPCG(t.Config.Seed, train.ReconStream)))
+	preds := Predict(t.Model, frames, o.Context, o.Horizon, t.Config.Noise(rand.New(rand.NewPCG(t.Config.Seed, train.ReconStream))))
 	return PredictionStrip(frames, preds, o.Context), nil
 }
 
@@ -273,7 +303,8 @@ func (*experiment) TestItems(train.Data) int { return 1 << 20 }
 // Predict returns the model's closed-loop prediction of frames context …
 // context+horizon−1 given the first context frames (each [B, 1, S, S]): the
 // encoder reads the context, then its own predictions. One sample of the
-// stochastic model, with noise from rng; nothing is recorded.
+// stochastic model, with noise from rng (nil: every unit at its mean, as a
+// deterministic run predicts); nothing is recorded.
 func Predict(m *model.MovingMNIST, frames []*tensor.Tensor, context, horizon int, rng *rand.Rand) []*tensor.Tensor {
 	xs := make([]*ad.Var, context)
 	for i := range xs {

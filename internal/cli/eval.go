@@ -42,16 +42,29 @@ alignment.png, sleep-class-histogram.png) into <run folder>/eval, or --out:
 
 Fashion-MNIST runs are measured the same way by the embedded Fashion-MNIST
 classifier (eval/files/README.md), or --classifier.
-A CIFAR-10 run gets the reconstruction error through each depth of its
-hierarchy and the colour statistics of its samples (cifar10.md, cifar10.json;
---n defaults to 1,000); a Moving MNIST run the per-frame MSE and SSIM of its
-predictions, as 'predict --eval' (prediction.md; --n defaults to 1,000).
+A CIFAR-10 run (cifar10.md, cifar10.json; --n defaults to 1,000 test
+images, evenly spaced) gets, through each depth d of its hierarchy
+(x -> z1 -> ... -> zd -> ... -> x): the reconstruction error, the class
+agreement of the embedded CIFAR-10 classifier (eval/files/README.md, or
+--classifier) beside its accuracy on the inputs, and the Frechet distance of
+its features to the test images; the Frechet distance of samples with the
+train-vs-test floor; a linear probe of the labels on each layer's inferred z
+(trained on --n training images); and each layer's wake/sleep alignment
+(bottom-up activity of test images against top-down activity of samples) with
+its noise floor. A Moving MNIST run (prediction.md, prediction.json; --n
+defaults to 1,000 test sequences) gets the per-frame MSE and SSIM of its
+predictions with 95% intervals, for one sample, the mean of --samples and the
+best of them, against repeating the last frame, black frames and a
+deterministic ConvLSTM run given as --baseline; the digit identity of its
+predictions (the MNIST classifier on crops at each digit's true position);
+and the sleep-phase alignment of z (see 'predict -h').
 
 --compare prints the eval.json numbers of several runs side by side.
 
 Examples:
   $ wakesleep eval --checkpoint runs/mnist-local-20250101-120000
   $ wakesleep eval --checkpoint runs/a/ckpt-00011720.safetensors --n 2000 --draws 20 --alignments 8x8z,4x2z,2x2z
+  $ wakesleep eval --checkpoint runs/mm --baseline runs/mm-det --samples 5
   $ wakesleep eval --compare runs/global runs/local
 `
 
@@ -73,6 +86,8 @@ type evalOptions struct {
 	minActive  float64
 	unitSeed   uint64
 	compare    bool
+	samples    int    // Moving MNIST: samples per sequence
+	baseline   string // Moving MNIST: deterministic baseline run
 }
 
 // parseEval parses an eval command line: with --compare the runs to
@@ -86,12 +101,14 @@ func parseEval(args []string, stderr io.Writer) (o *evalOptions, compare []strin
 	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: embedded)")
 	fs.IntVar(&o.n, "n", 10000, "wake samples (first n test digits) and sleep samples")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the model's noise during evaluation")
-	fs.IntVar(&o.draws, "draws", 10, "draws of units for the alignment")
+	fs.IntVar(&o.draws, "draws", 10, "draws of units for the alignment (also of each CIFAR-10 layer and of Moving MNIST's z)")
 	fs.StringVar(&o.alignments, "alignments", "8x8z,4x2z", "alignments to compute, as <x units>x<z units>z, comma-separated; the first is the headline (alignment.png)")
 	fs.Float64Var(&o.alpha, "alpha", 0.5, "additive smoothing of the pattern histograms (0: none)")
 	fs.StringVar(&o.unitChoice, "unit-choice", eval.UnitsActive, "x units drawn from: active (pixels that vary in the data) or uniform (all pixels)")
 	fs.Float64Var(&o.minActive, "min-active", 0.1, "active pixels: rounded value differs from its mode in at least this fraction of digits")
 	fs.Uint64Var(&o.unitSeed, "unit-seed", 1, "seed of the unit draws and of the split into halves")
+	fs.IntVar(&o.samples, "samples", 0, "Moving MNIST: samples per sequence for the mean and best of K (0: 5, or 1 for a deterministic run)")
+	fs.StringVar(&o.baseline, "baseline", "", "Moving MNIST: a deterministic run (train movingmnist --deterministic) to score beside the model")
 	fs.BoolVar(&o.compare, "compare", false, "print the eval.json of the runs given as arguments side by side")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -132,11 +149,6 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if opts == nil {
 		return compareRuns(compare, stdout)
 	}
-	if o.classifier != "" {
-		if opts.Classifier, opts.ClassifierInfo, err = eval.LoadClassifier(o.classifier); err != nil {
-			return err
-		}
-	}
 	gtr, path, err := openRun(o.checkpoint, stderr)
 	if err != nil {
 		return err
@@ -145,11 +157,19 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if out == "" {
 		out = filepath.Join(filepath.Dir(path), eval.ReportDir)
 	}
+	if (given["samples"] || given["baseline"]) && gtr.Experiment.Name() != mmexp.Name {
+		return usagef("--samples and --baseline are for %s runs, not %s", mmexp.Name, gtr.Experiment.Name())
+	}
 	switch gtr.Experiment.Name() {
 	case cifarexp.Name:
 		return o.evalCIFAR10(ctx, gtr, path, out, given["n"], stdout, stderr)
 	case mmexp.Name:
 		return o.evalMovingMNIST(ctx, gtr, path, out, given["n"], stdout, stderr)
+	}
+	if o.classifier != "" {
+		if opts.Classifier, opts.ClassifierInfo, err = eval.LoadClassifier(o.classifier); err != nil {
+			return err
+		}
 	}
 	tr, err := mnistexp.View(gtr)
 	if err != nil {
@@ -222,7 +242,20 @@ func (o *evalOptions) evalCIFAR10(ctx context.Context, gtr *train.Trainer, path,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r, err := eval.EvaluateCIFAR10(tr, test, n, 100, o.seed)
+	eo := eval.CIFAR10Options{N: n, Batch: 100, Seed: o.seed, Train: data.(*cifarexp.Data).Train, Log: stderr, Alignment: o.layerAlignment()}
+	if o.classifier != "" {
+		eo.Classifier, eo.ClassifierInfo, err = eval.LoadCIFARClassifier(o.classifier)
+	} else {
+		eo.Classifier, eo.ClassifierInfo, err = eval.CIFAR10Classifier()
+		if errors.Is(err, eval.ErrNoCIFARClassifier) {
+			fmt.Fprintf(stderr, "warning: %v; no classifier measures\n", err)
+			err = nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	r, err := eval.EvaluateCIFAR10(tr, test, eo)
 	if err != nil {
 		return err
 	}
@@ -230,8 +263,24 @@ func (o *evalOptions) evalCIFAR10(ctx context.Context, gtr *train.Trainer, path,
 	if err := eval.WriteCIFAR10(out, r); err != nil {
 		return err
 	}
+	if eo.Classifier != nil {
+		fmt.Fprintf(stdout, "classifier accuracy on the %d test images %.3f (a perfect reconstructor's agreement)\n", n, r.Accuracy)
+	}
 	for _, d := range r.Depths {
-		fmt.Fprintf(stdout, "depth %d: reconstruction MSE %.5f (PSNR %.2f dB)\n", d.Depth, d.MSE, d.PSNR)
+		fmt.Fprintf(stdout, "depth %d: reconstruction MSE %.5f (PSNR %.2f dB)", d.Depth, d.MSE, d.PSNR)
+		if d.Agreement != nil {
+			fmt.Fprintf(stdout, ", class agreement %.3f, FD %.2f", d.Agreement.Agreement, d.Frechet)
+		}
+		fmt.Fprintln(stdout)
+	}
+	if eo.Classifier != nil {
+		fmt.Fprintf(stdout, "samples: FD %.2f (train vs test floor %.2f)\n", r.FrechetSamples, r.FrechetFloor)
+	}
+	for _, p := range r.Probes {
+		fmt.Fprintf(stdout, "linear probe of layer %d: %.3f\n", p.Layer, p.Accuracy)
+	}
+	for _, a := range r.Alignments {
+		fmt.Fprintf(stdout, "alignment of layer %d: KL(wake||sleep) %.3f bits, control %.3f\n", a.Layer, a.Align.WakeSleep.Mean, a.Align.Control.Mean)
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(out, eval.CIFAR10ReportFile))
 	return nil
@@ -259,7 +308,14 @@ func (o *evalOptions) evalMovingMNIST(ctx context.Context, gtr *train.Trainer, p
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return evalPrediction(tr, path, test, n, 32, o.seed, out, stdout, stderr)
+	return evalPrediction(tr, path, test, n, 32, o.samples, o.seed, o.baseline, o.layerAlignment(), out, stdout, stderr)
+}
+
+// layerAlignment is the alignment of one layer's units (CIFAR-10 layers,
+// Moving MNIST's z): 4 units drawn uniformly, with --draws, --alpha and
+// --unit-seed.
+func (o *evalOptions) layerAlignment() eval.AlignmentOptions {
+	return eval.AlignmentOptions{Draws: o.draws, XUnits: 4, Alpha: o.alpha, Choice: eval.UnitsUniform, Seed: o.unitSeed}
 }
 
 // options validates the flags and turns them into eval.Options.
@@ -278,6 +334,9 @@ func (o *evalOptions) options() (*eval.Options, error) {
 	}
 	if o.n > maxEvalN {
 		return nil, usagef("--n %d exceeds %d", o.n, maxEvalN)
+	}
+	if o.samples < 0 || o.samples > 100 {
+		return nil, usagef("--samples %d must be in 0..100", o.samples)
 	}
 	var als []eval.AlignmentOptions
 	for _, f := range strings.Split(o.alignments, ",") {

@@ -65,6 +65,7 @@ func TestCommandsForEveryExperiment(t *testing.T) {
 		{[]string{"train", "--eval-every-epoch", "cifar10"}, "supported: mnist"},
 		{[]string{"sample", "--means", "--checkpoint", cifarRun}, "sample --means does not support the cifar10 experiment (supported: mnist, fashionmnist)"},
 		{[]string{"diagnose", "--checkpoint", cifarRun}, "diagnose does not support the cifar10 experiment"},
+		{[]string{"eval", "--checkpoint", cifarRun, "--samples", "3"}, "--samples and --baseline are for movingmnist runs, not cifar10"},
 	} {
 		code, _, stderr := runCLI(tc.args...)
 		if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "wakesleep "+tc.args[0]+": ") != 1 {

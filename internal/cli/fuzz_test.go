@@ -31,7 +31,7 @@ var parsers = map[string]func(args []string) error{
 		return err
 	},
 	"diagnose":   func(a []string) error { _, err := parseDiagnose(a, io.Discard); return err },
-	"classifier": func(a []string) error { _, err := parseClassifier(a, io.Discard); return err },
+	"classifier": func(a []string) error { _, _, err := parseClassifierCommand(a, io.Discard); return err },
 	"predict":    func(a []string) error { _, err := parsePredict(a, io.Discard); return err },
 	"probe": func(a []string) error {
 		_, _, _, err := parseProbe(a, io.Discard)
@@ -61,6 +61,7 @@ func FuzzParse(f *testing.F) {
 		"train\x00--hidden\x0099999999999999999999",
 		"--study\x00oscillation\x00--checkpoint\x00x\x00--angles\x00Inf,NaN",
 		"--compare\x00a\x00b",
+		"train\x00--dataset\x00cifar10\x00--out\x00x\x00--channels\x000",
 		"-h",
 	} {
 		f.Add(s)

@@ -27,15 +27,22 @@ predictions. Writes, by default into the run folder:
                the bar under the right panel turns white when the model
                predicts
 
---eval also scores the predictions of the first --eval-n test sequences
-against the trivial baseline that repeats the last context frame (and black
-frames): per-frame MSE and SSIM, written as prediction.md, prediction.json and
-two plots into <run folder>/eval (or --eval-out).
+--eval also scores the predictions of the first --eval-n test sequences:
+per-frame MSE and SSIM with 95% intervals over sequences, for one sample, the
+mean of --samples samples and the best of them (the SAVP protocol), against
+repeating the last context frame, black frames and, with --baseline, a
+deterministic ConvLSTM run ('train movingmnist --deterministic' with the same
+steps and batch); whether the predicted digits keep their identity (the
+embedded MNIST classifier on 28x28 crops at each digit's true position); and
+the alignment of the encoder's latents in the wake and sleep phases, with
+its noise floor. Written as prediction.md, prediction.json and two plots into
+<run folder>/eval (or --eval-out).
 
 Examples:
   $ wakesleep predict --checkpoint runs/mm
   $ wakesleep predict --checkpoint runs/mm/ckpt-00001000.safetensors --index 100 --n 8 --out mm.png --gif mm.gif
   $ wakesleep predict --checkpoint runs/mm --eval --eval-n 1000
+  $ wakesleep predict --checkpoint runs/mm --eval --baseline runs/mm-det
 `
 
 // maxIndex bounds predict --index: the fixed test set is indexed by uint64,
@@ -45,7 +52,9 @@ const maxIndex = 1 << 52
 // predictOptions are the flags of predict.
 type predictOptions struct {
 	ckpt, out, gifOut, evalOut, dataDir string
+	baseline                            string
 	index, n, delay, evalN, batch       int
+	samples                             int
 	seed                                uint64
 	doEval                              bool
 }
@@ -64,6 +73,8 @@ func parsePredict(args []string, stderr io.Writer) (*predictOptions, error) {
 	fs.IntVar(&o.evalN, "eval-n", 1000, "test sequences to score with --eval (the fixed test set is unbounded; 10000 is the usual size)")
 	fs.StringVar(&o.evalOut, "eval-out", "", "report folder for --eval (default: <run folder>/eval)")
 	fs.IntVar(&o.batch, "batch", 32, "sequences per forward pass with --eval")
+	fs.IntVar(&o.samples, "samples", 0, "samples per sequence with --eval, for the mean and best of K (0: 5, or 1 for a deterministic run)")
+	fs.StringVar(&o.baseline, "baseline", "", "with --eval, a deterministic run (train movingmnist --deterministic) to score beside the model")
 	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: embedded)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -84,6 +95,8 @@ func parsePredict(args []string, stderr io.Writer) (*predictOptions, error) {
 		return nil, usagef("--eval-n %d and --batch %d must be positive", o.evalN, o.batch)
 	case o.seed == 0:
 		return nil, usagef("--seed must be positive")
+	case o.samples < 0 || o.samples > 100:
+		return nil, usagef("--samples %d must be in 0..100", o.samples)
 	case o.evalN > maxEvalN || o.batch > 4096:
 		return nil, usagef("--eval-n %d must be ≤ %d and --batch %d ≤ 4096", o.evalN, maxEvalN, o.batch)
 	}
@@ -131,7 +144,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	c, h := cfg.Objective.Context, cfg.Objective.Horizon
 	frames := test.Batch(idx, tr.Model.DType())
-	preds := mmexp.Predict(tr.Model, frames, c, h, rand.New(rand.NewPCG(*seed, 0x9D)))
+	preds := mmexp.Predict(tr.Model, frames, c, h, cfg.Noise(rand.New(rand.NewPCG(*seed, 0x9D))))
 	if err := imaging.SavePNG(*out, mmexp.PredictionStrip(frames, preds, c)); err != nil {
 		return err
 	}
@@ -153,26 +166,81 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if dir == "" {
 		dir = filepath.Join(runDir, eval.ReportDir)
 	}
-	return evalPrediction(tr, path, test, *evalN, *batch, *seed, dir, stdout, stderr)
+	return evalPrediction(tr, path, test, *evalN, *batch, o.samples, *seed, o.baseline, eval.AlignmentOptions{}, dir, stdout, stderr)
 }
 
 // evalPrediction scores the closed-loop predictions of the first n test
 // sequences and writes the report into dir (predict --eval, and eval of a
-// Moving MNIST run).
-func evalPrediction(tr *mmexp.Trainer, path string, test *movingmnist.Generator, n, batch int, seed uint64, dir string, stdout, stderr io.Writer) error {
+// Moving MNIST run): K samples each (0: the default), against the
+// deterministic baseline run baseline ("" for none), digit identity by the
+// embedded MNIST classifier, the sleep alignment of z by align (zero: the
+// default).
+func evalPrediction(tr *mmexp.Trainer, path string, test *movingmnist.Generator, n, batch, k int, seed uint64, baseline string,
+	align eval.AlignmentOptions, dir string, stdout, stderr io.Writer) error {
 	c, h := tr.Config.Objective.Context, tr.Config.Objective.Horizon
-	r := eval.EvaluatePrediction(tr.Model, test, n, batch, c, h, seed, stderr)
+	o := eval.PredictionOptions{N: n, Batch: batch, Context: c, Horizon: h, K: k, Seed: seed, Alignment: align, Progress: stderr}
+	if baseline != "" {
+		btr, bpath, err := openRun(baseline, stderr)
+		if err != nil {
+			return err
+		}
+		b, err := mmexp.View(btr)
+		if err != nil {
+			return usagef("--baseline %s: %v", baseline, err)
+		}
+		if !b.Config.Deterministic {
+			return usagef("--baseline %s is not a deterministic run (train movingmnist --deterministic)", baseline)
+		}
+		if b.Config.Data != tr.Config.Data || b.Config.Objective.Context != c || b.Config.Objective.Horizon != h {
+			return usagef("--baseline %s predicts other sequences (data or context/horizon differ from the run's)", baseline)
+		}
+		if b.Step != tr.Step || b.Config.BatchSize != tr.Config.BatchSize {
+			fmt.Fprintf(stderr, "warning: the baseline trained %d steps of batch %d, the model %d of batch %d: not the same budget\n",
+				b.Step, b.Config.BatchSize, tr.Step, tr.Config.BatchSize)
+		}
+		o.Deterministic = eval.PredictorOf(b)
+		o.DeterministicRun = fmt.Sprintf("%s (step %d, batch %d; the model: step %d, batch %d)", bpath, b.Step, b.Config.BatchSize, tr.Step, tr.Config.BatchSize)
+	}
+	var err error
+	if o.Classifier, o.ClassifierInfo, err = eval.DefaultClassifier(); err != nil {
+		fmt.Fprintf(stderr, "warning: %v; no digit identity\n", err)
+		o.Classifier = nil
+	}
+	r, err := eval.EvaluatePrediction(eval.PredictorOf(tr), test, o)
+	if err != nil {
+		return err
+	}
 	r.Checkpoint, r.Step = path, tr.Step
 	if err := eval.WritePredictionEval(dir, r); err != nil {
 		return err
 	}
-	mm, ms := r.Model.Mean()
-	bm, bs := r.Baseline.Mean()
-	km, ks := r.Blank.Mean()
-	fmt.Fprintf(stdout, "%d test sequences, frames %d–%d, means over frames:\n", r.N, c+1, c+h)
-	fmt.Fprintf(stdout, "  %-18s MSE %.5f  SSIM %.4f\n", "model", mm, ms)
-	fmt.Fprintf(stdout, "  %-18s MSE %.5f  SSIM %.4f\n", "repeat last frame", bm, bs)
-	fmt.Fprintf(stdout, "  %-18s MSE %.5f  SSIM %.4f\n", "black frame", km, ks)
+	fmt.Fprintf(stdout, "%d test sequences, frames %d–%d, means over frames (± 95%% interval):\n", r.N, c+1, c+h)
+	for _, m := range []struct {
+		name string
+		f    *eval.FrameScores
+	}{{"model (1 sample)", &r.Model}, {fmt.Sprintf("mean of %d", r.K), &r.MeanOfK}, {fmt.Sprintf("best of %d", r.K), &r.BestOfK},
+		{"deterministic", r.Deterministic}, {"repeat last frame", &r.Baseline}, {"black frame", &r.Blank}} {
+		if m.f == nil || (r.K == 1 && (m.f == &r.MeanOfK || m.f == &r.BestOfK)) {
+			continue
+		}
+		mse, ssim := m.f.Mean()
+		fmt.Fprintf(stdout, "  %-18s MSE %.5f ± %.5f  SSIM %.4f ± %.4f\n", m.name, mse, m.f.MeanMSECI, ssim, m.f.MeanSSIMCI)
+	}
+	if id := r.Identity; id != nil {
+		fmt.Fprintf(stdout, "digit identity (classifier on crops at the true positions): true frames %.3f, model %.3f, repeat last %.3f\n",
+			mean(id.Truth), mean(id.Model), mean(id.RepeatLast))
+	}
+	if a := r.SleepAlignment; a != nil {
+		fmt.Fprintf(stdout, "sleep alignment of z: KL(wake||sleep) %.3f bits, control %.3f\n", a.WakeSleep.Mean, a.Control.Mean)
+	}
 	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(dir, eval.PredictionReportFile))
 	return nil
+}
+
+func mean(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
 }
