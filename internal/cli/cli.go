@@ -14,10 +14,13 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/wakesleep/wakesleep/internal/buildinfo"
 )
 
 // usageError is a mistake on the command line: printed with a hint to the
@@ -44,6 +47,7 @@ func commands() []command {
 		{"classifier", "train the MNIST classifier that eval uses", runClassifier},
 		{"predict", "Moving MNIST: predict 10 frames from 10 (PNG strip, GIF; --eval scores them)", runPredict},
 		{"probe", "test the paper's biological predictions (Sec. 4) on trained models", runProbe},
+		{"version", "print the build: module version, VCS revision and time, dirty flag (also --version)", runVersion},
 	}
 }
 
@@ -73,6 +77,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {
@@ -262,6 +269,33 @@ func outFile(flag, path string) error {
 	}
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
 		return usagef("--%s %s exists and is not a regular file", flag, path)
+	}
+	return nil
+}
+
+// runVersion prints the build (buildinfo.String), then with -v each field
+// of buildinfo.Info on its own line.
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", "Usage: wakesleep version [-v]\n\nPrints the build: module version, VCS revision (first 12 digits), its time,\nwhether the tree was dirty, and the Go version. Every config.json and\nreport records the same line.", stderr)
+	verbose := fs.Bool("v", false, "also print each field of the build info on its own line")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected arguments %v", pos)
+	}
+	fmt.Fprintln(stdout, buildinfo.String())
+	if *verbose {
+		info := buildinfo.Info()
+		keys := make([]string, 0, len(info))
+		for k := range info {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(stdout, "%s=%s\n", k, info[k])
+		}
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ var rank = map[string]int{
 	"tensor":                10,
 	"internal/atomicfile":   15,
 	"internal/regular":      5,
+	"internal/buildinfo":    5,
 	"internal/progress":     15,
 	"data/idx":              15,
 	"data/mnist":            16,
