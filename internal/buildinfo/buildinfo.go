@@ -46,10 +46,11 @@ func String() string {
 	var b strings.Builder
 	b.WriteString("wakesleep ")
 	b.WriteString(or(m["version"], "unknown"))
-	rev := or(m["vcs.revision"], "unknown (no VCS stamp)")
+	rev := m["vcs.revision"]
 	if len(rev) > 12 {
 		rev = rev[:12]
 	}
+	rev = or(rev, "unknown (no VCS stamp)")
 	b.WriteString(" rev " + rev)
 	var extra []string
 	if t := m["vcs.time"]; t != "" {

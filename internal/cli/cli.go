@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/wakesleep/wakesleep/internal/buildinfo"
+	"github.com/wakesleep/wakesleep/train"
 )
 
 // usageError is a mistake on the command line: printed with a hint to the
@@ -86,6 +87,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		ctx, done := interruptible(c.name, stderr)
+		ctx = context.WithValue(ctx, argsKey{}, args)
 		err := c.run(ctx, args[1:], stdout, stderr)
 		done()
 		var ue *usageError
@@ -122,6 +124,36 @@ var grace = 800 * time.Millisecond
 var exit = os.Exit
 
 type holdKey struct{}
+
+// argsKey holds the command line Main was given, for provenance.
+type argsKey struct{}
+
+// commandLine is the command line of ctx's command, as a shell would take
+// it: "wakesleep train mnist --seed 2" ("" outside Main).
+func commandLine(ctx context.Context) string {
+	args, ok := ctx.Value(argsKey{}).([]string)
+	if !ok {
+		return ""
+	}
+	q := []string{"wakesleep"}
+	for _, a := range args {
+		q = append(q, shellQuote(a))
+	}
+	return strings.Join(q, " ")
+}
+
+// shellQuote quotes s for a POSIX shell where it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.,/:+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// provenance is what config.json records of the build and command line.
+func provenance(ctx context.Context) train.Provenance {
+	return train.Provenance{Version: buildinfo.String(), Command: commandLine(ctx)}
+}
 
 // holding is set by a command while it finishes work that the signal asked
 // it to save (train: the step in progress and its checkpoint): the watchdog
@@ -276,17 +308,12 @@ func outFile(flag, path string) error {
 // runVersion prints the build (buildinfo.String), then with -v each field
 // of buildinfo.Info on its own line.
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("version", "Usage: wakesleep version [-v]\n\nPrints the build: module version, VCS revision (first 12 digits), its time,\nwhether the tree was dirty, and the Go version. Every config.json and\nreport records the same line.", stderr)
-	verbose := fs.Bool("v", false, "also print each field of the build info on its own line")
-	pos, err := parse(fs, args)
+	verbose, err := parseVersion(args, stderr)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected arguments %v", pos)
-	}
 	fmt.Fprintln(stdout, buildinfo.String())
-	if *verbose {
+	if verbose {
 		info := buildinfo.Info()
 		keys := make([]string, 0, len(info))
 		for k := range info {
@@ -298,4 +325,17 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return nil
+}
+
+func parseVersion(args []string, stderr io.Writer) (verbose bool, err error) {
+	fs := newFlagSet("version", "Usage: wakesleep version [-v]\n\nPrints the build: module version, VCS revision (first 12 digits), its time,\nwhether the tree was dirty, and the Go version. Every config.json and\nreport records the same line.", stderr)
+	fs.BoolVar(&verbose, "v", false, "also print each field of the build info on its own line")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return false, err
+	}
+	if len(pos) > 0 {
+		return false, usagef("unexpected arguments %v", pos)
+	}
+	return verbose, nil
 }
