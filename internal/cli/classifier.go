@@ -15,17 +15,20 @@ import (
 )
 
 const classifierUsage = `
-Usage: wakesleep classifier train [--out <file>] [flags]
+Usage: wakesleep classifier train --out <file> [flags]
 
 Trains the MNIST classifier that 'wakesleep eval' uses to judge samples and
 reconstructions (an MLP 784-512-512-10 trained with this repository's own
 autodiff and Adam, random shifts and dropout), prints its test accuracy and
-writes it as a safetensors file. With the default flags it reproduces the
-committed eval/files/mnist-classifier.safetensors (bit for bit on the same
-BLAS build and thread count; build with -tags openblas for speed).
+writes it as a safetensors file to --out (required: no default, so that
+no run overwrites the classifier embedded in the binary by accident). With
+the default flags it reproduces the embedded one (bit for bit on the same
+BLAS build and thread count; build with -tags openblas for speed); to remake
+it, write it over its source in a checkout and rebuild (first example, from
+the repository root).
 
 Examples:
-  $ go run -tags openblas ./cmd/wakesleep classifier train
+  $ go run -tags openblas ./cmd/wakesleep classifier train --out eval/files/mnist-classifier.safetensors
   $ wakesleep classifier train --epochs 5 --out /tmp/quick-classifier.safetensors
 `
 
@@ -51,7 +54,7 @@ func parseClassifier(args []string, stderr io.Writer) (*classifierOptions, error
 	o := &classifierOptions{cfg: def}
 	cfg := &o.cfg
 	fs := newFlagSet("classifier train", classifierUsage, stderr)
-	fs.StringVar(&o.out, "out", eval.EmbeddedClassifierFile, "output safetensors file")
+	fs.StringVar(&o.out, "out", "", "output safetensors file (required)")
 	hidden := fs.String("hidden", joinInts(def.Hidden), "hidden layer widths, comma-separated")
 	fs.IntVar(&cfg.Epochs, "epochs", def.Epochs, "passes over the training set")
 	fs.IntVar(&cfg.BatchSize, "batch-size", def.BatchSize, "batch size")
@@ -76,6 +79,9 @@ func parseClassifier(args []string, stderr io.Writer) (*classifierOptions, error
 	}
 	if err := classifierBounds(*cfg); err != nil {
 		return nil, err
+	}
+	if o.out == "" {
+		return nil, usagef("--out is required: the safetensors file to write (the embedded classifier's source is %s)", eval.EmbeddedClassifierFile)
 	}
 	if err := outFile("out", o.out); err != nil {
 		return nil, err

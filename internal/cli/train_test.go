@@ -152,3 +152,24 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// No default depends on the developers' machines: no help names a path
+// outside the working folder, classifier train writes only where told, and
+// CIFAR-10 without data found says where to put it, on one line.
+func TestNoDeveloperDefaults(t *testing.T) {
+	for _, args := range [][]string{{"train", "cifar10", "-h"}, {"train", "fashionmnist", "-h"}, {"train", "-h"}, {"classifier", "-h"}, {"eval", "-h"}} {
+		code, stdout, stderr := runCLI(args...)
+		if help := stdout + stderr; code != 0 || strings.Contains(help, "shared/") || strings.Contains(help, "../") {
+			t.Errorf("%v: exit %d, help names a developer path:\n%s", args, code, help)
+		}
+	}
+	if code, _, stderr := runCLI("classifier", "train", "--epochs", "1"); code != 2 || !strings.Contains(stderr, "--out is required") {
+		t.Errorf("classifier train without --out: exit %d, %s", code, stderr)
+	}
+	t.Chdir(t.TempDir())
+	t.Setenv("WAKESLEEP_DATA", "")
+	code, _, stderr := runCLI("train", "cifar10", "--run", "r")
+	if code != 1 || !strings.Contains(stderr, "cifar-10-binary.tar.gz") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("cifar10 without data: exit %d, %q", code, stderr)
+	}
+}
