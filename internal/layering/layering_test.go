@@ -49,6 +49,7 @@ var rank = map[string]int{
 	"experiment":         65,
 	"eval":               70,
 	"probe":              80,
+	"internal/sweep":     85,
 	"internal/cli":       90,
 	"cmd/wakesleep":      100,
 	"bench/gostep":       100,
