@@ -15,6 +15,7 @@ import (
 	fashionexp "github.com/wakesleep/wakesleep/experiment/fashionmnist"
 	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	mmexp "github.com/wakesleep/wakesleep/experiment/movingmnist"
+	"github.com/wakesleep/wakesleep/internal/sweep"
 	"github.com/wakesleep/wakesleep/train"
 )
 
@@ -22,6 +23,7 @@ const evalUsage = `
 Usage:
   wakesleep eval --checkpoint <file or run folder> [--out <folder>] [flags]
   wakesleep eval --compare <run or eval.json> <run or eval.json> ...
+  wakesleep eval --compare <sweep folder or summary.json> ...
 
 Measures a trained model and writes a report (report.md, eval.json,
 alignment.png, sleep-class-histogram.png) into <run folder>/eval, or --out:
@@ -47,7 +49,9 @@ hierarchy and the colour statistics of its samples (cifar10.md, cifar10.json;
 --n defaults to 1,000); a Moving MNIST run the per-frame MSE and SSIM of its
 predictions, as 'predict --eval' (prediction.md; --n defaults to 1,000).
 
---compare prints the eval.json numbers of several runs side by side.
+--compare prints the eval.json numbers of several runs side by side, or the
+summaries of sweeps (wakesleep sweep): per setting, the mean over seeds and
+its 95% interval of each number.
 
 Examples:
   $ wakesleep eval --checkpoint runs/mnist-local-20250101-120000
@@ -295,8 +299,25 @@ func (o *evalOptions) options() (*eval.Options, error) {
 	return &eval.Options{N: o.n, Seed: o.seed, Alignments: als}, nil
 }
 
-// compareRuns prints the eval.json of each run side by side.
+// compareRuns prints the eval.json of each run side by side, or the
+// summaries of sweeps (folders holding a summary.json, or such files).
 func compareRuns(paths []string, stdout io.Writer) error {
+	var sums []*sweep.Summary
+	for _, p := range paths {
+		s, ok, err := sweep.ReadSummary(p)
+		if err != nil {
+			return err
+		}
+		if ok {
+			sums = append(sums, s)
+		}
+	}
+	switch {
+	case len(sums) == len(paths):
+		return compareSweeps(paths, sums, stdout)
+	case len(sums) > 0:
+		return usagef("--compare takes runs or sweeps, not both")
+	}
 	var names []string
 	var results []*eval.Result
 	var errs []error

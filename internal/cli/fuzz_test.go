@@ -37,6 +37,7 @@ var parsers = map[string]func(args []string) error{
 		_, _, _, err := parseProbe(a, io.Discard)
 		return err
 	},
+	"sweep":   func(a []string) error { _, err := parseSweep(a, io.Discard); return err },
 	"version": func(a []string) error { _, err := parseVersion(a, io.Discard); return err },
 }
 
