@@ -48,6 +48,7 @@ type PredictionEval struct {
 	Horizon    int         `json:"horizon"` // frames predicted
 	FramePix   int         `json:"frame_pixels"`
 	Model      FrameScores `json:"model"`
+	Provenance
 	Baseline   FrameScores `json:"baseline"` // repeat the last context frame
 	Blank      FrameScores `json:"blank"`    // predict black frames: what MSE gives a prediction that knows nothing
 	Time       time.Time   `json:"time"`
@@ -137,6 +138,7 @@ func WritePredictionEval(dir string, r *PredictionEval) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("prediction report: %w", err)
 	}
+	r.stamp()
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -186,7 +188,9 @@ func writePredictionMarkdown(w io.Writer, r *PredictionEval) {
 	p("| test set | the first %d sequences of the fixed test set (MNIST test digits, seed %#x) |\n", r.N, movingmnist.TestSeed)
 	p("| task | given frames 1–%d, predict frames %d–%d (closed loop: the model reads its own predictions) |\n", r.Context, r.Context+1, r.Context+r.Horizon)
 	p("| model noise seed | %d (one sample of the stochastic model per sequence) |\n", r.Seed)
-	p("| evaluated | %s (%.0f s) |\n\n", r.Time.Format("2006-01-02 15:04 UTC"), r.Seconds)
+	p("| evaluated | %s (%.0f s) |\n", r.Time.Format("2006-01-02 15:04 UTC"), r.Seconds)
+	r.Provenance.rows(w)
+	p("\n")
 	p("Baseline: repeat the last context frame. Black: predict an empty frame, a reference for what MSE gives a prediction that knows nothing (MSE favours blur and emptiness over sharp digits in slightly wrong places; SSIM less so). MSE is per pixel with pixels in [0, 1] (×%d for the per-frame sum of squares often quoted for Moving MNIST); SSIM after Wang et al. (2004), 11×11 Gaussian window σ = 1.5, L = 1, averaged over valid windows. Higher SSIM and lower MSE are better.\n\n", r.FramePix)
 	p("| frame | MSE model | MSE repeat last | MSE black | SSIM model | SSIM repeat last | SSIM black |\n|---|---|---|---|---|---|---|\n")
 	for k := 0; k < r.Horizon; k++ {

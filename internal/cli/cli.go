@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wakesleep/wakesleep/eval"
 	"github.com/wakesleep/wakesleep/internal/buildinfo"
 	"github.com/wakesleep/wakesleep/train"
 )
@@ -149,6 +150,11 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// reportProvenance is what a report records of the build and command line.
+func reportProvenance(ctx context.Context) eval.Provenance {
+	return eval.Provenance{Version: buildinfo.String(), Command: commandLine(ctx)}
 }
 
 // provenance is what config.json records of the build and command line.

@@ -182,6 +182,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	res.Provenance = reportProvenance(ctx)
 	if err := eval.Write(out, res); err != nil {
 		return err
 	}
@@ -231,6 +232,7 @@ func (o *evalOptions) evalCIFAR10(ctx context.Context, gtr *train.Trainer, path,
 		return err
 	}
 	r.Checkpoint = path
+	r.Provenance = reportProvenance(ctx)
 	if err := eval.WriteCIFAR10(out, r); err != nil {
 		return err
 	}
@@ -263,7 +265,7 @@ func (o *evalOptions) evalMovingMNIST(ctx context.Context, gtr *train.Trainer, p
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return evalPrediction(tr, path, test, n, 32, o.seed, out, stdout, stderr)
+	return evalPrediction(ctx, tr, path, test, n, 32, o.seed, out, stdout, stderr)
 }
 
 // options validates the flags and turns them into eval.Options.

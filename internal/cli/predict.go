@@ -153,16 +153,17 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if dir == "" {
 		dir = filepath.Join(runDir, eval.ReportDir)
 	}
-	return evalPrediction(tr, path, test, *evalN, *batch, *seed, dir, stdout, stderr)
+	return evalPrediction(ctx, tr, path, test, *evalN, *batch, *seed, dir, stdout, stderr)
 }
 
 // evalPrediction scores the closed-loop predictions of the first n test
 // sequences and writes the report into dir (predict --eval, and eval of a
 // Moving MNIST run).
-func evalPrediction(tr *mmexp.Trainer, path string, test *movingmnist.Generator, n, batch int, seed uint64, dir string, stdout, stderr io.Writer) error {
+func evalPrediction(ctx context.Context, tr *mmexp.Trainer, path string, test *movingmnist.Generator, n, batch int, seed uint64, dir string, stdout, stderr io.Writer) error {
 	c, h := tr.Config.Objective.Context, tr.Config.Objective.Horizon
 	r := eval.EvaluatePrediction(tr.Model, test, n, batch, c, h, seed, stderr)
 	r.Checkpoint, r.Step = path, tr.Step
+	r.Provenance = reportProvenance(ctx)
 	if err := eval.WritePredictionEval(dir, r); err != nil {
 		return err
 	}

@@ -2,12 +2,14 @@ package cli
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/wakesleep/wakesleep/internal/buildinfo"
 	"github.com/wakesleep/wakesleep/internal/sweep"
 )
 
@@ -98,6 +100,14 @@ func TestSweep(t *testing.T) {
 	}
 	if found != 2 {
 		t.Errorf("%d summary rows of %s, want one per setting:\n%v", found, metric, rows)
+	}
+	// Every report says which build and command made it.
+	var rep struct{ Version, Command string }
+	if err := json.Unmarshal(read(t, filepath.Join(runs[0].Dir, "eval", "eval.json")), &rep); err != nil || rep.Version != buildinfo.String() || !strings.HasPrefix(rep.Command, "wakesleep eval --checkpoint "+runs[0].Dir) {
+		t.Errorf("eval.json provenance: %+v, %v", rep, err)
+	}
+	if md := string(read(t, filepath.Join(runs[0].Dir, "eval", "report.md"))); !strings.Contains(md, "| build | "+buildinfo.String()) {
+		t.Errorf("report.md names no build:\n%s", md)
 	}
 	md := string(read(t, filepath.Join(out, sweep.SummaryMD)))
 	if !strings.Contains(md, "| metric | a | b |") || !strings.Contains(md, "(n=2)") {
