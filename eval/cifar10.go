@@ -52,7 +52,7 @@ type CIFAR10Result struct {
 	Samples    ChannelStats  `json:"samples"`
 	Time       time.Time     `json:"time"`
 	Provenance
-	Seconds    float64       `json:"seconds"`
+	Seconds float64 `json:"seconds"`
 }
 
 // EvaluateCIFAR10 reconstructs n test images through every depth of the
