@@ -51,8 +51,8 @@ type CIFAR10Result struct {
 	Test       ChannelStats  `json:"test"`
 	Samples    ChannelStats  `json:"samples"`
 	Time       time.Time     `json:"time"`
+	Seconds    float64       `json:"seconds"`
 	Provenance
-	Seconds float64 `json:"seconds"`
 }
 
 // EvaluateCIFAR10 reconstructs n test images through every depth of the

@@ -48,11 +48,11 @@ type PredictionEval struct {
 	Horizon    int         `json:"horizon"` // frames predicted
 	FramePix   int         `json:"frame_pixels"`
 	Model      FrameScores `json:"model"`
+	Baseline   FrameScores `json:"baseline"` // repeat the last context frame
+	Blank      FrameScores `json:"blank"`    // predict black frames: what MSE gives a prediction that knows nothing
+	Time       time.Time   `json:"time"`
+	Seconds    float64     `json:"seconds"`
 	Provenance
-	Baseline FrameScores `json:"baseline"` // repeat the last context frame
-	Blank    FrameScores `json:"blank"`    // predict black frames: what MSE gives a prediction that knows nothing
-	Time     time.Time   `json:"time"`
-	Seconds  float64     `json:"seconds"`
 }
 
 // EvaluatePrediction scores closed-loop predictions of the first n sequences
