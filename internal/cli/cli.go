@@ -49,6 +49,7 @@ func commands() []command {
 		{"classifier", "train the MNIST classifier that eval uses", runClassifier},
 		{"predict", "Moving MNIST: predict 10 frames from 10 (PNG strip, GIF; --eval scores them)", runPredict},
 		{"probe", "test the paper's biological predictions (Sec. 4) on trained models", runProbe},
+		{"reproduce", "rerun what results/ commits for a figure and compare with the committed numbers", runReproduce},
 		{"sweep", "train a grid of settings × seeds in parallel, evaluate, summarise across seeds (resumable)", runSweep},
 		{"version", "print the build: module version, VCS revision and time, dirty flag (also --version)", runVersion},
 	}

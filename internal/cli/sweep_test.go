@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/csv"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -170,4 +171,40 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// reproduce fig3 plans the committed runs and compares within tolerance;
+// the figures without committed results say so.
+func TestReproduce(t *testing.T) {
+	t.Parallel()
+	results := filepath.Join("..", "..", "results")
+	code, stdout, stderr := runCLI("reproduce", "fig3", "--dry-run", "--results", results)
+	if code != 0 || !strings.Contains(stdout, "--set 'local: --algorithm local --max-steps 4000'") || strings.Count(stdout, "committed in") != 14 {
+		t.Errorf("fig3 --dry-run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, fig := range []string{"fig4", "fig5", "probes"} {
+		if code, _, stderr := runCLI("reproduce", fig); code != 1 || !strings.Contains(stderr, "no numbers to reproduce") {
+			t.Errorf("%s: exit %d, %s", fig, code, stderr)
+		}
+	}
+	o, err := parseReproduce([]string{"fig3", "--results", results}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := []map[string]float64{{}, {}}
+	for i, m := range o.committed {
+		for k, v := range m {
+			same[i][k] = v
+		}
+	}
+	var b strings.Builder
+	if err := compareFigure(o.fig, o.committed, same, &b); err != nil || strings.Count(b.String(), " pass\n") != 14 {
+		t.Errorf("the committed numbers themselves: %v\n%s", err, b.String())
+	}
+	same[0]["reconstruction.agreement"] -= 0.05
+	same[1]["frechet.sleep_test"] *= 1.2
+	b.Reset()
+	if err := compareFigure(o.fig, o.committed, same, &b); err == nil || !strings.Contains(err.Error(), "2 of 14") || strings.Count(b.String(), "FAIL") != 2 {
+		t.Errorf("two numbers off: %v\n%s", err, b.String())
+	}
 }
