@@ -336,7 +336,7 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func parseVersion(args []string, stderr io.Writer) (verbose bool, err error) {
-	fs := newFlagSet("version", "Usage: wakesleep version [-v]\n\nPrints the build: module version, VCS revision (first 12 digits), its time,\nwhether the tree was dirty, and the Go version. Every config.json and\nreport records the same line.", stderr)
+	fs := newFlagSet("version", "Usage: wakesleep version [-v]\n\nPrints the build: module version, VCS revision (first 12 digits), its time,\nwhether the tree was dirty, and the Go version. Every config.json and\nreport records the same line. The revision is stamped by go build in a git\nclone (not with -buildvcs=false, nor in a linked worktree).", stderr)
 	fs.BoolVar(&verbose, "v", false, "also print each field of the build info on its own line")
 	pos, err := parse(fs, args)
 	if err != nil {
