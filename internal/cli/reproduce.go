@@ -27,8 +27,9 @@ or fail for each. Exit 0 when every number passes, 1 otherwise.
 Figures:
 %s
 A build with another BLAS or thread count trains another trajectory from
-the same seed (on the build and core count of the committed runs it should
-repeat exactly: batches and noise are functions of the seed), so the tolerances are set from two spreads in results/mnist/fig3.csv
+the same seed (on the build and core count of the committed runs it repeats:
+local seed 1 retrained to step 500 on the committing machine gave its
+fig3.csv row to the last digit), so the tolerances are set from two spreads in results/mnist/fig3.csv
 (local critics, eval on 2,000 digits): between seeds 1 and 2 at step 4,000,
 and between steps 3,500 and 4,000 of seed 1 — agreement 0.001 and 0.0005,
 sleep confidence 0.012 and 0.015, entropy 0.06 and 0.18 bits, FD sleep 4%%

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/wakesleep/wakesleep/eval"
@@ -219,15 +218,17 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	// Children stop at the end of their step on a signal (each gets it):
-	// the sweep waits for them rather than being ended by the watchdog.
+	// On a signal the sweep passes one SIGINT to each run (in a process
+	// group of its own), which stops at the end of its step with a
+	// checkpoint: the sweep waits for them rather than being ended by the
+	// watchdog.
 	hold := holding(ctx)
 	hold.Store(true)
 	defer hold.Store(false)
 	jobs := make(chan int)
 	var mu sync.Mutex
 	var failed []string
-	done := 0
+	done, todo := 0, len(runs)-counts[sweep.Done]
 	var wg sync.WaitGroup
 	for w := 0; w < o.workers; w++ {
 		wg.Add(1)
@@ -241,12 +242,12 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				done++
 				switch {
 				case err != nil && ctx.Err() != nil:
-					fmt.Fprintf(stdout, "[%d/%d] %s: interrupted (%s)\n", done, len(runs), r.Name(), logFile(r))
+					fmt.Fprintf(stdout, "[%d/%d] %s: interrupted (%s)\n", done, todo, r.Name(), logFile(r))
 				case err != nil:
 					failed = append(failed, fmt.Sprintf("%s (%v; see %s)", r.Name(), err, logFile(r)))
-					fmt.Fprintf(stdout, "[%d/%d] %s: failed: %v (see %s)\n", done, len(runs), r.Name(), err, logFile(r))
+					fmt.Fprintf(stdout, "[%d/%d] %s: failed: %v (see %s)\n", done, todo, r.Name(), err, logFile(r))
 				default:
-					fmt.Fprintf(stdout, "[%d/%d] %s: %s in %.1fs\n", done, len(runs), r.Name(), what, time.Since(start).Seconds())
+					fmt.Fprintf(stdout, "[%d/%d] %s: %s in %.1fs\n", done, todo, r.Name(), what, time.Since(start).Seconds())
 				}
 				mu.Unlock()
 			}
@@ -389,7 +390,13 @@ func child(ctx context.Context, bin string, args []string, log io.Writer) error 
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "OPENBLAS_NUM_THREADS=1")
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	ownGroup(cmd)
+	cmd.Cancel = func() error {
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			return cmd.Process.Kill()
+		}
+		return nil
+	}
 	cmd.WaitDelay = time.Minute
 	err := cmd.Run()
 	var ee *exec.ExitError

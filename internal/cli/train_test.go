@@ -90,6 +90,10 @@ func TestResumeFlagsApply(t *testing.T) {
 	if c := cfg.(*mnistexp.Config); c.Pictures != "means" || c.Epochs != 2 {
 		t.Errorf("config.json after resume: pictures %q, epochs %d; want means, 2", c.Pictures, c.Epochs)
 	}
+	if made, resumed, err := train.ReadProvenance(filepath.Join(run, "config.json")); err != nil || !strings.Contains(made.Command, "--max-steps 1") ||
+		len(resumed) != 1 || !strings.Contains(resumed[0].Command, "--resume") || resumed[0].Version != buildinfo.String() {
+		t.Errorf("provenance after resume: %+v %+v %v", made, resumed, err)
+	}
 	b := read(t, filepath.Join(run, "config.json"))
 	write(t, filepath.Join(run, "config.json"), bytes.Replace(b, []byte(`"seed": 1,`), []byte(`"seed": 7,`), 1))
 	code, _, stderr := runCLI("train", "--run", run, "--resume", "--data", data)
@@ -113,6 +117,11 @@ func TestTrainConfigFlag(t *testing.T) {
 	b, c := base.(*mnistexp.Config), cfg.(*mnistexp.Config)
 	if ex.Name() != mnistexp.Name || c.Seed != 9 || c.Model.Hidden != b.Model.Hidden || c.TrainLimit != b.TrainLimit || c.BatchSize != b.BatchSize {
 		t.Errorf("--config %s --seed 9: %+v, want the run's config with seed 9", run, c)
+	}
+	// A config.json written before provenance was recorded (the committed
+	// default run's) still reads.
+	if _, _, old, err := parseTrain([]string{"--config", filepath.Join("..", "..", "results", "mnist", "default", "config.json")}, io.Discard); err != nil || old.RunSettings().Epochs != 6 {
+		t.Errorf("the committed results/mnist/default/config.json: %v", err)
 	}
 	made, _, err := train.ReadProvenance(filepath.Join(run, train.ConfigFile))
 	if err != nil || made.Version != buildinfo.String() || !strings.HasPrefix(made.Command, "wakesleep train --data ") {
