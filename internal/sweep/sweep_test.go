@@ -140,3 +140,17 @@ func TestPlan(t *testing.T) {
 		t.Errorf("foreign run: %v", err)
 	}
 }
+
+func TestReadGrid(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "grid.json")
+	os.WriteFile(p, []byte(`{"seeds": [1, 2], "common": ["mnist", "--epochs", "2"], "settings": [{"name": "c1", "args": ["--critic-steps", "1"]}]}`), 0o644)
+	g, err := ReadGrid(p)
+	if err != nil || g.Validate() != nil || len(g.Runs("out")) != 2 || g.Runs("out")[0].Args[4] != "1" {
+		t.Errorf("grid: %+v, %v", g, err)
+	}
+	os.WriteFile(p, []byte(`{"seeds": [1], "setting": []}`), 0o644)
+	if _, err := ReadGrid(p); err == nil || !strings.Contains(err.Error(), `unknown field "setting"`) || !strings.Contains(err.Error(), p) {
+		t.Errorf("misspelt field: %v", err)
+	}
+}
