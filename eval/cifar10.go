@@ -106,6 +106,7 @@ type CIFAR10Result struct {
 	Alignments []LayerAlignment `json:"alignments,omitempty"`
 	Time       time.Time        `json:"time"`
 	Seconds    float64          `json:"seconds"`
+	Provenance
 }
 
 // CIFAR10Subject is what EvaluateCIFAR10 needs of a hierarchical model, in
@@ -487,6 +488,7 @@ func WriteCIFAR10(dir string, r *CIFAR10Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cifar10 report: %w", err)
 	}
+	r.stamp()
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -498,7 +500,9 @@ func WriteCIFAR10(dir string, r *CIFAR10Result) error {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("# CIFAR-10 evaluation\n\n| | |\n|---|---|\n")
 	p("| checkpoint | `%s` |\n| step | %d |\n| test images | %d, evenly spaced over the test set (every class) |\n", r.Checkpoint, r.Step, r.N)
-	p("| noise seed | %d |\n| evaluated | %s (%.0f s) |\n\n", r.Seed, r.Time.Format("2006-01-02 15:04 UTC"), r.Seconds)
+	p("| noise seed | %d |\n| evaluated | %s (%.0f s) |\n", r.Seed, r.Time.Format("2006-01-02 15:04 UTC"), r.Seconds)
+	r.Provenance.rows(&b)
+	p("\n")
 	p("Reconstruction through depth d: x → z₁ → … → z_d sampled bottom-up, z_{d−1} … z₁ sampled top-down, then the mean image E[x | z₁]. MSE per pixel and channel with pixels in [0, 1]; lower is better.\n\n")
 	if r.Classifier != "" {
 		p("Classifier: `%s` (test accuracy %.4f recorded in its file; %.4f on these %d images, the agreement a perfect reconstructor scores). Agreement: the fraction of reconstructions classified as the input's label; consistency: as the classifier sees the input. FD: Fréchet distance of the classifier's pooled features, reconstructions against the test images.\n\n",

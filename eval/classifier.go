@@ -448,15 +448,15 @@ func classifierFrom(ts map[string]*tensor.Tensor, meta map[string]string) (*Clas
 }
 
 // EmbeddedClassifierFile is where the committed classifier lives, relative to
-// the repository root; `wakesleep classifier train` writes it by default.
+// the repository root; `wakesleep classifier train --out <this file>` remakes it.
 const EmbeddedClassifierFile = "eval/files/" + embeddedClassifierName
 
 const embeddedClassifierName = "mnist-classifier.safetensors"
 
 // ErrNoEmbeddedClassifier is returned by DefaultClassifier in a build whose
 // eval/files folder lacks the classifier checkpoint.
-var ErrNoEmbeddedClassifier = errors.New("this build embeds no MNIST classifier: run `wakesleep classifier train` (writes " +
-	EmbeddedClassifierFile + ") and rebuild, or pass --classifier")
+var ErrNoEmbeddedClassifier = errors.New("this build embeds no MNIST classifier: run `wakesleep classifier train --out " +
+	EmbeddedClassifierFile + "` from the repository root and rebuild, or pass --classifier")
 
 // DefaultClassifier returns the classifier embedded in the binary (the
 // committed eval/files/mnist-classifier.safetensors).

@@ -20,6 +20,7 @@ import (
 type Diagnosis struct {
 	Checkpoint string `json:"checkpoint"`
 	Step       int    `json:"step"`
+	Provenance
 	// ProbeZ is the test accuracy of a linear (softmax) classifier of the
 	// digit labels trained on sampled z ~ q(z|x) of ProbeTrain training
 	// digits and tested on ProbeTest test digits; ProbeZMean the same on the

@@ -118,6 +118,7 @@ type Result struct {
 	N          int       `json:"n"`    // wake and sleep samples
 	Seed       uint64    `json:"seed"` // model noise during evaluation
 	Time       time.Time `json:"time"`
+	Provenance
 
 	Classifier     string  `json:"classifier"`               // its source
 	ClassifierTest float64 `json:"classifier_test_accuracy"` // recorded in its file

@@ -101,6 +101,7 @@ type PredictionEval struct {
 	SleepAlignment *AlignmentResult `json:"sleep_alignment,omitempty"`
 	Time           time.Time        `json:"time"`
 	Seconds        float64          `json:"seconds"`
+	Provenance
 }
 
 // VideoPredictor is what EvaluatePrediction needs of a video model.
@@ -527,6 +528,7 @@ func WritePredictionEval(dir string, r *PredictionEval) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("prediction report: %w", err)
 	}
+	r.stamp()
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -603,7 +605,9 @@ func writePredictionMarkdown(w io.Writer, r *PredictionEval) {
 	if r.DeterministicRun != "" {
 		p("| deterministic baseline | `%s` |\n", r.DeterministicRun)
 	}
-	p("| evaluated | %s (%.0f s) |\n\n", r.Time.Format("2006-01-02 15:04 UTC"), r.Seconds)
+	p("| evaluated | %s (%.0f s) |\n", r.Time.Format("2006-01-02 15:04 UTC"), r.Seconds)
+	r.Provenance.rows(w)
+	p("\n")
 	p("Each score is the mean over sequences ± the half-width of its 95%% interval (1.96 standard errors). The model's first sample; the pixel mean of its K samples; the best of K per sequence (lowest MSE, or highest SSIM, over the horizon: the SAVP protocol, optimistic by design); a deterministic ConvLSTM of the same size trained on the pixel MSE (`train movingmnist --deterministic`), if given; repeating the last context frame; and black frames, a reference for what MSE gives a prediction that knows nothing (MSE favours blur and emptiness over sharp digits in slightly wrong places; SSIM less so). MSE is per pixel with pixels in [0, 1] (×%d for the per-frame sum of squares often quoted for Moving MNIST); SSIM after Wang et al. (2004), 11×11 Gaussian window σ = 1.5, L = 1, averaged over valid windows. Lower MSE and higher SSIM are better.\n\n", r.FramePix)
 	ms := r.methods()
 	for _, metric := range []struct {

@@ -37,6 +37,7 @@ func Write(dir string, r *Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("eval report: %w", err)
 	}
+	r.stamp()
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -109,7 +110,9 @@ func writeMarkdown(w io.Writer, r *Result) {
 	p("| pixel scale | %s |\n", r.PixelScale)
 	p("| samples | N = %d wake (the first %d MNIST test digits) and %d sleep; model noise seed %d |\n", r.N, r.N, r.N, r.Seed)
 	p("| classifier | %s (test accuracy %.4f when saved) |\n", r.Classifier, r.ClassifierTest)
-	p("| evaluated | %s |\n\n", r.Time.Format("2006-01-02 15:04 UTC"))
+	p("| evaluated | %s |\n", r.Time.Format("2006-01-02 15:04 UTC"))
+	r.Provenance.rows(w)
+	p("\n")
 
 	p("## Wake/sleep alignment (Fig. 3D, after Berkes et al. 2011)\n\n")
 	a0 := r.Alignments[0]

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wakesleep/wakesleep/imaging"
 	"github.com/wakesleep/wakesleep/internal/atomicfile"
+	"github.com/wakesleep/wakesleep/internal/buildinfo"
 )
 
 // Files every study writes into its folder.
@@ -41,8 +42,9 @@ func WriteIndex(out string, studies []Study, command string) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Biological predictions of the paper, tested in simulation (Sec. 4)\n\n")
 	if command != "" {
-		fmt.Fprintf(&b, "Command: `%s`\n\n", command)
+		fmt.Fprintf(&b, "Command: `%s`  \n", command)
 	}
+	fmt.Fprintf(&b, "Build: %s\n\n", buildinfo.String())
 	fmt.Fprintf(&b, "| study | prediction | effect size (interval) | verdict |\n|---|---|---|---|\n")
 	for _, s := range studies {
 		for _, f := range s.Findings() {

@@ -30,11 +30,129 @@ func EncodeConfig(cfg Config) ([]byte, error) {
 // SaveConfig writes cfg to path atomically (temporary file, fsync, rename),
 // so that a crash leaves the old file or the new one.
 func SaveConfig(path string, cfg Config) error {
+	return SaveConfigProvenance(path, cfg, Provenance{}, nil)
+}
+
+// Provenance says which build made a run, and with which command line. A
+// run's config.json records it beside the config, as the top-level fields
+// "version" and "command" (and "resumed", one entry for each resume); it is
+// not part of the config: decoding drops it, a resume need not match it, and
+// a config.json without it (an older run's) reads the same.
+type Provenance struct {
+	Version string `json:"version,omitempty"` // buildinfo.String()
+	Command string `json:"command,omitempty"` // the command line, shell-quoted
+}
+
+func (p Provenance) empty() bool { return p == Provenance{} }
+
+// provenanceKeys are the top-level fields of config.json that are provenance.
+var provenanceKeys = []string{"version", "command", "resumed"}
+
+// EncodeConfigProvenance is EncodeConfig with the provenance fields after
+// the config's own (none that are empty).
+func EncodeConfigProvenance(cfg Config, made Provenance, resumed []Provenance) ([]byte, error) {
 	b, err := EncodeConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var extra []string
+	add := func(key string, v any) error {
+		j, err := json.MarshalIndent(v, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		extra = append(extra, fmt.Sprintf("  %q: %s", key, j))
+		return nil
+	}
+	if made.Version != "" {
+		if err := add("version", made.Version); err != nil {
+			return nil, err
+		}
+	}
+	if made.Command != "" {
+		if err := add("command", made.Command); err != nil {
+			return nil, err
+		}
+	}
+	if len(resumed) > 0 {
+		if err := add("resumed", resumed); err != nil {
+			return nil, err
+		}
+	}
+	if len(extra) == 0 {
+		return b, nil
+	}
+	body := bytes.TrimRight(b, "\n")
+	if !bytes.HasSuffix(body, []byte("}")) {
+		return nil, errors.New("config does not encode as a JSON object")
+	}
+	body = bytes.TrimRight(body[:len(body)-1], " \n")
+	sep := ",\n"
+	if bytes.HasSuffix(body, []byte("{")) {
+		sep = "\n"
+	}
+	out := append(append([]byte{}, body...), sep+strings.Join(extra, ",\n")+"\n}\n"...)
+	return out, nil
+}
+
+// SaveConfigProvenance writes cfg and its provenance to path atomically.
+func SaveConfigProvenance(path string, cfg Config, made Provenance, resumed []Provenance) error {
+	b, err := EncodeConfigProvenance(cfg, made, resumed)
 	if err != nil {
 		return err
 	}
 	return atomicfile.WriteFile(path, b, 0o644)
+}
+
+// SplitProvenance separates a config.json's provenance fields from its
+// config: it returns the config's JSON without them (b itself when it has
+// none), the run's provenance and that of its resumes.
+func SplitProvenance(b []byte) (cfg []byte, made Provenance, resumed []Provenance, err error) {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(b, &fields) != nil {
+		return b, made, nil, nil // the strict decoder reports what is wrong
+	}
+	found := false
+	for _, k := range provenanceKeys {
+		v, ok := fields[k]
+		if !ok {
+			continue
+		}
+		found = true
+		delete(fields, k)
+		var err error
+		switch k {
+		case "version":
+			err = json.Unmarshal(v, &made.Version)
+		case "command":
+			err = json.Unmarshal(v, &made.Command)
+		default:
+			dec := json.NewDecoder(bytes.NewReader(v))
+			dec.DisallowUnknownFields()
+			err = dec.Decode(&resumed)
+		}
+		if err != nil {
+			return nil, made, nil, fmt.Errorf("provenance field %q: %w", k, err)
+		}
+	}
+	if !found {
+		return b, made, nil, nil
+	}
+	cfg, err = json.Marshal(fields)
+	return cfg, made, resumed, err
+}
+
+// ReadProvenance returns the provenance recorded in a run's config.json.
+func ReadProvenance(path string) (made Provenance, resumed []Provenance, err error) {
+	b, err := regular.ReadFile(path)
+	if err != nil {
+		return made, nil, err
+	}
+	_, made, resumed, err = SplitProvenance(b)
+	if err != nil {
+		err = fmt.Errorf("read config %q: %w", path, err)
+	}
+	return made, resumed, err
 }
 
 // DecodeStrict decodes one JSON object from b into v, refusing unknown
@@ -111,6 +229,10 @@ func ExperimentOf(b []byte) (string, error) {
 // DecodeConfig decodes a config of ex strictly from b and validates it;
 // where names the file (or checkpoint) in errors.
 func DecodeConfig(ex Experiment, b []byte, where string) (Config, error) {
+	b, _, _, err := SplitProvenance(b)
+	if err != nil {
+		return nil, fmt.Errorf("read config %q: %w", where, err)
+	}
 	cfg := ex.NewConfig()
 	if err := DecodeStrict(b, cfg); err != nil {
 		return nil, fmt.Errorf("read config %q: %w", where, err)

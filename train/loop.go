@@ -49,6 +49,9 @@ type RunOptions struct {
 	// OnEpoch, if set, is called after each epoch's checkpoint and pictures
 	// (e.g. to evaluate); an error stops the run.
 	OnEpoch func(t *Trainer, epoch int) error
+	// Provenance is recorded in config.json: of a fresh run as its
+	// "version" and "command", of a resume appended to its "resumed".
+	Provenance Provenance
 }
 
 // ErrRunExists is returned when a run folder already holds a run and Resume
@@ -138,6 +141,10 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 		if err != nil {
 			return err
 		}
+		_, made, resumed, err := SplitProvenance(b)
+		if err != nil {
+			return fmt.Errorf("read config %q: %w", cfgPath, err)
+		}
 		removeStaleTemps(opts.Dir, out)
 		path, err := latestCheckpoint(opts.Dir, out)
 		var ts map[string]*tensor.Tensor
@@ -189,8 +196,15 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 			}
 			fmt.Fprintf(out, "resumed %s at step %d\n", path, tr.Step)
 		}
-		if after, err := EncodeConfig(saved); err == nil && !bytes.Equal(before, after) {
-			if err := SaveConfig(cfgPath, saved); err != nil {
+		after, err := EncodeConfig(saved)
+		if err != nil {
+			return err
+		}
+		if !opts.Provenance.empty() {
+			resumed = append(resumed, opts.Provenance)
+		}
+		if !bytes.Equal(before, after) || !opts.Provenance.empty() {
+			if err := SaveConfigProvenance(cfgPath, saved, made, resumed); err != nil {
 				return err
 			}
 		}
@@ -206,7 +220,7 @@ func Run(ctx context.Context, ex Experiment, cfg Config, opts RunOptions) error 
 				}
 			}
 		}
-		if err := SaveConfig(cfgPath, cfg); err != nil {
+		if err := SaveConfigProvenance(cfgPath, cfg, opts.Provenance, nil); err != nil {
 			return err
 		}
 	}

@@ -8,8 +8,8 @@
 //   - a folder tree split/class/*.png|*.jpg (the layout of torchvision's
 //     ImageFolder), class names sorted to give the labels;
 //   - a tarball (.tar, .tar.gz or .tgz) holding either of the above, read
-//     directly without unpacking, such as ../shared/data/cifar10-jpeg.tar.gz
-//     or the official cifar-10-binary.tar.gz.
+//     directly without unpacking, such as the official cifar-10-binary.tar.gz
+//     or a JPEG copy cifar10-jpeg.tar.gz.
 //
 // Load picks the reader from what a path holds. Every reader returns a Set
 // with the pixels in the binary batches' order, [N, 3, 32, 32] bytes.
@@ -587,27 +587,45 @@ func Load(p string) (train, test *Set, err error) {
 	return nil, nil, fmt.Errorf("cifar10: %q holds neither binary batches (data_batch_1.bin) nor a train/<class>/ image tree", p)
 }
 
-// SharedArchive is where the project's data folder keeps the JPEG copy of
-// CIFAR-10, relative to the repository root (see ../shared/data/README.md).
-const SharedArchive = "../shared/data/cifar10-jpeg.tar.gz"
+// DataEnv names the environment variable of a folder that holds the data
+// sets (WAKESLEEP_DATA): Find looks there first.
+const DataEnv = "WAKESLEEP_DATA"
 
-// FindShared returns the path of the shared JPEG archive, looking in the
-// working folder and its parents (so that tests, run from a package folder,
-// find it too), or an error wrapping fs.ErrNotExist.
-func FindShared() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
+// Candidates are the names Find looks for in a folder, in order: the
+// official binary batches unpacked and packed, and a JPEG copy.
+var Candidates = []string{"cifar-10-batches-bin", "cifar-10-binary.tar.gz", "cifar10-jpeg.tar.gz"}
+
+// notFoundError is Find's error: a message that wraps fs.ErrNotExist
+// without repeating its text.
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string { return e.msg }
+func (e *notFoundError) Unwrap() error { return fs.ErrNotExist }
+
+// Find returns where CIFAR-10 is when no path is given: in the folder
+// $WAKESLEEP_DATA names, else in the current folder, one of Candidates, or
+// the folder itself if it holds data_batch_1.bin. The error, one line, says
+// where to put the official binary batches; it wraps fs.ErrNotExist.
+func Find() (string, error) {
+	var dirs []string
+	if d := os.Getenv(DataEnv); d != "" {
+		dirs = append(dirs, d)
 	}
-	for {
-		p := filepath.Join(dir, SharedArchive)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
+	dirs = append(dirs, ".")
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "data_batch_1.bin")); err == nil {
+			return d, nil
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("cifar10: %s not found from the working folder or its parents: %w", SharedArchive, fs.ErrNotExist)
+		for _, c := range Candidates {
+			p := filepath.Join(d, c)
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
 		}
-		dir = parent
 	}
+	where := "the current folder"
+	if d := os.Getenv(DataEnv); d != "" {
+		where = fmt.Sprintf("$%s (%s) and the current folder", DataEnv, d)
+	}
+	return "", &notFoundError{fmt.Sprintf("cifar10: no CIFAR-10 data in %s: put the official binary batches there (cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html, or the cifar-10-batches-bin folder it unpacks to), set $%s to the folder that holds them, or pass --data", where, DataEnv)}
 }

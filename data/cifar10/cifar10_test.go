@@ -11,6 +11,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -366,13 +367,61 @@ func TestBatch(t *testing.T) {
 	}
 }
 
+// sharedArchive is where the project's shared data folder keeps a JPEG copy
+// of CIFAR-10, relative to the repository root.
+const sharedArchive = "../shared/data/cifar10-jpeg.tar.gz"
+
+// findShared returns the path of the shared JPEG archive, looking in the
+// working folder and its parents.
+func findShared() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, sharedArchive)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("%s not found from the working folder or its parents", sharedArchive)
+		}
+		dir = parent
+	}
+}
+
+// TestFind finds the data in $WAKESLEEP_DATA, else the current folder, and
+// otherwise says, on one line, where to put them.
+func TestFind(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv(DataEnv, "")
+	if _, err := Find(); err == nil || !errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "cifar-10-binary.tar.gz") {
+		t.Errorf("no data: %v", err)
+	}
+	env := filepath.Join(dir, "env")
+	for _, d := range []string{filepath.Join(env, "cifar-10-batches-bin"), filepath.Join(dir, "cifar-10-batches-bin")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := Find(); err != nil || p != "cifar-10-batches-bin" {
+		t.Errorf("in the current folder: %q, %v", p, err)
+	}
+	t.Setenv(DataEnv, env)
+	if p, err := Find(); err != nil || p != filepath.Join(env, "cifar-10-batches-bin") {
+		t.Errorf("in $%s: %q, %v", DataEnv, p, err)
+	}
+}
+
 // TestSharedArchive reads the project's JPEG copy of CIFAR-10 directly from
-// its tarball (../shared/data/cifar10-jpeg.tar.gz).
+// its tarball, where the project keeps one.
 func TestSharedArchive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("decodes 60,000 JPEGs")
 	}
-	p, err := FindShared()
+	p, err := findShared()
 	if err != nil {
 		t.Skip(err)
 	}

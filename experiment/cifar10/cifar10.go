@@ -40,8 +40,11 @@ inferred z1 (recon1-*.png, the mean).
 
 --data takes the official binary batches (a folder with data_batch_1.bin ...
 test_batch.bin, or cifar-10-binary.tar.gz), an image tree
-(<split>/<class>/*.png|jpg) or a tarball of one; by default the JPEG copy in
-` + cifardata.SharedArchive + `, read directly.
+(<split>/<class>/*.png|jpg) or a tarball of one, read directly. Without
+--data the data are looked for in the folder $` + cifardata.DataEnv + ` names, then in the
+current folder: cifar-10-batches-bin/, cifar-10-binary.tar.gz (the official
+binary batches, https://www.cs.toronto.edu/~kriz/cifar.html) or
+cifar10-jpeg.tar.gz.
 
 Presets: "quick" (default: the first 5,000 training images, batch 64, 5
 epochs) and "paper" (all 50,000, batch 512, 400 epochs, learning-rate decay
@@ -53,7 +56,7 @@ Examples:
   $ wakesleep train cifar10 --preset paper --data cifar-10-binary.tar.gz
   $ wakesleep train cifar10 --channels 16,32,64,128,100 --critic-channels 16,32,64,64,64,64
   $ wakesleep train --run runs/cifar --resume`,
-		DataHelp: "CIFAR-10 binary batches, image tree or tarball (default: " + cifardata.SharedArchive + ")",
+		DataHelp: "CIFAR-10 binary batches, image tree or tarball (default: found in $" + cifardata.DataEnv + " or the current folder)",
 		Items:    "images",
 	}}}}
 
@@ -112,11 +115,11 @@ func (*experiment) Data(path string, out io.Writer) (train.Data, error) {
 }
 
 // LoadData reads CIFAR-10 from path (binary batches, image tree or a
-// tarball), by default the project's shared JPEG copy.
+// tarball), by default found by cifardata.Find.
 func LoadData(path string, out io.Writer) (trainSet, testSet *cifardata.Set, err error) {
 	if path == "" {
-		if path, err = cifardata.FindShared(); err != nil {
-			return nil, nil, fmt.Errorf("%w (pass --data)", err)
+		if path, err = cifardata.Find(); err != nil {
+			return nil, nil, err
 		}
 	}
 	if out != nil {

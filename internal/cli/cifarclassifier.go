@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	cifardata "github.com/wakesleep/wakesleep/data/cifar10"
 	"github.com/wakesleep/wakesleep/eval"
 	cifarexp "github.com/wakesleep/wakesleep/experiment/cifar10"
 )
@@ -56,7 +57,7 @@ func parseCIFARClassifier(args []string, stderr io.Writer) (*cifarClassifierOpti
 	fs.BoolVar(&cfg.Flip, "flip", def.Flip, "augmentation: random horizontal flips")
 	fs.IntVar(&cfg.TrainLimit, "train-limit", def.TrainLimit, "use only N training images, evenly spaced over the set (0: all)")
 	fs.Uint64Var(&cfg.Seed, "seed", def.Seed, "random seed")
-	fs.StringVar(&o.dataDir, "data", "", "CIFAR-10 binary batches, image tree or tarball (default: the shared JPEG copy)")
+	fs.StringVar(&o.dataDir, "data", "", "CIFAR-10 binary batches, image tree or tarball (default: found in $"+cifardata.DataEnv+" or the current folder, as train cifar10)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return nil, err

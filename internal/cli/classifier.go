@@ -15,26 +15,28 @@ import (
 )
 
 const classifierUsage = `
-Usage: wakesleep classifier train [--dataset {mnist | cifar10}] [--out <file>] [flags]
+Usage: wakesleep classifier train [--dataset {mnist | cifar10}] --out <file> [flags]
 
 Trains a classifier that 'wakesleep eval' uses to judge samples and
 reconstructions, with this repository's own autodiff and Adam, prints its
-test accuracy and writes it as a safetensors file.
+test accuracy and writes it as a safetensors file to --out (required: no
+default, so that no run overwrites a classifier embedded in the binary by
+accident; to remake one, write it over its source in a checkout and
+rebuild, as the first example does from the repository root).
 
 --dataset mnist (default): an MLP 784-512-512-10 with random shifts and
-dropout. With the default flags it reproduces the committed
+dropout. With the default flags it reproduces the embedded
 eval/files/mnist-classifier.safetensors (bit for bit on the same BLAS build
 and thread count; build with -tags openblas for speed).
 
 --dataset cifar10: a small convnet (3x3 conv, batch norm, ReLU and 2x2
 average pooling per stage, global average pooling, linear) with random crops
-and flips, on CIFAR-10 from --data (default: the shared JPEG copy). --out is
-required; with the default flags and --out eval/files/cifar10-classifier.safetensors
-it remakes the committed CIFAR-10 classifier. 'classifier train --dataset
-cifar10 -h' lists its flags.
+and flips, on CIFAR-10 from --data. With the default flags and --out
+eval/files/cifar10-classifier.safetensors it remakes the embedded CIFAR-10
+classifier. 'classifier train --dataset cifar10 -h' lists its flags.
 
 Examples:
-  $ go run -tags openblas ./cmd/wakesleep classifier train
+  $ go run -tags openblas ./cmd/wakesleep classifier train --out eval/files/mnist-classifier.safetensors
   $ wakesleep classifier train --epochs 5 --out /tmp/quick-classifier.safetensors
   $ wakesleep classifier train --dataset cifar10 --out eval/files/cifar10-classifier.safetensors
 `
@@ -88,7 +90,7 @@ func parseClassifier(args []string, stderr io.Writer) (*classifierOptions, error
 	o := &classifierOptions{cfg: def}
 	cfg := &o.cfg
 	fs := newFlagSet("classifier train", classifierUsage, stderr)
-	fs.StringVar(&o.out, "out", eval.EmbeddedClassifierFile, "output safetensors file")
+	fs.StringVar(&o.out, "out", "", "output safetensors file (required)")
 	fs.String("dataset", "mnist", "mnist or cifar10 (cifar10 has its own flags: --dataset cifar10 -h)")
 	hidden := fs.String("hidden", joinInts(def.Hidden), "hidden layer widths, comma-separated")
 	fs.IntVar(&cfg.Epochs, "epochs", def.Epochs, "passes over the training set")
@@ -114,6 +116,9 @@ func parseClassifier(args []string, stderr io.Writer) (*classifierOptions, error
 	}
 	if err := classifierBounds(*cfg); err != nil {
 		return nil, err
+	}
+	if o.out == "" {
+		return nil, usagef("--out is required: the safetensors file to write (the embedded classifier's source is %s)", eval.EmbeddedClassifierFile)
 	}
 	if err := outFile("out", o.out); err != nil {
 		return nil, err

@@ -15,12 +15,16 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/wakesleep/wakesleep/blas"
+	"github.com/wakesleep/wakesleep/eval"
+	"github.com/wakesleep/wakesleep/internal/buildinfo"
+	"github.com/wakesleep/wakesleep/train"
 )
 
 // usageError is a mistake on the command line: printed with a hint to the
@@ -47,6 +51,9 @@ func commands() []command {
 		{"classifier", "train the MNIST classifier that eval uses", runClassifier},
 		{"predict", "Moving MNIST: predict 10 frames from 10 (PNG strip, GIF; --eval scores them)", runPredict},
 		{"probe", "test the paper's biological predictions (Sec. 4) on trained models", runProbe},
+		{"reproduce", "rerun what results/ commits for a figure and compare with the committed numbers", runReproduce},
+		{"sweep", "train a grid of settings × seeds in parallel, evaluate, summarise across seeds (resumable)", runSweep},
+		{"version", "print the build: module version, VCS revision and time, dirty flag (also --version)", runVersion},
 	}
 }
 
@@ -78,11 +85,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	for _, c := range commands() {
 		if c.name != args[0] {
 			continue
 		}
 		ctx, done := interruptible(c.name, stderr)
+		ctx = context.WithValue(ctx, argsKey{}, args)
 		err := c.run(ctx, args[1:], stdout, stderr)
 		done()
 		var ue *usageError
@@ -119,6 +130,41 @@ var grace = 800 * time.Millisecond
 var exit = os.Exit
 
 type holdKey struct{}
+
+// argsKey holds the command line Main was given, for provenance.
+type argsKey struct{}
+
+// commandLine is the command line of ctx's command, as a shell would take
+// it: "wakesleep train mnist --seed 2" ("" outside Main).
+func commandLine(ctx context.Context) string {
+	args, ok := ctx.Value(argsKey{}).([]string)
+	if !ok {
+		return ""
+	}
+	q := []string{"wakesleep"}
+	for _, a := range args {
+		q = append(q, shellQuote(a))
+	}
+	return strings.Join(q, " ")
+}
+
+// shellQuote quotes s for a POSIX shell where it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.,/:+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// reportProvenance is what a report records of the build and command line.
+func reportProvenance(ctx context.Context) eval.Provenance {
+	return eval.Provenance{Version: buildinfo.String(), Command: commandLine(ctx)}
+}
+
+// provenance is what config.json records of the build and command line.
+func provenance(ctx context.Context) train.Provenance {
+	return train.Provenance{Version: buildinfo.String(), Command: commandLine(ctx)}
+}
 
 // holding is set by a command while it finishes work that the signal asked
 // it to save (train: the step in progress and its checkpoint): the watchdog
@@ -278,4 +324,39 @@ func matchBLASThreads() {
 	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
 		blas.SetThreads(runtime.GOMAXPROCS(0))
 	}
+}
+
+// runVersion prints the build (buildinfo.String), then with -v each field
+// of buildinfo.Info on its own line.
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	verbose, err := parseVersion(args, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, buildinfo.String())
+	if verbose {
+		info := buildinfo.Info()
+		keys := make([]string, 0, len(info))
+		for k := range info {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(stdout, "%s=%s\n", k, info[k])
+		}
+	}
+	return nil
+}
+
+func parseVersion(args []string, stderr io.Writer) (verbose bool, err error) {
+	fs := newFlagSet("version", "Usage: wakesleep version [-v]\n\nPrints the build: module version, VCS revision (first 12 digits), its time,\nwhether the tree was dirty, and the Go version. Every config.json and\nreport records the same line. The revision is stamped by go build in a git\nclone (not with -buildvcs=false, nor in a linked worktree).", stderr)
+	fs.BoolVar(&verbose, "v", false, "also print each field of the build info on its own line")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return false, err
+	}
+	if len(pos) > 0 {
+		return false, usagef("unexpected arguments %v", pos)
+	}
+	return verbose, nil
 }

@@ -101,6 +101,7 @@ func runDiagnose(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	d.Checkpoint = path
+	d.Provenance = reportProvenance(ctx)
 	fmt.Fprintf(stdout, "%s (step %d)\n", path, d.Step)
 	fmt.Fprintf(stdout, "linear probe of z on labels: %.3f sampled, %.3f noise-free (chance 0.1)\n", d.ProbeZ, d.ProbeZMean)
 	fmt.Fprintf(stdout, "noise-free reconstruction agreement: %.3f\n", d.ReconMean)

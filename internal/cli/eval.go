@@ -15,6 +15,7 @@ import (
 	fashionexp "github.com/wakesleep/wakesleep/experiment/fashionmnist"
 	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	mmexp "github.com/wakesleep/wakesleep/experiment/movingmnist"
+	"github.com/wakesleep/wakesleep/internal/sweep"
 	"github.com/wakesleep/wakesleep/train"
 )
 
@@ -22,6 +23,7 @@ const evalUsage = `
 Usage:
   wakesleep eval --checkpoint <file or run folder> [--out <folder>] [flags]
   wakesleep eval --compare <run or eval.json> <run or eval.json> ...
+  wakesleep eval --compare <sweep folder or summary.json> ...
 
 Measures a trained model and writes a report (report.md, eval.json,
 alignment.png, sleep-class-histogram.png) into <run folder>/eval, or --out:
@@ -59,7 +61,9 @@ deterministic ConvLSTM run given as --baseline; the digit identity of its
 predictions (the MNIST classifier on crops at each digit's true position);
 and the sleep-phase alignment of z (see 'predict -h').
 
---compare prints the eval.json numbers of several runs side by side.
+--compare prints the eval.json numbers of several runs side by side, or the
+summaries of sweeps (wakesleep sweep): per setting, the mean over seeds and
+its 95% interval of each number.
 
 Examples:
   $ wakesleep eval --checkpoint runs/mnist-local-20250101-120000
@@ -198,6 +202,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	res.Provenance = reportProvenance(ctx)
 	if err := eval.Write(out, res); err != nil {
 		return err
 	}
@@ -260,6 +265,7 @@ func (o *evalOptions) evalCIFAR10(ctx context.Context, gtr *train.Trainer, path,
 		return err
 	}
 	r.Checkpoint = path
+	r.Provenance = reportProvenance(ctx)
 	if err := eval.WriteCIFAR10(out, r); err != nil {
 		return err
 	}
@@ -308,7 +314,7 @@ func (o *evalOptions) evalMovingMNIST(ctx context.Context, gtr *train.Trainer, p
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return evalPrediction(tr, path, test, n, 32, o.samples, o.seed, o.baseline, o.layerAlignment(), out, stdout, stderr)
+	return evalPrediction(ctx, tr, path, test, n, 32, o.samples, o.seed, o.baseline, o.layerAlignment(), out, stdout, stderr)
 }
 
 // layerAlignment is the alignment of one layer's units (CIFAR-10 layers,
@@ -354,8 +360,25 @@ func (o *evalOptions) options() (*eval.Options, error) {
 	return &eval.Options{N: o.n, Seed: o.seed, Alignments: als}, nil
 }
 
-// compareRuns prints the eval.json of each run side by side.
+// compareRuns prints the eval.json of each run side by side, or the
+// summaries of sweeps (folders holding a summary.json, or such files).
 func compareRuns(paths []string, stdout io.Writer) error {
+	var sums []*sweep.Summary
+	for _, p := range paths {
+		s, ok, err := sweep.ReadSummary(p)
+		if err != nil {
+			return err
+		}
+		if ok {
+			sums = append(sums, s)
+		}
+	}
+	switch {
+	case len(sums) == len(paths):
+		return compareSweeps(paths, sums, stdout)
+	case len(sums) > 0:
+		return usagef("--compare takes runs or sweeps, not both")
+	}
 	var names []string
 	var results []*eval.Result
 	var errs []error

@@ -37,6 +37,9 @@ var parsers = map[string]func(args []string) error{
 		_, _, _, err := parseProbe(a, io.Discard)
 		return err
 	},
+	"reproduce": func(a []string) error { _, err := parseReproduce(a, io.Discard); return err },
+	"sweep":     func(a []string) error { _, err := parseSweep(a, io.Discard); return err },
+	"version":   func(a []string) error { _, err := parseVersion(a, io.Discard); return err },
 }
 
 // Every command has its parser here.
@@ -74,9 +77,10 @@ func FuzzParse(f *testing.F) {
 				continue
 			}
 			var ue *usageError
-			if !errors.As(err, &ue) && name != "train" {
-				// train reads a resumed folder's config.json; others
-				// only check their flags.
+			if !errors.As(err, &ue) && name != "train" && name != "reproduce" && name != "sweep" {
+				// train reads a resumed folder's config.json, reproduce
+				// the committed results, sweep its runs' train command
+				// lines; others only check their flags.
 				t.Errorf("%s %q: %v is not a usage error", name, args, err)
 			}
 			if strings.TrimSpace(err.Error()) == "" {

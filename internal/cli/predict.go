@@ -166,7 +166,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if dir == "" {
 		dir = filepath.Join(runDir, eval.ReportDir)
 	}
-	return evalPrediction(tr, path, test, *evalN, *batch, o.samples, *seed, o.baseline, eval.AlignmentOptions{}, dir, stdout, stderr)
+	return evalPrediction(ctx, tr, path, test, *evalN, *batch, o.samples, *seed, o.baseline, eval.AlignmentOptions{}, dir, stdout, stderr)
 }
 
 // evalPrediction scores the closed-loop predictions of the first n test
@@ -175,7 +175,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // deterministic baseline run baseline ("" for none), digit identity by the
 // embedded MNIST classifier, the sleep alignment of z by align (zero: the
 // default).
-func evalPrediction(tr *mmexp.Trainer, path string, test *movingmnist.Generator, n, batch, k int, seed uint64, baseline string,
+func evalPrediction(ctx context.Context, tr *mmexp.Trainer, path string, test *movingmnist.Generator, n, batch, k int, seed uint64, baseline string,
 	align eval.AlignmentOptions, dir string, stdout, stderr io.Writer) error {
 	c, h := tr.Config.Objective.Context, tr.Config.Objective.Horizon
 	o := eval.PredictionOptions{N: n, Batch: batch, Context: c, Horizon: h, K: k, Seed: seed, Alignment: align, Progress: stderr}
@@ -211,6 +211,7 @@ func evalPrediction(tr *mmexp.Trainer, path string, test *movingmnist.Generator,
 		return err
 	}
 	r.Checkpoint, r.Step = path, tr.Step
+	r.Provenance = reportProvenance(ctx)
 	if err := eval.WritePredictionEval(dir, r); err != nil {
 		return err
 	}

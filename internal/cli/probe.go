@@ -146,7 +146,7 @@ func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Write
 		out = filepath.Join(base, "probe")
 	}
 	o.opts.Log = stderr
-	command := "wakesleep probe " + strings.Join(args, " ")
+	command := commandLine(ctx)
 
 	var done []probe.Study
 	var responses []*probe.Responses // shared by oscillation and critic

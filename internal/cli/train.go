@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -27,6 +28,7 @@ import (
 
 const trainUsageHead = `
 Usage: wakesleep train [experiment] [flags]     (experiment anywhere on the line)
+       wakesleep train --config <config.json or run folder> [flags]
        wakesleep train --run <folder> --resume  (continues whatever run the folder holds)
 
 Experiments:
@@ -36,12 +38,18 @@ second one quits at once); --resume continues bit-identically. A run folder
 is locked (run.lock names the process) while a run trains in it. A config
 whose estimated memory exceeds what the machine has available is refused.
 Flags override the preset; run 'wakesleep train <experiment> -h' for an
-experiment's flags.
+experiment's flags. --config starts a new run from the config.json of any
+run (its experiment and every setting; a field it does not know, a
+mistyped value or a null is an error naming the field); the flags given
+override it. config.json records the build ('wakesleep version') and the command
+line that made the run, and those of each resume. The default run folder is
+runs/<experiment>[-<algorithm>]-s<seed>-<time>.
 `
 
 // runFlags are the flags of a training run that are not part of its config.
 type runFlags struct {
 	preset         string
+	configFile     string
 	run            string
 	resume         bool
 	data           string
@@ -52,7 +60,7 @@ type runFlags struct {
 }
 
 // nonConfigFlags may be given on resume: they change nothing saved.
-var nonConfigFlags = map[string]bool{"run": true, "resume": true, "data": true, "max-steps": true, "eval-every-epoch": true, "no-memory-check": true}
+var nonConfigFlags = map[string]bool{"config": true, "run": true, "resume": true, "data": true, "max-steps": true, "eval-every-epoch": true, "no-memory-check": true}
 
 func (o *runFlags) define(fs *flag.FlagSet, ex train.Experiment) {
 	var presets []string
@@ -60,7 +68,8 @@ func (o *runFlags) define(fs *flag.FlagSet, ex train.Experiment) {
 		presets = append(presets, p.Name)
 	}
 	fs.StringVar(&o.preset, "preset", presets[0], "hyperparameter preset: "+strings.Join(presets, " or "))
-	fs.StringVar(&o.run, "run", "", "run folder (default: runs/<experiment>-<time>)")
+	fs.StringVar(&o.configFile, "config", "", "start from this config.json (or a run folder's): the flags given override it")
+	fs.StringVar(&o.run, "run", "", "run folder (default: runs/<experiment>[-<algorithm>]-s<seed>-<time>)")
 	fs.BoolVar(&o.resume, "resume", false, "continue the run in --run from its newest good checkpoint")
 	fs.StringVar(&o.data, "data", "", ex.Info().DataHelp)
 	fs.IntVar(&o.maxSteps, "max-steps", 0, "stop after N steps in total (0: all epochs)")
@@ -132,15 +141,25 @@ func valueFlags() map[string]bool {
 	return m
 }
 
+// trainScan is what scanTrainArgs finds on a train command line.
+type trainScan struct {
+	positional  []string
+	run, config string
+	resume      bool
+}
+
 // scanTrainArgs finds, without parsing, the positional arguments and the
-// values of --run and --resume: which experiment's flags to parse with
-// depends on them.
-func scanTrainArgs(args []string) (positional []string, run string, resume bool) {
+// values of --run, --config and --resume: which experiment's flags to parse
+// with depends on them.
+func scanTrainArgs(args []string) (sc trainScan) {
+	positional, run, config, resume := []string(nil), "", "", false
+	defer func() { sc = trainScan{positional, run, config, resume} }()
 	bools, valued := boolFlags(), valueFlags()
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			return append(positional, args[i+1:]...), run, resume
+			positional = append(positional, args[i+1:]...)
+			return
 		}
 		if !strings.HasPrefix(a, "-") || a == "-" {
 			positional = append(positional, a)
@@ -153,12 +172,18 @@ func scanTrainArgs(args []string) (positional []string, run string, resume bool)
 				resume = !hasVal || val == "true" || val == "1"
 			}
 		case hasVal:
-			if name == "run" {
+			switch name {
+			case "run":
 				run = val
+			case "config":
+				config = val
 			}
 		case i+1 < len(args):
-			if name == "run" {
+			switch name {
+			case "run":
 				run = args[i+1]
+			case "config":
+				config = args[i+1]
 			}
 			// A flag no experiment has takes no value: the mistake is
 			// reported by the parser, with the help of the experiment
@@ -169,12 +194,23 @@ func scanTrainArgs(args []string) (positional []string, run string, resume bool)
 			i++
 		}
 	}
-	return positional, run, resume
+	return
+}
+
+// configPath is the config file --config names: the file, or a run
+// folder's config.json.
+func configPath(p string) string {
+	if st, err := os.Stat(p); err == nil && st.IsDir() {
+		return filepath.Join(p, train.ConfigFile)
+	}
+	return p
 }
 
 // chooseExperiment is the experiment named on the command line, else the
-// one a run being resumed holds, else the default (the first).
-func chooseExperiment(positional []string, run string, resume bool) (train.Experiment, error) {
+// one a run being resumed holds or --config names, else the default (the
+// first).
+func chooseExperiment(sc trainScan) (train.Experiment, error) {
+	positional, run, resume := sc.positional, sc.run, sc.resume
 	if len(positional) > 1 {
 		return nil, usagef("too many arguments: %v", positional)
 	}
@@ -196,6 +232,18 @@ func chooseExperiment(positional []string, run string, resume bool) (train.Exper
 		}
 		// An unreadable config is reported by train.Run, naming the file.
 	}
+	if sc.config != "" && !resume {
+		path := configPath(sc.config)
+		_, name, err := train.ReadConfigFile(path)
+		if err != nil {
+			return nil, usagef("--config: %v", err)
+		}
+		ex, err := experiment.All.Lookup(name)
+		if err != nil {
+			return nil, usagef("--config: read config %q: %v", path, err)
+		}
+		return ex, nil
+	}
 	return experiment.All[0], nil
 }
 
@@ -213,7 +261,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if o.run == "" {
-		o.run = filepath.Join("runs", fmt.Sprintf("%s-%s", runTag(ex, cfg), time.Now().Format("20060102-150405")))
+		o.run = defaultRun(ex, cfg, time.Now())
 	}
 	if err := train.CheckFolder(ex, o.run, o.resume); err != nil {
 		return err
@@ -236,7 +284,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hold := holding(ctx)
 	defer hold.Store(false)
 	opts := train.RunOptions{Dir: o.run, Resume: o.resume, Out: stderr, Data: data, MaxSteps: o.maxSteps, Amend: o.amend, MemoryLimit: limit,
-		OnStart: func() { hold.Store(true) }}
+		OnStart: func() { hold.Store(true) }, Provenance: provenance(ctx)}
 	if o.evalEveryEpoch {
 		hook := eval.EpochHook(o.run, nil)
 		// The epoch's checkpoint and pictures are saved before its
@@ -277,6 +325,8 @@ func parseTrain(args []string, stderr io.Writer) (ex train.Experiment, o *runFla
 		return ex, nil, nil, usagef("too many arguments: %v", pos)
 	case o.maxSteps < 0:
 		return ex, nil, nil, usagef("--max-steps %d must be ≥ 0", o.maxSteps)
+	case o.configFile != "" && o.resume:
+		return ex, nil, nil, usagef("--config starts a new run; --resume continues one from its own config.json (give one of them)")
 	case o.evalEveryEpoch && ex.Name() != mnistexp.Name:
 		return ex, nil, nil, usagef("--eval-every-epoch: experiment %s has no per-epoch evaluation (supported: %s)", ex.Name(), strings.Join(epochEvaluated(), ", "))
 	}
@@ -334,19 +384,26 @@ func (o *runFlags) config(ex train.Experiment, fs *flag.FlagSet, flags []*record
 		}
 		return cfg, nil
 	}
-	presetArgs := map[string]string{}
-	for _, r := range flags {
-		if r.f.Preset && r.set() {
-			presetArgs[r.f.Name] = r.value()
+	var cfg train.Config
+	if o.configFile != "" {
+		var err error
+		if cfg, err = o.fromConfig(ex, given, flags); err != nil {
+			return nil, err
 		}
-	}
-	preset, err := train.FindPreset(ex, o.preset)
-	if err != nil {
-		return nil, &usageError{msg: err.Error()}
-	}
-	cfg, err := preset.New(presetArgs)
-	if err != nil {
-		return nil, &usageError{msg: err.Error()}
+	} else {
+		presetArgs := map[string]string{}
+		for _, r := range flags {
+			if r.f.Preset && r.set() {
+				presetArgs[r.f.Name] = r.value()
+			}
+		}
+		preset, err := train.FindPreset(ex, o.preset)
+		if err != nil {
+			return nil, &usageError{msg: err.Error()}
+		}
+		if cfg, err = preset.New(presetArgs); err != nil {
+			return nil, &usageError{msg: err.Error()}
+		}
 	}
 	for _, r := range flags {
 		if r.set() && !r.f.Preset {
@@ -361,6 +418,33 @@ func (o *runFlags) config(ex train.Experiment, fs *flag.FlagSet, flags []*record
 	return cfg, nil
 }
 
+// fromConfig reads the config --config names, of experiment ex, strictly
+// (train.DecodeConfig: a field it lacks or does not know is an error naming
+// it); the flags given then override it.
+func (o *runFlags) fromConfig(ex train.Experiment, given map[string]bool, flags []*recorded) (train.Config, error) {
+	if given["preset"] {
+		return nil, usagef("--preset and --config both give the base config: choose one")
+	}
+	for _, r := range flags {
+		if r.f.Preset && r.set() {
+			return nil, usagef("--%s chooses a preset; with --config, edit the file instead", r.f.Name)
+		}
+	}
+	path := configPath(o.configFile)
+	b, name, err := train.ReadConfigFile(path)
+	if err != nil {
+		return nil, usagef("--config: %v", err)
+	}
+	if name != ex.Name() {
+		return nil, usagef("--config %s holds a %s config, not %s (leave out the experiment to train it)", path, name, ex.Name())
+	}
+	cfg, err := train.DecodeConfig(ex, b, path)
+	if err != nil {
+		return nil, usagef("--config: %v", err)
+	}
+	return cfg, nil
+}
+
 func find(flags []*recorded, name string) *recorded {
 	for _, r := range flags {
 		if r.f.Name == name {
@@ -370,13 +454,15 @@ func find(flags []*recorded, name string) *recorded {
 	return nil
 }
 
-// runTag names a fresh run's default folder: the experiment, and for the
-// MNIST model its critic.
-func runTag(ex train.Experiment, cfg train.Config) string {
+// defaultRun is a fresh run's default folder,
+// runs/<experiment>[-<algorithm>]-s<seed>-<time>: the algorithm (critic) of
+// the MNIST model's experiments.
+func defaultRun(ex train.Experiment, cfg train.Config, now time.Time) string {
+	tag := ex.Name()
 	if c, ok := cfg.(*mnistexp.Config); ok {
-		return ex.Name() + "-" + c.Model.Critic
+		tag += "-" + c.Model.Critic
 	}
-	return ex.Name()
+	return filepath.Join("runs", fmt.Sprintf("%s-s%d-%s", tag, cfg.RunSettings().Seed, now.Format("20060102-150405")))
 }
 
 // loadMNIST reads both splits of MNIST, embedded or from dir, checking that

@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wakesleep/wakesleep/experiment"
 	cifarexp "github.com/wakesleep/wakesleep/experiment/cifar10"
 	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	mmexp "github.com/wakesleep/wakesleep/experiment/movingmnist"
+	"github.com/wakesleep/wakesleep/internal/buildinfo"
 	"github.com/wakesleep/wakesleep/model"
 	"github.com/wakesleep/wakesleep/train"
 )
@@ -88,10 +90,95 @@ func TestResumeFlagsApply(t *testing.T) {
 	if c := cfg.(*mnistexp.Config); c.Pictures != "means" || c.Epochs != 2 {
 		t.Errorf("config.json after resume: pictures %q, epochs %d; want means, 2", c.Pictures, c.Epochs)
 	}
+	if made, resumed, err := train.ReadProvenance(filepath.Join(run, "config.json")); err != nil || !strings.Contains(made.Command, "--max-steps 1") ||
+		len(resumed) != 1 || !strings.Contains(resumed[0].Command, "--resume") || resumed[0].Version != buildinfo.String() {
+		t.Errorf("provenance after resume: %+v %+v %v", made, resumed, err)
+	}
 	b := read(t, filepath.Join(run, "config.json"))
 	write(t, filepath.Join(run, "config.json"), bytes.Replace(b, []byte(`"seed": 1,`), []byte(`"seed": 7,`), 1))
 	code, _, stderr := runCLI("train", "--run", run, "--resume", "--data", data)
 	if code != 1 || !strings.Contains(stderr, "seed 7 in config.json, 1 in the checkpoint") {
 		t.Errorf("edited seed: exit %d, %s", code, stderr)
+	}
+}
+
+// --config starts from any run's config.json, strictly read; the flags
+// given override it; config.json records the build and the command line.
+func TestTrainConfigFlag(t *testing.T) {
+	_, run := goodRun()
+	_, base, err := experiment.All.LoadConfig(filepath.Join(run, train.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, _, cfg, err := parseTrain([]string{"--config", run, "--seed", "9"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, c := base.(*mnistexp.Config), cfg.(*mnistexp.Config)
+	if ex.Name() != mnistexp.Name || c.Seed != 9 || c.Model.Hidden != b.Model.Hidden || c.TrainLimit != b.TrainLimit || c.BatchSize != b.BatchSize {
+		t.Errorf("--config %s --seed 9: %+v, want the run's config with seed 9", run, c)
+	}
+	// A config.json written before provenance was recorded (the committed
+	// default run's) still reads.
+	if _, _, old, err := parseTrain([]string{"--config", filepath.Join("..", "..", "results", "mnist", "default", "config.json")}, io.Discard); err != nil || old.RunSettings().Epochs != 6 {
+		t.Errorf("the committed results/mnist/default/config.json: %v", err)
+	}
+	made, _, err := train.ReadProvenance(filepath.Join(run, train.ConfigFile))
+	if err != nil || made.Version != buildinfo.String() || !strings.HasPrefix(made.Command, "wakesleep train --data ") {
+		t.Errorf("provenance of the run: %+v, %v", made, err)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	cfgJSON := read(t, filepath.Join(run, train.ConfigFile))
+	write(t, bad, bytes.Replace(cfgJSON, []byte(`"batch_size"`), []byte(`"batch_sise"`), 1))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", bad}, `unknown field "batch_sise"`},
+		{[]string{"--config", filepath.Join(dir, "none.json")}, "none.json"},
+		{[]string{"--config", run, "--preset", "paper"}, "choose one"},
+		{[]string{"--config", run, "--algorithm", "global"}, "edit the file"},
+		{[]string{"cifar10", "--config", run}, "holds a mnist config, not cifar10"},
+		{[]string{"--config", run, "--resume", "--run", run}, "--config starts a new run"},
+	} {
+		code, _, stderr := runCLI(append([]string{"train"}, tc.args...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	name := defaultRun(ex, cfg, time.Date(2026, 12, 1, 12, 15, 0, 0, time.UTC))
+	if want := filepath.Join("runs", "mnist-local-s9-20261201-121500"); name != want {
+		t.Errorf("default run folder %s, want %s", name, want)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, stdout, stderr := runCLI(args...)
+		if code != 0 || strings.TrimSpace(stdout) != buildinfo.String() {
+			t.Errorf("%v: exit %d, %q (%s); want %q", args, code, stdout, stderr, buildinfo.String())
+		}
+	}
+}
+
+// No default depends on the developers' machines: no help names a path
+// outside the working folder, classifier train writes only where told, and
+// CIFAR-10 without data found says where to put it, on one line.
+func TestNoDeveloperDefaults(t *testing.T) {
+	for _, args := range [][]string{{"train", "cifar10", "-h"}, {"train", "fashionmnist", "-h"}, {"train", "-h"}, {"classifier", "-h"}, {"eval", "-h"}} {
+		code, stdout, stderr := runCLI(args...)
+		if help := stdout + stderr; code != 0 || strings.Contains(help, "shared/") || strings.Contains(help, "../") {
+			t.Errorf("%v: exit %d, help names a developer path:\n%s", args, code, help)
+		}
+	}
+	if code, _, stderr := runCLI("classifier", "train", "--epochs", "1"); code != 2 || !strings.Contains(stderr, "--out is required") {
+		t.Errorf("classifier train without --out: exit %d, %s", code, stderr)
+	}
+	t.Chdir(t.TempDir())
+	t.Setenv("WAKESLEEP_DATA", "")
+	code, _, stderr := runCLI("train", "cifar10", "--run", "r")
+	if code != 1 || !strings.Contains(stderr, "cifar-10-binary.tar.gz") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("cifar10 without data: exit %d, %q", code, stderr)
 	}
 }
