@@ -2,8 +2,8 @@ package imaging
 
 import (
 	"fmt"
-	"image"
 	"image/color"
+	"image/draw"
 	"strings"
 )
 
@@ -159,7 +159,7 @@ func textHeight(scale int) int { return 7 * scale }
 
 // drawText draws s with its top-left corner at (x, y), each font pixel a
 // scale×scale square of colour c.
-func drawText(dst *image.RGBA, x, y int, s string, scale int, c color.Color) {
+func drawText(dst draw.Image, x, y int, s string, scale int, c color.Color) {
 	for _, r := range s {
 		if !hasGlyph(r) {
 			r = '?'
@@ -178,4 +178,26 @@ func drawText(dst *image.RGBA, x, y int, s string, scale int, c color.Color) {
 		}
 		x += advanceW * scale
 	}
+}
+
+// wrapText breaks s at spaces into lines no wider than maxW pixels at the
+// given scale; a word wider than maxW gets a line of its own.
+func wrapText(s string, scale, maxW int) []string {
+	var lines []string
+	cur := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case cur == "":
+			cur = w
+		case textWidth(cur+" "+w, scale) <= maxW:
+			cur += " " + w
+		default:
+			lines = append(lines, cur)
+			cur = w
+		}
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	return lines
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/wakesleep/wakesleep/checkpoint"
 	"github.com/wakesleep/wakesleep/internal/progress"
 	"github.com/wakesleep/wakesleep/metrics"
+	"github.com/wakesleep/wakesleep/report"
 	"github.com/wakesleep/wakesleep/tensor"
 )
 
@@ -335,6 +336,7 @@ func (l *loop) run(ctx context.Context) error {
 					return err
 				}
 			}
+			l.refreshReport()
 		}
 	}
 	if tr.Step >= total {
@@ -399,6 +401,9 @@ func (l *loop) run(ctx context.Context) error {
 				return err
 			}
 		}
+		if endOfEpoch || m.Last {
+			l.refreshReport()
+		}
 		if l.opts.OnStep != nil {
 			l.opts.OnStep(tr)
 		}
@@ -406,6 +411,15 @@ func (l *loop) run(ctx context.Context) error {
 	bar.Finish()
 	fmt.Fprintf(l.out, "done: %d steps; pictures, metrics and checkpoints in %s\n", tr.Step, l.opts.Dir)
 	return nil
+}
+
+// refreshReport redraws the run's curves.png and report.html (package
+// report) from metrics.csv and the pictures just written. They only show
+// the run: a failure is a warning, never the end of training.
+func (l *loop) refreshReport() {
+	if err := report.Refresh(l.opts.Dir); err != nil && !errors.Is(err, report.ErrNoRows) {
+		fmt.Fprintf(l.out, "\nwarning: run report: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
 }
 
 func (l *loop) logRow(epoch int, terms map[string]float64, elapsed time.Duration) error {

@@ -44,6 +44,7 @@ func commands() []command {
 		{"classifier", "train the MNIST classifier that eval uses", runClassifier},
 		{"predict", "Moving MNIST: predict 10 frames from 10 (PNG strip, GIF; --eval scores them)", runPredict},
 		{"probe", "test the paper's biological predictions (Sec. 4) on trained models", runProbe},
+		{"report", "write a run's page (curves, pictures, eval, config) as one HTML file; overlay several runs", runReport},
 	}
 }
 
