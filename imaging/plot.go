@@ -52,7 +52,8 @@ type Plot struct {
 	Width, Height         int  // pixels; zero means 720×450
 	LogX, LogY            bool // base-10 logarithmic axes
 	// XTicks, if set, replace the x-axis ticks: e.g. one per category of a
-	// scatter over named models. The axis spans them and the data.
+	// scatter over named models. The axis spans them and the data; a tick
+	// without a label only widens the axis.
 	XTicks []Tick
 	// YLim, if YLim[0] < YLim[1], is the y-axis range (e.g. to keep a
 	// few outliers from flattening a curve); what lies outside is clipped.
@@ -245,7 +246,7 @@ func (p *Plot) Render() (*image.RGBA, error) {
 	if len(p.XTicks) > 0 {
 		x.ticks, x.tickLabels = nil, nil
 		for _, t := range p.XTicks {
-			if x.ok(t.Value) {
+			if x.ok(t.Value) && t.Label != "" {
 				x.ticks, x.tickLabels = append(x.ticks, t.Value), append(x.tickLabels, t.Label)
 			}
 		}

@@ -246,8 +246,13 @@ func (r *OscillationResult) writeFiles(dir string) error {
 	// Familiar vs novel: one panel per layer, models along x.
 	var panels []*imaging.Plot
 	for _, layer := range []string{"x", "z", "z-excess"} {
-		p := &imaging.Plot{Title: fmt.Sprintf("A_%s: MNIST (familiar) vs Fashion-MNIST (novel)", layer), XLabel: "model #",
+		p := &imaging.Plot{Title: fmt.Sprintf("A_%s: MNIST (familiar) vs Fashion-MNIST (novel)", layer), XLabel: "model",
 			YLabel: fmt.Sprintf("mean A_%s (95%% CI)", layer), Width: 560, Height: 420}
+		// One tick per model, named; the axis spans half a slot either side.
+		for k, mo := range r.Models {
+			p.XTicks = append(p.XTicks, imaging.Tick{Value: float64(k + 1), Label: ascii(mo.Subject.Name)})
+		}
+		p.XTicks = append([]imaging.Tick{{Value: 0.5}}, append(p.XTicks, imaging.Tick{Value: float64(len(r.Models)) + 0.5})...)
 		for ci, cond := range []string{"mnist", "fashion"} {
 			var x, y, lo, hi []float64
 			for k, mo := range r.Models {
