@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"fmt"
+	"image"
 	"image/color"
 	"image/draw"
 	"strings"
@@ -200,4 +201,19 @@ func wrapText(s string, scale, maxW int) []string {
 		lines = append(lines, cur)
 	}
 	return lines
+}
+
+// drawTextUp draws s turned a quarter to the left, reading upward (a y-axis
+// label), with the top of its letters at column x and its start at row y.
+func drawTextUp(dst draw.Image, x, y int, s string, scale int, c color.Color) {
+	w := textWidth(s, scale)
+	m := image.NewAlpha(image.Rect(0, 0, w, glyphH*scale))
+	drawText(m, 0, 0, s, scale, color.Alpha{255})
+	for gy := range glyphH * scale {
+		for gx := range w {
+			if m.AlphaAt(gx, gy).A != 0 {
+				dst.Set(x+gy, y-gx, c)
+			}
+		}
+	}
 }

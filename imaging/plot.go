@@ -268,14 +268,24 @@ func (p *Plot) Render() (*image.RGBA, error) {
 	if len(title) > 0 {
 		top += 6
 	}
-	if p.YLabel != "" {
-		top += textHeight(s2) + 8
-	}
+	top += 4 // room for the top tick label
 	bottom := 12 + 6 + textHeight(s1) + 8
 	if p.XLabel != "" {
 		bottom += textHeight(s2) + 10
 	}
+	// The y label runs up the left side, at the labels' scale if it fits
+	// the plot's height, else smaller and wrapped.
+	ylScale, ylLines := s2, []string(nil)
+	if p.YLabel != "" {
+		if textWidth(p.YLabel, s2) > h-top-bottom {
+			ylScale = s1
+		}
+		ylLines = wrapText(p.YLabel, ylScale, h-top-bottom)
+	}
 	left := 12 + tickW + 8
+	if len(ylLines) > 0 {
+		left += len(ylLines)*(textHeight(ylScale)+6) + 4
+	}
 	right := 24
 	area := image.Rect(left, top, w-right, h-bottom)
 	if area.Dx() < 20 || area.Dy() < 20 {
@@ -337,8 +347,9 @@ func (p *Plot) Render() (*image.RGBA, error) {
 	for i, l := range title {
 		drawText(img, max(4, (w-textWidth(l, s2))/2), 12+i*(textHeight(s2)+6), l, s2, textColor)
 	}
-	if p.YLabel != "" {
-		drawText(img, max(4, area.Min.X-textWidth(p.YLabel, s2)/2), area.Min.Y-textHeight(s2)-8, p.YLabel, s2, textColor)
+	for i, l := range ylLines {
+		cy := area.Min.Y + (area.Dy()+textWidth(l, ylScale))/2 // bottom end of the line of text
+		drawTextUp(img, 10+i*(textHeight(ylScale)+6), cy, l, ylScale, textColor)
 	}
 	if p.XLabel != "" {
 		drawText(img, area.Min.X+(area.Dx()-textWidth(p.XLabel, s2))/2, h-10-textHeight(s2), p.XLabel, s2, textColor)
