@@ -244,7 +244,7 @@ func (*experiment) Sample(tr *train.Trainer, n int) (image.Image, error) {
 		labels[b] = fmt.Sprintf("dream %d", b+1)
 	}
 	return imaging.Annotate(imaging.GridFloats(cells, s, s, len(xs), 2), imaging.Caption{
-		Title: fmt.Sprintf("Dreams: sleep-phase frames from z0 from N(0, I), step %d", t.Step), Rows: labels, Scale: 2}), nil
+		Title: fmt.Sprintf("Dreams: sleep-phase frames from z0 from N(0, I), step %d", t.Step), Rows: labels, Scale: magnify(s)}), nil
 }
 
 // Reconstruct implements train.Reconstructor: the prediction strip of the
@@ -306,8 +306,8 @@ func FrameOf(x *tensor.Tensor, b int) []float64 {
 // horizon frames: the last horizon context frames (or all, if fewer), the true
 // future frames, and the predictions (frames is the whole sequence, preds the
 // horizon predicted frames). Sequences are separated by a blank row. The
-// rows are labelled "context", "truth" and "prediction", and the frames
-// magnified twice.
+// rows are labelled "context", "truth" and "prediction", and small frames
+// magnified (magnify).
 func PredictionStrip(frames, preds []*tensor.Tensor, context int) image.Image {
 	horizon := len(preds)
 	s := frames[0].Dim(2)
@@ -343,7 +343,17 @@ func PredictionStrip(frames, preds []*tensor.Tensor, context int) image.Image {
 	shown := min(context, horizon)
 	return imaging.Annotate(imaging.GridFloats(cells, s, s, horizon, 2), imaging.Caption{
 		Title: fmt.Sprintf("Each sequence: the last %d context frames, the %d true next frames, the %d predicted", shown, horizon, horizon),
-		Rows:  labels, Scale: 2})
+		Rows:  labels, Scale: magnify(s)})
+}
+
+// magnify is how much pictures of frames of s pixels are magnified: twice
+// below 48 pixels (a 28-pixel digit is too small to see), else not at all
+// (the paper's 64-pixel frames).
+func magnify(s int) int {
+	if s < 48 {
+		return 2
+	}
+	return 1
 }
 
 // PredictionFrames returns the frames of an animation of the sequences: at
