@@ -160,14 +160,58 @@ func CurvesPlots(runs []Run) []*imaging.Plot {
 				smoothLabel = r.Name
 			}
 			// Raw values first, so that the smoothed curve lies on top.
-			p.Series = slices.Insert(p.Series, 0, imaging.Series{Label: rawLabel, X: x, Y: y, Thin: true, Color: imaging.Faint(c, 0.55)})
-			p.Series = append(p.Series, imaging.Series{Label: smoothLabel, X: x, Y: s, Color: c})
+			rx, ry := envelope(x, y, maxPoints)
+			sx, sy := envelope(x, s, maxPoints)
+			p.Series = slices.Insert(p.Series, 0, imaging.Series{Label: rawLabel, X: rx, Y: ry, Thin: true, Color: imaging.Faint(c, 0.55)})
+			p.Series = append(p.Series, imaging.Series{Label: smoothLabel, X: sx, Y: sy, Color: c})
 			raw, smooth = append(raw, y...), append(smooth, s...)
 		}
 		p.YLim = yRange(raw, smooth)
 		plots = append(plots, p)
 	}
 	return plots
+}
+
+// maxPoints is the most points a curve is drawn with: about four a pixel
+// of a panel's width; longer logs are thinned by envelope.
+const maxPoints = 4 * panelW
+
+// envelope thins a curve of more than most points to most: the rows fall
+// into most/2 runs of equal length, and of each run the lowest and the highest
+// value are kept in their order, so that spikes still show. Non-finite
+// values are kept only where a run has nothing else (a gap stays a gap).
+func envelope(x, y []float64, most int) ([]float64, []float64) {
+	n := len(y)
+	if n <= most {
+		return x, y
+	}
+	runs := most / 2
+	ox, oy := make([]float64, 0, most), make([]float64, 0, most)
+	for r := range runs {
+		i0, i1 := r*n/runs, (r+1)*n/runs
+		lo, hi := -1, -1
+		for i := i0; i < i1; i++ {
+			if math.IsNaN(y[i]) || math.IsInf(y[i], 0) {
+				continue
+			}
+			if lo < 0 || y[i] < y[lo] {
+				lo = i
+			}
+			if hi < 0 || y[i] > y[hi] {
+				hi = i
+			}
+		}
+		switch {
+		case lo < 0:
+			ox, oy = append(ox, x[i0]), append(oy, math.NaN())
+		case lo == hi:
+			ox, oy = append(ox, x[lo]), append(oy, y[lo])
+		default:
+			a, b := min(lo, hi), max(lo, hi)
+			ox, oy = append(ox, x[a], x[b]), append(oy, y[a], y[b])
+		}
+	}
+	return ox, oy
 }
 
 // yRange is the y-axis range of a panel: the smoothed values and the middle

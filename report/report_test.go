@@ -185,3 +185,32 @@ func TestRefreshBeforeFirstRow(t *testing.T) {
 		t.Errorf("page before the first row: %v\n%s", rerr, page)
 	}
 }
+
+func TestEnvelope(t *testing.T) {
+	var x, y []float64
+	for i := range 1000 {
+		x, y = append(x, float64(i)), append(y, math.Sin(float64(i)/50))
+	}
+	y[500] = 40 // a spike
+	for i := 700; i < 720; i++ {
+		y[i] = math.NaN() // a gap longer than a run
+	}
+	ex, ey := envelope(x, y, 100)
+	if len(ex) > 100 || len(ex) != len(ey) {
+		t.Fatalf("%d and %d points, want ≤ 100", len(ex), len(ey))
+	}
+	spike, gap := false, false
+	for i := range ex {
+		spike = spike || ey[i] == 40
+		gap = gap || math.IsNaN(ey[i])
+		if i > 0 && ex[i] <= ex[i-1] {
+			t.Fatalf("x not increasing at %d: %v", i, ex[i-1:i+1])
+		}
+	}
+	if !spike || !gap {
+		t.Errorf("the spike (%v) or the gap (%v) was thinned away", spike, gap)
+	}
+	if sx, _ := envelope(x[:50], y[:50], 100); len(sx) != 50 {
+		t.Error("a short curve was thinned")
+	}
+}
