@@ -243,7 +243,7 @@ func errorBars(x, lo, hi []float64, capW float64, c color.Color) imaging.Series 
 	return imaging.Series{X: sx, Y: sy, Color: c}
 }
 
-// savePanels renders plots side by side into one PNG.
+// savePanels renders plots side by side into one PNG, on white.
 func savePanels(path string, plots ...*imaging.Plot) error {
 	imgs := make([]image.Image, len(plots))
 	for i, p := range plots {
@@ -253,7 +253,7 @@ func savePanels(path string, plots ...*imaging.Plot) error {
 		}
 		imgs[i] = im
 	}
-	return imaging.SavePNG(path, imaging.HStack(8, imgs...))
+	return imaging.SavePNG(path, imaging.Tile(0, 8, imgs...))
 }
 
 // ascii replaces characters the plot font lacks.
