@@ -431,3 +431,29 @@ func TestPlotTicksLimitsLegend(t *testing.T) {
 		t.Error("the legend is not in the top left, the corner the rising curve leaves empty")
 	}
 }
+
+func TestPaletted(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 30, 20))
+	for y := range 20 {
+		for x := range 30 {
+			img.Set(x, y, DefaultColors[(x/10+y/10)%3])
+		}
+	}
+	p, ok := Paletted(img).(*image.Paletted)
+	if !ok || len(p.Palette) != 3 {
+		t.Fatalf("3 colours: %T", Paletted(img))
+	}
+	for y := range 20 {
+		for x := range 30 {
+			if a, b := color.RGBAModel.Convert(p.At(x, y)), img.At(x, y); a != b {
+				t.Fatalf("(%d, %d): %v, want %v", x, y, a, b)
+			}
+		}
+	}
+	for i := range 300 {
+		img.Set(i%30, i/30, color.RGBA{uint8(i), uint8(i >> 8), 7, 255})
+	}
+	if _, ok := Paletted(img).(*image.RGBA); !ok {
+		t.Error("300 colours should stay RGBA")
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wakesleep/wakesleep/imaging"
 	"github.com/wakesleep/wakesleep/internal/atomicfile"
 	"github.com/wakesleep/wakesleep/internal/buildinfo"
 	"github.com/wakesleep/wakesleep/internal/regular"
@@ -89,7 +90,7 @@ func encodeCurves(runs []Run) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	if err := enc.Encode(&b, img); err != nil {
+	if err := enc.Encode(&b, imaging.Paletted(img)); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
