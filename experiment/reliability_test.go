@@ -16,8 +16,8 @@ import (
 	"testing"
 
 	"github.com/wakesleep/wakesleep/checkpoint"
-	"github.com/wakesleep/wakesleep/tensor"
 	"github.com/wakesleep/wakesleep/report"
+	"github.com/wakesleep/wakesleep/tensor"
 	"github.com/wakesleep/wakesleep/train"
 )
 
