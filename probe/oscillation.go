@@ -234,8 +234,9 @@ func (r *OscillationResult) writeFiles(dir string) error {
 					}
 				}
 				c := seriesColor(k)
-				capW := 0.01 * (x[len(x)-1] - x[0])
-				p.Series = append(p.Series, imaging.Series{Label: ascii(mo.Subject.Name), X: x, Y: y, Color: c}, errorBars(x, lo, hi, capW, c))
+				span := x[len(x)-1] - x[0]
+				x = dodge(x, k, len(r.Models), 0.008*span)
+				p.Series = append(p.Series, imaging.Series{Label: ascii(mo.Subject.Name), X: x, Y: y, Color: c}, errorBars(x, lo, hi, 0.005*span, c))
 			}
 			panels = append(panels, p)
 		}
