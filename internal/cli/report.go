@@ -29,17 +29,39 @@ Examples:
   $ wakesleep report runs/global runs/local --out compare.html
 `
 
-func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// reportOptions are the flags and arguments of report.
+type reportOptions struct {
+	dirs []string
+	out  string
+}
+
+func parseReport(args []string, stderr io.Writer) (*reportOptions, error) {
+	o := &reportOptions{}
 	fs := newFlagSet("report", reportUsage, stderr)
-	out := fs.String("out", "", "write the page here (default: <run>/report.html for one run, report.html for several)")
+	fs.StringVar(&o.out, "out", "", "write the page here (default: <run>/report.html for one run, report.html for several)")
 	dirs, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(dirs) == 0 {
+		return nil, usagef("name one or more run folders")
+	}
+	o.dirs = dirs
+	if o.out == "-" {
+		return nil, usagef("--out must be a file")
+	}
+	if err := outFile("out", o.out); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseReport(args, stderr)
 	if err != nil {
 		return err
 	}
-	if len(dirs) == 0 {
-		return usagef("name one or more run folders")
-	}
-	for _, d := range dirs {
+	for _, d := range o.dirs {
 		st, err := os.Stat(d)
 		if err != nil || !st.IsDir() {
 			return usagef("%s is not a run folder", d)
@@ -48,25 +70,20 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("%s holds no %s: not a run folder, or its run has not logged a step yet", d, report.MetricsFile)
 		}
 	}
-	if err := outFile("out", *out); err != nil {
-		return err
-	}
-	if *out == "-" {
-		return usagef("--out must be a file")
-	}
-	if len(dirs) == 1 && *out == "" {
-		if err := report.Refresh(dirs[0]); err != nil {
+	if len(o.dirs) == 1 && o.out == "" {
+		if err := report.Refresh(o.dirs[0]); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(dirs[0], report.CurvesFile), filepath.Join(dirs[0], report.PageFile))
+		fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(o.dirs[0], report.CurvesFile), filepath.Join(o.dirs[0], report.PageFile))
 		return nil
 	}
-	if *out == "" {
-		*out = report.PageFile
+	out := o.out
+	if out == "" {
+		out = report.PageFile
 	}
-	if err := report.WritePage(*out, dirs); err != nil {
+	if err := report.WritePage(out, o.dirs); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s\n", *out)
+	fmt.Fprintf(stdout, "wrote %s\n", out)
 	return ctx.Err()
 }
