@@ -50,6 +50,9 @@ type RunOptions struct {
 	// OnEpoch, if set, is called after each epoch's checkpoint and pictures
 	// (e.g. to evaluate); an error stops the run.
 	OnEpoch func(t *Trainer, epoch int) error
+	// NoReport leaves out the run's curves.png and report.html (package
+	// report), otherwise redrawn at the end of every epoch.
+	NoReport bool
 }
 
 // ErrRunExists is returned when a run folder already holds a run and Resume
@@ -417,6 +420,9 @@ func (l *loop) run(ctx context.Context) error {
 // report) from metrics.csv and the pictures just written. They only show
 // the run: a failure is a warning, never the end of training.
 func (l *loop) refreshReport() {
+	if l.opts.NoReport {
+		return
+	}
 	if err := report.Refresh(l.opts.Dir); err != nil && !errors.Is(err, report.ErrNoRows) {
 		fmt.Fprintf(l.out, "\nwarning: run report: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
