@@ -9,7 +9,6 @@ import (
 	"html"
 	"html/template"
 	"image/png"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,8 +27,7 @@ import (
 const (
 	ConfigFile = "config.json" // train.ConfigFile
 	EvalDir    = "eval"
-	evalReport = "report.md"
-	evalJSON   = "eval.json"
+	evalReport = "report.md" // eval's report, shown first
 )
 
 // maxPicture is the largest PNG the page embeds (bytes): a run's pictures
@@ -110,7 +108,7 @@ type runSection struct {
 	PicturesNote                    string
 	Eval                            template.HTML // report.md as HTML; empty if none
 	EvalPictures                    []picture     // eval pictures report.md does not show
-	EvalJSON                        string
+	EvalJSON                        []file        // eval.json and the other results
 	Config                          string
 	Notes                           []string // what could not be read
 }
@@ -254,36 +252,63 @@ func readRunSection(dir string) runSection {
 	return s
 }
 
-// readEval reads dir (a run's eval folder), if there is one.
+// readEval reads dir (a run's eval folder), if there is one: every
+// Markdown report there (eval's report.md first, then the others, such as
+// prediction.md or cifar10.md) with the pictures it shows, the pictures no
+// report shows, and every JSON result, folded.
 func (s *runSection) readEval(dir string) {
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
 		return
 	}
+	var mds, jsons, pngs []string
+	for _, e := range ents {
+		switch n := e.Name(); {
+		case !e.Type().IsRegular() || strings.HasPrefix(n, "."):
+		case n == evalReport:
+			mds = append([]string{n}, mds...)
+		case strings.HasSuffix(n, ".md"):
+			mds = append(mds, n)
+		case strings.HasSuffix(n, ".json"):
+			jsons = append(jsons, n)
+		case strings.HasSuffix(n, ".png"):
+			pngs = append(pngs, n)
+		}
+	}
 	shown := map[string]bool{}
-	if b, err := regular.ReadFile(filepath.Join(dir, evalReport)); err == nil {
-		s.Eval = markdown(string(b), func(name string) (picture, bool) {
+	var html strings.Builder
+	for _, n := range mds {
+		b, err := regular.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			s.Notes = append(s.Notes, err.Error())
+			continue
+		}
+		html.WriteString(string(markdown(string(b), func(name string) (picture, bool) {
 			pic, err := readPicture(filepath.Join(dir, filepath.Base(name)))
 			if err != nil {
 				return picture{}, false
 			}
 			shown[pic.Name] = true
 			return pic, true
-		})
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		s.Notes = append(s.Notes, err.Error())
+		})))
 	}
-	if b, err := regular.ReadFile(filepath.Join(dir, evalJSON)); err == nil {
-		s.EvalJSON = string(b)
-	}
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		if n := e.Name(); strings.HasSuffix(n, ".png") && !shown[n] && e.Type().IsRegular() {
+	s.Eval = template.HTML(html.String())
+	for _, n := range pngs {
+		if !shown[n] {
 			if pic, err := readPicture(filepath.Join(dir, n)); err == nil {
 				s.EvalPictures = append(s.EvalPictures, pic)
 			}
 		}
 	}
+	for _, n := range jsons {
+		if b, err := regular.ReadFile(filepath.Join(dir, n)); err == nil {
+			s.EvalJSON = append(s.EvalJSON, file{n, string(b)})
+		}
+	}
 }
+
+// file is a text file the page shows.
+type file struct{ Name, Text string }
 
 var (
 	mdImage = regexp.MustCompile(`^!\[([^\]]*)\]\(([^)\s]+)\)$`)
@@ -418,7 +443,8 @@ details { margin: 0.6em 0; }
 {{.Eval}}
 {{range .EvalPictures}}<figure><img src="{{.Src}}" alt="{{.Name}}" width="{{.W}}" height="{{.H}}"><figcaption>{{.Name}}</figcaption></figure>
 {{end}}
-{{if .EvalJSON}}<details><summary>eval.json</summary><pre>{{.EvalJSON}}</pre></details>{{end}}
+{{range .EvalJSON}}<details><summary>{{.Name}}</summary><pre>{{.Text}}</pre></details>
+{{end}}
 {{end}}
 <h3>Config</h3>
 {{if .Config}}<details open><summary>config.json</summary><pre>{{.Config}}</pre></details>{{else}}<p class="note">No config.json.</p>{{end}}

@@ -60,7 +60,8 @@ func fakeRunShifted(t *testing.T, shift float64) string {
 	writePNG(t, filepath.Join(dir, "recon-epoch002.png"), 60, 30)
 	writePNG(t, filepath.Join(dir, EvalDir, "alignment.png"), 40, 20)
 	os.WriteFile(filepath.Join(dir, EvalDir, evalReport), []byte("# Evaluation\n\n| quantity | bits |\n|---|---|\n| KL(wake‖sleep) | `0.8` |\n\n![wake vs sleep](alignment.png)\n\nSome **bold** <text>.\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, EvalDir, evalJSON), []byte(`{"step": 1000}`), 0o644)
+	os.WriteFile(filepath.Join(dir, EvalDir, "eval.json"), []byte(`{"step": 1000}`), 0o644)
+	os.WriteFile(filepath.Join(dir, EvalDir, "prediction.md"), []byte("## Prediction\n\nframe MSE\n"), 0o644)
 	return dir
 }
 
@@ -120,7 +121,8 @@ func TestRefresh(t *testing.T) {
 		"<h1>wakesleep run mnist-test-run</h1>", "mnist run, step 1000, epoch 3 of 3", "newest of each: epoch 2",
 		`alt="samples-epoch002.png"`, `alt="recon-epoch002.png"`, "&lt;script&gt;alert(1)&lt;/script&gt;",
 		"<h3>Evaluation</h3>", "<td>KL(wake‖sleep)</td><td><code>0.8</code></td>", `alt="wake vs sleep"`,
-		"Some <b>bold</b> &lt;text&gt;.", "Written 2026-01-02 03:04 UTC by wakesleep",
+		"Some <b>bold</b> &lt;text&gt;.", "Written 2026-01-02 03:04 UTC by wakesleep", "<h4>Prediction</h4>\n<p>frame MSE</p>",
+		"<summary>eval.json</summary><pre>{&#34;step&#34;: 1000}</pre>",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
