@@ -59,7 +59,7 @@ func startBrowser(ctx context.Context, t *testing.T, bin string) *browser {
 	b := &browser{in: toW, msgs: make(chan map[string]any, 64)}
 	b.cmd = exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--disable-extensions", "--mute-audio",
+		"--disable-component-update", "--disable-sync", "--disable-extensions", "--mute-audio", "--disable-dev-shm-usage",
 		"--user-data-dir="+t.TempDir(), "--remote-debugging-pipe", "about:blank")
 	b.cmd.ExtraFiles = []*os.File{toR, fromW} // fd 3, fd 4
 	b.cmd.Stderr = &b.stderr
