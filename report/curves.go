@@ -138,27 +138,33 @@ func span(n int) float64 { return max(1, float64(n)/40) }
 
 // CurvesPlots returns a plot per column of runs: every logged value
 // against the step, raw (thin and faint) under its moving average (Smooth,
-// solid). With one run the first panel's legend tells raw from smoothed;
-// with several each run has a colour, named in the first panel's legend.
+// solid). With one run the first drawable panel's legend tells raw from
+// smoothed; with several each run has a colour, named in that legend.
 func CurvesPlots(runs []Run) []*imaging.Plot {
 	var plots []*imaging.Plot
-	for k, col := range Columns(runs) {
+	legend := true // the next panel with a value gets the legend
+	for _, col := range Columns(runs) {
 		p := &imaging.Plot{Title: col, XLabel: "training step", YLabel: describe(col), Width: panelW, Height: panelH}
 		var raw, smooth []float64
+		here := legend && slices.ContainsFunc(runs, func(r Run) bool { return hasFinite(r.Table.Column(col)) })
 		for i, r := range runs {
+			c := imaging.DefaultColors[i%len(imaging.DefaultColors)]
 			y := r.Table.Column(col)
+			rawLabel, smoothLabel := "", ""
+			switch {
+			case here && len(runs) == 1:
+				rawLabel, smoothLabel = "raw", fmt.Sprintf("moving average (span %.3g rows)", span(len(y)))
+			case here:
+				smoothLabel = r.Name
+			}
 			if y == nil {
+				if smoothLabel != "" { // named in the legend all the same
+					p.Series = append(p.Series, imaging.Series{Label: smoothLabel, Color: c})
+				}
 				continue
 			}
 			x := r.Table.Column(metrics.StepColumn)
 			s := Smooth(y, span(len(y)))
-			c := imaging.DefaultColors[i%len(imaging.DefaultColors)]
-			rawLabel, smoothLabel := "", ""
-			if k == 0 && len(runs) == 1 {
-				rawLabel, smoothLabel = "raw", fmt.Sprintf("moving average (span %.3g rows)", span(len(y)))
-			} else if k == 0 {
-				smoothLabel = r.Name
-			}
 			// Raw values first, so that the smoothed curve lies on top.
 			rx, ry := envelope(x, y, maxPoints)
 			sx, sy := envelope(x, s, maxPoints)
@@ -166,10 +172,15 @@ func CurvesPlots(runs []Run) []*imaging.Plot {
 			p.Series = append(p.Series, imaging.Series{Label: smoothLabel, X: sx, Y: sy, Color: c})
 			raw, smooth = append(raw, y...), append(smooth, s...)
 		}
+		legend = legend && !here
 		p.YLim = yRange(raw, smooth)
 		plots = append(plots, p)
 	}
 	return plots
+}
+
+func hasFinite(v []float64) bool {
+	return slices.ContainsFunc(v, func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) })
 }
 
 // maxPoints is the most points a curve is drawn with: about four a pixel

@@ -216,3 +216,30 @@ func TestEnvelope(t *testing.T) {
 		t.Error("a short curve was thinned")
 	}
 }
+
+// The legend goes to the first panel with a value and names every run, even
+// one that did not log that column.
+func TestLegendPlacement(t *testing.T) {
+	nan := math.NaN()
+	a := Run{Name: "a", Table: &metrics.Table{Columns: []string{"step", "critic/loss", "net/loss"}, Rows: [][]float64{{1, nan, 2}, {2, nan, 1}}}}
+	b := Run{Name: "b", Table: &metrics.Table{Columns: []string{"step", "net/loss"}, Rows: [][]float64{{1, 3}, {2, 4}}}}
+	plots := CurvesPlots([]Run{a, b})
+	labels := func(p *imaging.Plot) (l []string) {
+		for _, s := range p.Series {
+			if s.Label != "" {
+				l = append(l, s.Label)
+			}
+		}
+		return l
+	}
+	if len(plots) != 2 || len(labels(plots[0])) != 0 || strings.Join(labels(plots[1]), " ") != "a b" {
+		t.Errorf("legends %v and %v, want none on critic/loss (all NaN), a b on net/loss", labels(plots[0]), labels(plots[1]))
+	}
+	plots = CurvesPlots([]Run{b, a})
+	if strings.Join(labels(plots[0]), " ") != "b a" {
+		t.Errorf("legend %v, want b a on net/loss, the first panel", labels(plots[0]))
+	}
+	if got := labels(CurvesPlots([]Run{b})[0]); strings.Join(got, "|") != "raw|moving average (span 1 rows)" {
+		t.Errorf("one run's legend %q", got)
+	}
+}
