@@ -288,6 +288,17 @@ func TestPageInChromium(t *testing.T) {
 		t.Errorf("report.html shows %d pictures (want 4) under the title %q", pc.Images, pc.Title)
 	}
 
+	// The page of two runs: their curves overlaid, then each run.
+	both := filepath.Join(t.TempDir(), "both.html")
+	if err := WritePage(both, []string{dir, fakeRunShifted(t, 3)}); err != nil {
+		t.Fatal(err)
+	}
+	if pc, err := b.load(ctx, both); err != nil {
+		t.Fatal(err)
+	} else if len(pc.Errors) > 0 || len(pc.Broken) > 0 || pc.Images != 7 {
+		t.Errorf("page of two runs: console errors %q, broken pictures %q, %d pictures (want 7)", pc.Errors, pc.Broken, pc.Images)
+	}
+
 	for _, c := range []struct {
 		name, path string
 		bad        func(pageCheck) bool

@@ -425,12 +425,13 @@ details { margin: 0.6em 0; }
 <body>
 <h1>{{.Title}}</h1>
 <p class="meta">Written {{.Written}} by {{.Version}}.</p>
+{{if gt (len .Runs) 1}}<p>Runs: {{range $i, $r := .Runs}}{{if $i}}, {{end}}<a href="#run-{{$i}}">{{$r.Name}}</a>{{end}}</p>{{end}}
 <h2 id="curves">Training curves</h2>
 {{if .Curves}}<figure><img src="{{.Curves}}" alt="training curves: every logged value against the step"><figcaption>Every column of metrics.csv against the training step{{if gt (len .Runs) 1}}, a colour per run{{end}}: raw values faint, their moving average solid.</figcaption></figure>
 {{else}}<p class="note">No curves: {{.CurvesNote}}</p>
 {{end}}
-{{- range .Runs}}
-<h2 id="run-{{.Name}}">{{.Name}}</h2>
+{{- range $i, $r := .Runs}}{{with $r}}
+<h2 id="run-{{$i}}">{{.Name}}</h2>
 <p class="meta">{{if .Experiment}}{{.Experiment}} run{{end}}{{if .Progress}}, {{.Progress}}{{end}}; folder <code>{{.Dir}}</code></p>
 {{range .Notes}}<p class="note">{{.}}</p>
 {{end}}
@@ -448,7 +449,7 @@ details { margin: 0.6em 0; }
 {{end}}
 <h3>Config</h3>
 {{if .Config}}<details open><summary>config.json</summary><pre>{{.Config}}</pre></details>{{else}}<p class="note">No config.json.</p>{{end}}
-{{- end}}
+{{- end}}{{end}}
 </body>
 </html>
 `))

@@ -144,7 +144,8 @@ func TestWritePageOverlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	page, _ := os.ReadFile(out)
-	if !bytes.Contains(page, []byte("<h1>wakesleep runs mnist-test-run, mnist-test-run-2</h1>")) || bytes.Count(page, []byte("<h3>Config</h3>")) != 2 {
+	if !bytes.Contains(page, []byte("<h1>wakesleep runs mnist-test-run, mnist-test-run-2</h1>")) || bytes.Count(page, []byte("<h3>Config</h3>")) != 2 ||
+		!bytes.Contains(page, []byte(`<a href="#run-1">mnist-test-run-2</a>`)) || !bytes.Contains(page, []byte(`<h2 id="run-1">mnist-test-run-2</h2>`)) {
 		t.Error("the page does not show both runs")
 	}
 	// Each run's smoothed curve in its own colour.
