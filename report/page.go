@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -199,18 +200,7 @@ func latestPictures(dir string) (names []string, newest string, err error) {
 	}
 	sort.Strings(names)
 	sort.Strings(tags)
-	tags = compactStrings(tags)
-	return names, strings.Join(tags, ", "), nil
-}
-
-func compactStrings(s []string) []string {
-	var out []string
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
+	return names, strings.Join(slices.Compact(tags), ", "), nil
 }
 
 func readRunSection(dir string) runSection {
