@@ -251,13 +251,23 @@ func histogramPlot(r *Result) *imaging.Plot {
 	return &imaging.Plot{
 		Title:  fmt.Sprintf("Classes of %d sleep samples (mean confidence %.3f)", r.N, r.Sleep.MeanConfidence),
 		XLabel: "predicted class",
-		YLabel: "fraction",
+		YLabel: "fraction of samples",
+		XTicks: classTicks(len(r.Sleep.Fractions)),
 		Series: []imaging.Series{
 			{Label: "sleep samples", X: bx, Y: by, Color: wakeSleepColor},
 			{Label: "test digits", X: tx, Y: ty, Scatter: true, Color: floorColor},
 			{X: []float64{-0.6, 9.6}, Y: []float64{0, 0}, Color: diagonalColor},
 		},
 	}
+}
+
+// classTicks are a tick per class 0 … n−1, labelled with its number.
+func classTicks(n int) []imaging.Tick {
+	t := make([]imaging.Tick, n)
+	for k := range t {
+		t[k] = imaging.Tick{Value: float64(k), Label: fmt.Sprint(k)}
+	}
+	return t
 }
 
 // compareRow is one line of Compare's table: a label and a function that

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/wakesleep/wakesleep/checkpoint"
+	"github.com/wakesleep/wakesleep/report"
 	"github.com/wakesleep/wakesleep/tensor"
 	"github.com/wakesleep/wakesleep/train"
 )
@@ -35,8 +36,16 @@ func testers(t *testing.T) []train.Experiment {
 
 func tiny(ex train.Experiment) train.Config { return ex.(train.Tester).TinyConfig() }
 
+// run trains ex in dir on its fake data. The run's page is left out (each
+// takes a tenth of a second, more than a tiny run's epoch); TestSmokeRun
+// asks for it.
 func run(ctx context.Context, ex train.Experiment, cfg train.Config, dir string, opts train.RunOptions) error {
+	return runReport(ctx, ex, cfg, dir, opts, false)
+}
+
+func runReport(ctx context.Context, ex train.Experiment, cfg train.Config, dir string, opts train.RunOptions, page bool) error {
 	opts.Dir = dir
+	opts.NoReport = !page
 	if opts.Data == nil {
 		opts.Data = ex.(train.Tester).FakeData()
 	}
@@ -120,10 +129,10 @@ func sameFile(t *testing.T, a, b string) {
 func TestSmokeRun(t *testing.T) {
 	forEach(t, func(t *testing.T, ex train.Experiment) {
 		dir := t.TempDir()
-		if err := run(context.Background(), ex, tiny(ex), dir, train.RunOptions{}); err != nil {
+		if err := runReport(context.Background(), ex, tiny(ex), dir, train.RunOptions{}, true); err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range []string{train.ConfigFile, train.MetricsFile, "ckpt-00000004.safetensors", "ckpt-00000008.safetensors"} {
+		for _, f := range []string{train.ConfigFile, train.MetricsFile, "ckpt-00000004.safetensors", "ckpt-00000008.safetensors", report.CurvesFile, report.PageFile} {
 			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 				t.Errorf("missing %s: %v", f, err)
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 	"strings"
 )
 
@@ -159,7 +160,7 @@ func textHeight(scale int) int { return 7 * scale }
 
 // drawText draws s with its top-left corner at (x, y), each font pixel a
 // scale×scale square of colour c.
-func drawText(dst *image.RGBA, x, y int, s string, scale int, c color.Color) {
+func drawText(dst draw.Image, x, y int, s string, scale int, c color.Color) {
 	for _, r := range s {
 		if !hasGlyph(r) {
 			r = '?'
@@ -177,5 +178,42 @@ func drawText(dst *image.RGBA, x, y int, s string, scale int, c color.Color) {
 			}
 		}
 		x += advanceW * scale
+	}
+}
+
+// wrapText breaks s at spaces into lines no wider than maxW pixels at the
+// given scale; a word wider than maxW gets a line of its own.
+func wrapText(s string, scale, maxW int) []string {
+	var lines []string
+	cur := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case cur == "":
+			cur = w
+		case textWidth(cur+" "+w, scale) <= maxW:
+			cur += " " + w
+		default:
+			lines = append(lines, cur)
+			cur = w
+		}
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	return lines
+}
+
+// drawTextUp draws s turned a quarter to the left, reading upward (a y-axis
+// label), with the top of its letters at column x and its start at row y.
+func drawTextUp(dst draw.Image, x, y int, s string, scale int, c color.Color) {
+	w := textWidth(s, scale)
+	m := image.NewAlpha(image.Rect(0, 0, w, glyphH*scale))
+	drawText(m, 0, 0, s, scale, color.Alpha{255})
+	for gy := range glyphH * scale {
+		for gx := range w {
+			if m.AlphaAt(gx, gy).A != 0 {
+				dst.Set(x+gy, y-gx, c)
+			}
+		}
 	}
 }

@@ -317,3 +317,143 @@ func TestPlot(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestWrapText(t *testing.T) {
+	// 6 pixels a character at scale 1: 20 pixels hold 3 characters.
+	if got := strings.Join(wrapText("ab cd efghij k", 1, 20), "|"); got != "ab|cd|efghij|k" {
+		t.Errorf("wrap = %q", got)
+	}
+	if got := strings.Join(wrapText("ab cd", 1, 100), "|"); got != "ab cd" {
+		t.Errorf("wrap = %q", got)
+	}
+	if wrapText("", 2, 100) != nil {
+		t.Error("empty text gives lines")
+	}
+}
+
+func TestAnnotate(t *testing.T) {
+	grid := Grid(ramp(6, 1, 10, 10), 3, 2) // 2 rows of 3: 38×26
+	img := Annotate(grid, Caption{Title: "A title", Rows: []string{"top", "bottom"}, Scale: 3})
+	g, ok := img.(*image.Gray)
+	if !ok {
+		t.Fatalf("a gray grid annotated is %T", img)
+	}
+	left := textWidth("bottom", 2) + 16
+	top := 10 + textHeight(2) + 6
+	if b := g.Bounds(); b.Dx() != left+3*38 || b.Dy() != top+3*26 {
+		t.Fatalf("bounds %v, want %d×%d", b, left+3*38, top+3*26)
+	}
+	// Magnified: each grid pixel is a 3×3 block.
+	src := grid.(*image.Gray)
+	for _, p := range []image.Point{{0, 0}, {5, 7}, {37, 25}} {
+		want := src.GrayAt(p.X, p.Y).Y
+		for d := range 3 {
+			if got := g.GrayAt(left+3*p.X+d, top+3*p.Y+2-d).Y; got != want {
+				t.Errorf("pixel %v: %d, want %d", p, got, want)
+			}
+		}
+	}
+	// Ink in the title band and beside each row, nothing elsewhere in the margin.
+	ink := func(r image.Rectangle) int {
+		n := 0
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				if g.GrayAt(x, y).Y < 128 {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	half := top + 3*26/2
+	if ink(image.Rect(0, 0, g.Bounds().Dx(), top)) == 0 || ink(image.Rect(0, top, left, half)) == 0 || ink(image.Rect(0, half, left, g.Bounds().Dy())) == 0 {
+		t.Error("title or row labels missing")
+	}
+	if rgb := Annotate(Grid(ramp(2, 3, 4, 4), 2, 1), Caption{}); rgb.Bounds() != image.Rect(0, 0, 11, 6) {
+		t.Errorf("no caption, scale 1: %v, want the grid's 11×6", rgb.Bounds())
+	}
+	if err := SavePNG(outPath(t, "annotated.png"), img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTile(t *testing.T) {
+	a, b := image.NewRGBA(image.Rect(0, 0, 10, 5)), image.NewRGBA(image.Rect(0, 0, 4, 8))
+	if got := Tile(2, 1, a, b, a).Bounds(); got != image.Rect(0, 0, 10+1+4, 8+1+5) {
+		t.Errorf("Tile(2) = %v", got)
+	}
+	if got := Tile(0, 0, a, b).Bounds(); got != image.Rect(0, 0, 14, 8) {
+		t.Errorf("Tile(0) = %v", got)
+	}
+}
+
+func TestPlotTicksLimitsLegend(t *testing.T) {
+	// Category ticks replace the numbers; YLim clips a spike.
+	p := &Plot{Width: 400, Height: 300, XTicks: []Tick{{0.5, ""}, {1, "alpha"}, {2, "beta"}, {2.5, ""}}, YLim: [2]float64{0, 2},
+		Series: []Series{{Label: "data", X: []float64{1, 1.5, 2}, Y: []float64{1, 100, 1}}}}
+	if _, err := p.Render(); err != nil {
+		t.Fatal(err)
+	}
+	x, y := &axis{}, &axis{}
+	x.fit([]float64{0.5, 2.5})
+	if x.lo > 0.5 || x.hi < 2.5 {
+		t.Errorf("axis %v..%v does not span the ticks", x.lo, x.hi)
+	}
+	// A constant series that differs by rounding has a sensible range.
+	y.fit([]float64{1e-3, math.Nextafter(1e-3, 1)})
+	if y.hi-y.lo < 1e-4 || len(y.ticks) == 0 {
+		t.Errorf("constant 1e-3: axis %v..%v, ticks %v", y.lo, y.hi, y.ticks)
+	}
+	if c := Faint(color.RGBA{0, 100, 200, 255}, 0.5); c != (color.RGBA{128, 178, 228, 255}) {
+		t.Errorf("Faint = %v", c)
+	}
+	// The legend avoids the corner the data fill: a curve through the top
+	// right leaves the box elsewhere, and the legend's colour swatch with it.
+	var xs, ys []float64
+	for i := range 100 {
+		xs, ys = append(xs, float64(i)), append(ys, float64(i))
+	}
+	lp := &Plot{Width: 400, Height: 300, Series: []Series{{Label: "rising", X: xs, Y: ys, Color: color.RGBA{255, 0, 0, 255}}}}
+	img, err := lp.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gray := color.RGBA{0xa0, 0xa0, 0xa0, 255}
+	topLeft := 0
+	for yy := 0; yy < 150; yy++ {
+		for xx := 0; xx < 200; xx++ {
+			if img.RGBAAt(xx, yy) == gray {
+				topLeft++
+			}
+		}
+	}
+	if topLeft == 0 {
+		t.Error("the legend is not in the top left, the corner the rising curve leaves empty")
+	}
+}
+
+func TestPaletted(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 30, 20))
+	for y := range 20 {
+		for x := range 30 {
+			img.Set(x, y, DefaultColors[(x/10+y/10)%3])
+		}
+	}
+	p, ok := Paletted(img).(*image.Paletted)
+	if !ok || len(p.Palette) != 3 {
+		t.Fatalf("3 colours: %T", Paletted(img))
+	}
+	for y := range 20 {
+		for x := range 30 {
+			if a, b := color.RGBAModel.Convert(p.At(x, y)), img.At(x, y); a != b {
+				t.Fatalf("(%d, %d): %v, want %v", x, y, a, b)
+			}
+		}
+	}
+	for i := range 300 {
+		img.Set(i%30, i/30, color.RGBA{uint8(i), uint8(i >> 8), 7, 255})
+	}
+	if _, ok := Paletted(img).(*image.RGBA); !ok {
+		t.Error("300 colours should stay RGBA")
+	}
+}

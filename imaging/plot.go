@@ -24,17 +24,41 @@ type Series struct {
 	Label   string // shown in the legend; empty for none
 	X, Y    []float64
 	Scatter bool        // draw points as dots instead of joining them by lines
+	Thin    bool        // a 1-pixel line (e.g. faint raw values under a smoothed curve)
 	Color   color.Color // nil: the next of DefaultColors
+}
+
+// Tick is a labelled position on an axis.
+type Tick struct {
+	Value float64
+	Label string
+}
+
+// Faint returns c mixed with white, frac of the way (0: c, 1: white): the
+// colour of raw values drawn under their smoothed curve.
+func Faint(c color.Color, frac float64) color.RGBA {
+	r, g, b, _ := c.RGBA()
+	mix := func(v uint32) uint8 { return uint8(math.Round(float64(v>>8)*(1-frac) + 255*frac)) }
+	return color.RGBA{mix(r), mix(g), mix(b), 255}
 }
 
 // Plot is a small line and scatter plot with axes, ticks, tick labels, grid
 // lines, a title, axis labels and a legend. Points that are NaN or ±Inf, or
-// not positive on a log axis, are left out (and break a line).
+// not positive on a log axis, are left out (and break a line). A title too
+// wide for the plot is wrapped at spaces; the legend goes into the corner of
+// the plot area that hides the fewest points.
 type Plot struct {
 	Title, XLabel, YLabel string
 	Width, Height         int  // pixels; zero means 720×450
 	LogX, LogY            bool // base-10 logarithmic axes
-	Series                []Series
+	// XTicks, if set, replace the x-axis ticks: e.g. one per category of a
+	// scatter over named models. The axis spans them and the data; a tick
+	// without a label only widens the axis.
+	XTicks []Tick
+	// YLim, if YLim[0] < YLim[1], is the y-axis range (e.g. to keep a
+	// few outliers from flattening a curve); what lies outside is clipped.
+	YLim   [2]float64
+	Series []Series
 }
 
 // SavePNG renders p and writes it to path atomically.
@@ -79,10 +103,19 @@ func (a *axis) fit(vs []float64) {
 			lo, hi = math.Min(lo, t), math.Max(hi, t)
 		}
 	}
+	// Equal to rounding (a constant curve and its float average differ in
+	// the last bits): one value, or the ticks would need ~1e13 steps.
+	if hi-lo <= 1e-9*math.Max(math.Abs(lo), math.Abs(hi)) {
+		lo = (lo + hi) / 2
+		hi = lo
+	}
 	if lo == hi {
 		d := 0.5 // half a decade on a log axis
 		if !a.log {
-			d = math.Max(math.Abs(lo)*0.1, 1)
+			d = math.Abs(lo) * 0.1 // a constant learning rate of 1e-3 is not a line at 0
+			if d == 0 {
+				d = 1
+			}
 		}
 		lo, hi = lo-d, hi+d
 	} else {
@@ -101,6 +134,9 @@ func (a *axis) fit(vs []float64) {
 // ten apart) within [lo, hi], with labels.
 func linearTicks(lo, hi float64, target int) ([]float64, []string) {
 	raw := (hi - lo) / float64(target)
+	if !(raw > 1e-12*math.Max(math.Abs(lo), math.Abs(hi))) {
+		return nil, nil // a range of rounding errors: no ticks rather than 1e13
+	}
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
 	step := 10 * mag
 	for _, m := range []float64{1, 2, 5} {
@@ -201,26 +237,55 @@ func (p *Plot) Render() (*image.RGBA, error) {
 	if n == 0 {
 		return nil, errors.New("nothing to plot: no finite points (positive on log axes)")
 	}
+	for _, t := range p.XTicks {
+		if x.ok(t.Value) {
+			xs = append(xs, t.Value)
+		}
+	}
 	x.fit(xs)
-	y.fit(ys)
+	if len(p.XTicks) > 0 {
+		x.ticks, x.tickLabels = nil, nil
+		for _, t := range p.XTicks {
+			if x.ok(t.Value) && t.Label != "" {
+				x.ticks, x.tickLabels = append(x.ticks, t.Value), append(x.tickLabels, t.Label)
+			}
+		}
+	}
+	if lo, hi := p.YLim[0], p.YLim[1]; lo < hi && y.ok(lo) && y.ok(hi) {
+		y.fit([]float64{lo, hi})
+		y.lo, y.hi = y.tr(lo), y.tr(hi)
+	} else {
+		y.fit(ys)
+	}
 
 	const s1, s2 = 1, 2 // text scales: ticks and legend, title and labels
 	tickW := 0
 	for _, l := range y.tickLabels {
 		tickW = max(tickW, textWidth(l, s1))
 	}
-	top := 12
-	if p.Title != "" {
-		top += textHeight(s2) + 12
+	title := wrapText(p.Title, s2, w-16)
+	top := 12 + len(title)*(textHeight(s2)+6)
+	if len(title) > 0 {
+		top += 6
 	}
-	if p.YLabel != "" {
-		top += textHeight(s2) + 8
-	}
+	top += 4 // room for the top tick label
 	bottom := 12 + 6 + textHeight(s1) + 8
 	if p.XLabel != "" {
 		bottom += textHeight(s2) + 10
 	}
+	// The y label runs up the left side, at the labels' scale if it fits
+	// the plot's height, else smaller and wrapped.
+	ylScale, ylLines := s2, []string(nil)
+	if p.YLabel != "" {
+		if textWidth(p.YLabel, s2) > h-top-bottom {
+			ylScale = s1
+		}
+		ylLines = wrapText(p.YLabel, ylScale, h-top-bottom)
+	}
 	left := 12 + tickW + 8
+	if len(ylLines) > 0 {
+		left += len(ylLines)*(textHeight(ylScale)+6) + 4
+	}
 	right := 24
 	area := image.Rect(left, top, w-right, h-bottom)
 	if area.Dx() < 20 || area.Dy() < 20 {
@@ -266,7 +331,7 @@ func (p *Plot) Render() (*image.RGBA, error) {
 			if s.Scatter {
 				dot(img, clip, int(math.Round(px)), int(math.Round(py)), 2, c)
 			} else if prevOK {
-				line(img, clip, px0, py0, px, py, c)
+				line(img, clip, px0, py0, px, py, !s.Thin, c)
 			} else if i+1 == len(s.X) || !x.ok(s.X[i+1]) || !y.ok(s.Y[i+1]) {
 				dot(img, clip, int(math.Round(px)), int(math.Round(py)), 1, c) // isolated point
 			}
@@ -279,20 +344,21 @@ func (p *Plot) Render() (*image.RGBA, error) {
 	hline(img, area.Min.X-1, area.Max.X, area.Max.Y, black)
 	vline(img, area.Min.X-1, area.Min.Y-1, area.Max.Y, black)
 	vline(img, area.Max.X, area.Min.Y-1, area.Max.Y, black)
-	if p.Title != "" {
-		drawText(img, (w-textWidth(p.Title, s2))/2, 12, p.Title, s2, textColor)
+	for i, l := range title {
+		drawText(img, max(4, (w-textWidth(l, s2))/2), 12+i*(textHeight(s2)+6), l, s2, textColor)
 	}
-	if p.YLabel != "" {
-		drawText(img, max(4, area.Min.X-textWidth(p.YLabel, s2)/2), area.Min.Y-textHeight(s2)-8, p.YLabel, s2, textColor)
+	for i, l := range ylLines {
+		cy := area.Min.Y + (area.Dy()+textWidth(l, ylScale))/2 // bottom end of the line of text
+		drawTextUp(img, 10+i*(textHeight(ylScale)+6), cy, l, ylScale, textColor)
 	}
 	if p.XLabel != "" {
 		drawText(img, area.Min.X+(area.Dx()-textWidth(p.XLabel, s2))/2, h-10-textHeight(s2), p.XLabel, s2, textColor)
 	}
-	p.legend(img, area, s1)
+	p.legend(img, area, s1, x, y)
 	return img, nil
 }
 
-func (p *Plot) legend(img *image.RGBA, area image.Rectangle, scale int) {
+func (p *Plot) legend(img *image.RGBA, area image.Rectangle, scale int, x, y *axis) {
 	var labels []string
 	var colors []color.Color
 	var scatter []bool
@@ -314,7 +380,27 @@ func (p *Plot) legend(img *image.RGBA, area image.Rectangle, scale int) {
 	for _, l := range labels {
 		tw = max(tw, textWidth(l, scale))
 	}
-	box := image.Rect(area.Max.X-tw-40, area.Min.Y+6, area.Max.X-6, area.Min.Y+10+len(labels)*lineH)
+	bw, bh := tw+34, 4+len(labels)*lineH
+	// The corner whose box covers the fewest points (top right on a tie).
+	var box image.Rectangle
+	best := -1
+	for _, corner := range []image.Point{
+		{area.Max.X - 6 - bw, area.Min.Y + 6}, {area.Min.X + 6, area.Min.Y + 6},
+		{area.Max.X - 6 - bw, area.Max.Y - 6 - bh}, {area.Min.X + 6, area.Max.Y - 6 - bh},
+	} {
+		b := image.Rect(corner.X, corner.Y, corner.X+bw, corner.Y+bh)
+		n := 0
+		for _, s := range p.Series {
+			for i := range s.X {
+				if x.ok(s.X[i]) && y.ok(s.Y[i]) && image.Pt(int(x.pix(s.X[i])), int(y.pix(s.Y[i]))).In(b) {
+					n++
+				}
+			}
+		}
+		if best < 0 || n < best {
+			box, best = b, n
+		}
+	}
 	draw.Draw(img, box, image.White, image.Point{}, draw.Src)
 	gray := color.RGBA{0xa0, 0xa0, 0xa0, 255}
 	hline(img, box.Min.X, box.Max.X, box.Min.Y, gray)
@@ -327,7 +413,7 @@ func (p *Plot) legend(img *image.RGBA, area image.Rectangle, scale int) {
 		if scatter[i] {
 			dot(img, box, box.Min.X+14, cy, 2, colors[i])
 		} else {
-			line(img, box, float64(box.Min.X+6), float64(cy), float64(box.Min.X+22), float64(cy), colors[i])
+			line(img, box, float64(box.Min.X+6), float64(cy), float64(box.Min.X+22), float64(cy), true, colors[i])
 		}
 		drawText(img, box.Min.X+28, ty, l, scale, textColor)
 	}
@@ -356,9 +442,13 @@ func dot(img *image.RGBA, clip image.Rectangle, cx, cy, r int, c color.Color) {
 	}
 }
 
-// line draws a 2-pixel-wide segment, clipped to clip, by stepping along the
-// longer axis (a DDA; enough for plots).
-func line(img *image.RGBA, clip image.Rectangle, x0, y0, x1, y1 float64, c color.Color) {
+// line draws a segment 2 pixels wide (thick) or 1, clipped to clip, by
+// stepping along the longer axis (a DDA; enough for plots).
+func line(img *image.RGBA, clip image.Rectangle, x0, y0, x1, y1 float64, thick bool, c color.Color) {
+	pen := []image.Point{{0, 0}, {1, 0}, {0, 1}, {1, 1}}
+	if !thick {
+		pen = pen[:1]
+	}
 	steps := int(math.Ceil(math.Max(math.Abs(x1-x0), math.Abs(y1-y0))))
 	if steps > 1<<16 { // far outside the picture: skip rather than loop long
 		return
@@ -370,7 +460,7 @@ func line(img *image.RGBA, clip image.Rectangle, x0, y0, x1, y1 float64, c color
 		}
 		x := int(math.Round(x0 + t*(x1-x0)))
 		y := int(math.Round(y0 + t*(y1-y0)))
-		for _, d := range [4]image.Point{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+		for _, d := range pen {
 			if q := image.Pt(x+d.X, y+d.Y); q.In(clip) {
 				img.Set(q.X, q.Y, c)
 			}

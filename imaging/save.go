@@ -62,3 +62,38 @@ func SaveGIF(path string, frames []image.Image, delay int) error {
 		return gif.EncodeAll(w, anim)
 	})
 }
+
+// Paletted returns img as an *image.Paletted if it has at most 256
+// colours (a plot's few inks on white), else img itself. A paletted PNG is
+// several times smaller and faster to encode than an RGBA one, whose rows
+// the encoder filters. Alpha is ignored: plots are opaque.
+func Paletted(img *image.RGBA) image.Image {
+	b := img.Bounds()
+	idx := map[[3]uint8]uint8{}
+	var pal color.Palette
+	out := image.NewPaletted(b, nil)
+	var last [3]uint8
+	lastI := -1
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		row := img.Pix[img.PixOffset(b.Min.X, y):]
+		orow := out.Pix[out.PixOffset(b.Min.X, y):]
+		for x := range b.Dx() {
+			c := [3]uint8{row[4*x], row[4*x+1], row[4*x+2]}
+			if lastI < 0 || c != last {
+				i, ok := idx[c]
+				if !ok {
+					if len(pal) == 256 {
+						return img
+					}
+					i = uint8(len(pal))
+					idx[c] = i
+					pal = append(pal, color.RGBA{c[0], c[1], c[2], 255})
+				}
+				last, lastI = c, int(i)
+			}
+			orow[x] = uint8(lastI)
+		}
+	}
+	out.Palette = pal
+	return out
+}

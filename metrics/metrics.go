@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/wakesleep/wakesleep/internal/regular"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -386,4 +387,72 @@ func (l *Logger) Close() error {
 		return fmt.Errorf("metrics %q: %w", l.path, err)
 	}
 	return nil
+}
+
+// Table is a CSV log read back: its header and its rows, a number per
+// column (NaN for an empty cell).
+type Table struct {
+	Columns []string
+	Rows    [][]float64
+}
+
+// Column returns the values of the named column, one per row, or nil if
+// the table has no such column.
+func (t *Table) Column(name string) []float64 {
+	i := slices.Index(t.Columns, name)
+	if i < 0 {
+		return nil
+	}
+	out := make([]float64, len(t.Rows))
+	for r, row := range t.Rows {
+		out[r] = row[i]
+	}
+	return out
+}
+
+// ReadCSV reads a CSV log as written by a Logger, while it may still be
+// written: an incomplete last line is left out. Cells that are not numbers
+// are an error; empty cells read as NaN.
+func ReadCSV(path string) (*Table, error) {
+	data, err := regular.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if i := bytes.LastIndexByte(data, '\n'); i+1 != len(data) {
+		data = data[:i+1] // half-written last line
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	r.ReuseRecord = true
+	t := &Table{}
+	for n := 1; ; n++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("metrics %q: %w", path, err)
+		}
+		if t.Columns == nil {
+			if err := checkColumns(rec, formatCSV); err != nil {
+				return nil, fmt.Errorf("metrics %q: header: %w", path, err)
+			}
+			t.Columns = slices.Clone(rec)
+			continue
+		}
+		row := make([]float64, len(rec))
+		for i, c := range rec {
+			if c == "" {
+				row[i] = math.NaN()
+				continue
+			}
+			if row[i], err = strconv.ParseFloat(c, 64); err != nil {
+				return nil, fmt.Errorf("metrics %q: line %d, column %q: %q is not a number", path, n, t.Columns[i], c)
+			}
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	if t.Columns == nil {
+		return nil, fmt.Errorf("metrics %q: no header", path)
+	}
+	return t, nil
 }

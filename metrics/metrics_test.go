@@ -249,3 +249,41 @@ func TestOpenCSV(t *testing.T) {
 		t.Errorf("header without step: %v", err)
 	}
 }
+
+func TestReadCSV(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "m.csv")
+	l, err := OpenCSV(p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Log(map[string]float64{"step": 1, "loss": 0.5, "gp": math.Inf(1)})
+	l.Log(map[string]float64{"step": 2, "loss": 0.25})
+	l.Close()
+	// A row being written when the file is read is left out.
+	f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("3,0.1")
+	f.Close()
+	tab, err := ReadCSV(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(tab.Columns, " ") != "step gp loss" || len(tab.Rows) != 2 {
+		t.Fatalf("read %v with %d rows, want step gp loss and 2", tab.Columns, len(tab.Rows))
+	}
+	if got := tab.Column("loss"); got[0] != 0.5 || got[1] != 0.25 {
+		t.Errorf("loss = %v", got)
+	}
+	if gp := tab.Column("gp"); !math.IsInf(gp[0], 1) || !math.IsNaN(gp[1]) {
+		t.Errorf("gp = %v, want +Inf then NaN (empty cell)", gp)
+	}
+	if tab.Column("nope") != nil {
+		t.Error("a missing column should be nil")
+	}
+	for _, bad := range []string{"", "step,loss\n1,x\n", "step,step\n1,2\n", "a,b\n1\n"} {
+		q := filepath.Join(t.TempDir(), "bad.csv")
+		os.WriteFile(q, []byte(bad), 0o644)
+		if _, err := ReadCSV(q); err == nil {
+			t.Errorf("ReadCSV(%q) succeeded", bad)
+		}
+	}
+}

@@ -280,7 +280,10 @@ func (r *CriticResult) writeFiles(dir string) error {
 	for _, kind := range []string{KindNoise, KindRotation} {
 		p := &imaging.Plot{Title: "AUC vs clean digits: " + kind, XLabel: map[string]string{KindNoise: "pixel noise sigma", KindRotation: "rotation (degrees)"}[kind],
 			YLabel: "AUC (95% CI)", Width: 560, Height: 420}
-		k := 0
+		k, n := 0, 0
+		for _, mc := range r.Models {
+			n += len(mc.Detectors)
+		}
 		for _, mc := range r.Models {
 			for _, det := range mc.Detectors {
 				x, y, lo, hi := []float64{0}, []float64{0.5}, []float64{0.5}, []float64{0.5}
@@ -291,7 +294,8 @@ func (r *CriticResult) writeFiles(dir string) error {
 					}
 				}
 				c := seriesColor(k)
-				p.Series = append(p.Series, imaging.Series{Label: ascii(mc.Subject.Name + " " + det), X: x, Y: y, Color: c}, errorBars(x, lo, hi, 0.01*x[len(x)-1], c))
+				x = dodge(x, k, n, 0.006*x[len(x)-1])
+				p.Series = append(p.Series, imaging.Series{Label: ascii(mc.Subject.Name + " " + det), X: x, Y: y, Color: c}, errorBars(x, lo, hi, 0.004*x[len(x)-1], c))
 				k++
 			}
 		}

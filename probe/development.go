@@ -217,8 +217,9 @@ func (r *DevelopmentResult) Write(dir string) error {
 				lo, hi = append(lo, st.Mean-st.Std), append(hi, st.Mean+st.Std)
 			}
 			c := seriesColor(si)
-			capW := 0.005 * (x[len(x)-1] - x[0])
-			p.Series = append(p.Series, imaging.Series{Label: s.name, X: x, Y: y, Color: c}, errorBars(x, lo, hi, capW, c))
+			span := x[len(x)-1] - x[0]
+			x = dodge(x, si, len(series), 0.008*span)
+			p.Series = append(p.Series, imaging.Series{Label: s.name, X: x, Y: y, Color: c}, errorBars(x, lo, hi, 0.005*span, c))
 		}
 		panels = append(panels, p)
 	}

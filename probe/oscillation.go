@@ -234,8 +234,9 @@ func (r *OscillationResult) writeFiles(dir string) error {
 					}
 				}
 				c := seriesColor(k)
-				capW := 0.01 * (x[len(x)-1] - x[0])
-				p.Series = append(p.Series, imaging.Series{Label: ascii(mo.Subject.Name), X: x, Y: y, Color: c}, errorBars(x, lo, hi, capW, c))
+				span := x[len(x)-1] - x[0]
+				x = dodge(x, k, len(r.Models), 0.008*span)
+				p.Series = append(p.Series, imaging.Series{Label: ascii(mo.Subject.Name), X: x, Y: y, Color: c}, errorBars(x, lo, hi, 0.005*span, c))
 			}
 			panels = append(panels, p)
 		}
@@ -246,8 +247,13 @@ func (r *OscillationResult) writeFiles(dir string) error {
 	// Familiar vs novel: one panel per layer, models along x.
 	var panels []*imaging.Plot
 	for _, layer := range []string{"x", "z", "z-excess"} {
-		p := &imaging.Plot{Title: fmt.Sprintf("A_%s: MNIST (familiar) vs Fashion-MNIST (novel)", layer), XLabel: "model #",
+		p := &imaging.Plot{Title: fmt.Sprintf("A_%s: MNIST (familiar) vs Fashion-MNIST (novel)", layer), XLabel: "model",
 			YLabel: fmt.Sprintf("mean A_%s (95%% CI)", layer), Width: 560, Height: 420}
+		// One tick per model, named; the axis spans half a slot either side.
+		for k, mo := range r.Models {
+			p.XTicks = append(p.XTicks, imaging.Tick{Value: float64(k + 1), Label: ascii(mo.Subject.Name)})
+		}
+		p.XTicks = append([]imaging.Tick{{Value: 0.5}}, append(p.XTicks, imaging.Tick{Value: float64(len(r.Models)) + 0.5})...)
 		for ci, cond := range []string{"mnist", "fashion"} {
 			var x, y, lo, hi []float64
 			for k, mo := range r.Models {

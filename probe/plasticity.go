@@ -260,8 +260,9 @@ func (r *PlasticityResult) Write(dir string) error {
 				continue
 			}
 			col := seriesColor(k)
-			capW := 0.005 * (x[len(x)-1] - x[0])
-			p.Series = append(p.Series, imaging.Series{Label: "cos(" + pair + ")", X: x, Y: y, Color: col}, errorBars(x, lo, hi, capW, col))
+			span := x[len(x)-1] - x[0]
+			x = dodge(x, k, 4, 0.008*span)
+			p.Series = append(p.Series, imaging.Series{Label: "cos(" + pair + ")", X: x, Y: y, Color: col}, errorBars(x, lo, hi, 0.005*span, col))
 		}
 		p.Series = append(p.Series, imaging.Series{X: []float64{float64(r.Points[0].Subject.Step), float64(r.Points[len(r.Points)-1].Subject.Step)}, Y: []float64{0, 0}, Color: gray})
 		panels = append(panels, p)

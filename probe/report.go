@@ -245,7 +245,18 @@ func errorBars(x, lo, hi []float64, capW float64, c color.Color) imaging.Series 
 	return imaging.Series{X: sx, Y: sy, Color: c}
 }
 
-// savePanels renders plots side by side into one PNG.
+// dodge returns x shifted for series k of n that share the same x values,
+// by (k − (n−1)/2)·step, so that their error bars stand side by side
+// instead of on top of each other.
+func dodge(x []float64, k, n int, step float64) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = v + (float64(k)-float64(n-1)/2)*step
+	}
+	return out
+}
+
+// savePanels renders plots side by side into one PNG, on white.
 func savePanels(path string, plots ...*imaging.Plot) error {
 	imgs := make([]image.Image, len(plots))
 	for i, p := range plots {
@@ -255,7 +266,7 @@ func savePanels(path string, plots ...*imaging.Plot) error {
 		}
 		imgs[i] = im
 	}
-	return imaging.SavePNG(path, imaging.HStack(8, imgs...))
+	return imaging.SavePNG(path, imaging.Tile(0, 8, imgs...))
 }
 
 // ascii replaces characters the plot font lacks.

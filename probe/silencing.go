@@ -266,7 +266,9 @@ func (r *SilencingResult) Write(dir string) error {
 				lo, hi = append(lo, iv.Lo), append(hi, iv.Hi)
 			}
 			c := seriesColor(k)
-			p.Series = append(p.Series, imaging.Series{Label: which, X: x, Y: y, Color: c}, errorBars(x, lo, hi, 0.005*(x[len(x)-1]-x[0]), c))
+			span := x[len(x)-1] - x[0]
+			x = dodge(x, k, 2, 0.008*span)
+			p.Series = append(p.Series, imaging.Series{Label: which, X: x, Y: y, Color: c}, errorBars(x, lo, hi, 0.005*span, c))
 		}
 		if err := p.SavePNG(filepath.Join(dir, "silencing-course.png")); err != nil {
 			return err

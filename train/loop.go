@@ -16,6 +16,7 @@ import (
 	"github.com/wakesleep/wakesleep/checkpoint"
 	"github.com/wakesleep/wakesleep/internal/progress"
 	"github.com/wakesleep/wakesleep/metrics"
+	"github.com/wakesleep/wakesleep/report"
 	"github.com/wakesleep/wakesleep/tensor"
 )
 
@@ -52,6 +53,9 @@ type RunOptions struct {
 	// Provenance is recorded in config.json: of a fresh run as its
 	// "version" and "command", of a resume appended to its "resumed".
 	Provenance Provenance
+	// NoReport leaves out the run's curves.png and report.html (package
+	// report), otherwise redrawn at the end of every epoch.
+	NoReport bool
 }
 
 // ErrRunExists is returned when a run folder already holds a run and Resume
@@ -349,6 +353,7 @@ func (l *loop) run(ctx context.Context) error {
 					return err
 				}
 			}
+			l.refreshReport()
 		}
 	}
 	if tr.Step >= total {
@@ -413,6 +418,9 @@ func (l *loop) run(ctx context.Context) error {
 				return err
 			}
 		}
+		if endOfEpoch || m.Last {
+			l.refreshReport()
+		}
 		if l.opts.OnStep != nil {
 			l.opts.OnStep(tr)
 		}
@@ -420,6 +428,18 @@ func (l *loop) run(ctx context.Context) error {
 	bar.Finish()
 	fmt.Fprintf(l.out, "done: %d steps; pictures, metrics and checkpoints in %s\n", tr.Step, l.opts.Dir)
 	return nil
+}
+
+// refreshReport redraws the run's curves.png and report.html (package
+// report) from metrics.csv and the pictures just written. They only show
+// the run: a failure is a warning, never the end of training.
+func (l *loop) refreshReport() {
+	if l.opts.NoReport {
+		return
+	}
+	if err := report.Refresh(l.opts.Dir); err != nil && !errors.Is(err, report.ErrNoRows) {
+		fmt.Fprintf(l.out, "\nwarning: run report: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
 }
 
 func (l *loop) logRow(epoch int, terms map[string]float64, elapsed time.Duration) error {

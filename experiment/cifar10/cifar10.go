@@ -202,7 +202,8 @@ func images(x *tensor.Tensor, scale string) *tensor.Tensor {
 func Samples(t *Trainer, n int) image.Image {
 	rng := rand.New(rand.NewPCG(t.Config.Seed, train.SampleStream))
 	x := t.Model.Generate(t.Model.Prior(n, rng), rng)[0]
-	return imaging.Grid(images(x.Value, t.Config.PixelScale), 8, 2)
+	return imaging.Annotate(imaging.Grid(images(x.Value, t.Config.PixelScale), 8, 2), imaging.Caption{
+		Title: fmt.Sprintf("Sleep samples, top-down from the prior, step %d", t.Step), Scale: 2})
 }
 
 // Recons are grids of test images, each beside a reconstruction.
@@ -229,13 +230,14 @@ func Reconstructions(t *Trainer, test *cifardata.Set, n int) (*Recons, error) {
 	up := m.Infer(ad.Const(x), rng)
 	down := m.Generate(up[len(up)-1], rng) // down[0] is the full sampled reconstruction
 	s := t.Config.PixelScale
-	pair := func(r *ad.Var) image.Image {
-		return imaging.SideBySide(images(x, s), images(r.Value, s), 4, 2)
+	pair := func(r *ad.Var, what string) image.Image {
+		return imaging.Annotate(imaging.SideBySide(images(x, s), images(r.Value, s), 4, 2), imaging.Caption{
+			Title: fmt.Sprintf("Test images (left of each pair) and %s (right), step %d", what, t.Step), Scale: 2})
 	}
 	return &Recons{
-		Full:     pair(down[0]),
-		FullMean: pair(m.GenerateMean(0, down[1])),
-		OneStep:  pair(m.GenerateMean(0, up[1])),
+		Full:     pair(down[0], "reconstructions through the whole hierarchy"),
+		FullMean: pair(m.GenerateMean(0, down[1]), "the same, E[x|z1] at the last step"),
+		OneStep:  pair(m.GenerateMean(0, up[1]), "E[x|z1], z1 from q(z1|x)"),
 	}, nil
 }
 
@@ -310,11 +312,14 @@ func (*experiment) Reconstruct(tr *train.Trainer, data train.Data, n, depth int)
 	}
 	x := test.Batch(idx, t.Model.DType(), t.Config.PixelScale)
 	rows := []*tensor.Tensor{images(x, t.Config.PixelScale)}
+	labels := []string{"test images"}
 	for _, d := range depths {
 		rng := rand.New(rand.NewPCG(t.Config.Seed, train.ReconStream))
 		rows = append(rows, images(ReconstructDepth(t.Model, x, d, rng).Value, t.Config.PixelScale))
+		labels = append(labels, fmt.Sprintf("depth %d", d))
 	}
-	return imaging.Grid(tensor.Concat(0, rows...), n, 2), nil
+	return imaging.Annotate(imaging.Grid(tensor.Concat(0, rows...), n, 2), imaging.Caption{
+		Title: fmt.Sprintf("Reconstructions E[x|z1] through each depth of the hierarchy, step %d", t.Step), Rows: labels, Scale: 2}), nil
 }
 
 // ReconstructDepth returns E[x | z₁] after going up to depth d and back

@@ -301,7 +301,15 @@ func toImages(x *tensor.Tensor, scale string) *tensor.Tensor {
 func Samples(t *Trainer, n int) (image.Image, error) {
 	rng := rand.New(rand.NewPCG(t.Config.Seed, train.SampleStream))
 	x := t.Model.Generate(t.Model.Prior(n, rng), rng)
-	return imaging.Grid(toImages(x.Value, t.Config.PixelScale), 8, 2), nil
+	return imaging.Annotate(imaging.Grid(toImages(x.Value, t.Config.PixelScale), 8, 2), imaging.Caption{
+		Title: fmt.Sprintf("Sleep samples (z from N(0, I), x from p(x|z)), step %d", t.Step), Scale: 3}), nil
+}
+
+// reconCaption is the caption of a grid of test items beside their
+// reconstructions (the model's own word for its items: digits, images).
+func reconCaption(t *Trainer, what string) imaging.Caption {
+	items := t.Experiment.Info().Items
+	return imaging.Caption{Title: fmt.Sprintf("Test %s (left of each pair) and their %s (right), step %d", items, what, t.Step), Scale: 2}
 }
 
 // Reconstructions returns the first n test digits, each beside its
@@ -313,7 +321,8 @@ func Reconstructions(t *Trainer, test *mnistdata.Set, n int) (image.Image, error
 	}
 	rng := rand.New(rand.NewPCG(t.Config.Seed, train.ReconStream))
 	r := t.Model.Generate(t.Model.Infer(ad.Const(x), rng), rng)
-	return imaging.SideBySide(toImages(x, t.Config.PixelScale), toImages(r.Value, t.Config.PixelScale), 8, 2), nil
+	return imaging.Annotate(imaging.SideBySide(toImages(x, t.Config.PixelScale), toImages(r.Value, t.Config.PixelScale), 8, 2),
+		reconCaption(t, "reconstructions")), nil
 }
 
 // firstDigits returns the first n test digits in the model's pixel scale,

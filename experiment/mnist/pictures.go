@@ -35,7 +35,8 @@ func validatePictures(kind string) error {
 func SampleMeans(t *Trainer, n int) (image.Image, error) {
 	rng := rand.New(rand.NewPCG(t.Config.Seed, train.SampleStream))
 	x := t.Model.GenerateMean(t.Model.Prior(n, rng))
-	return imaging.Grid(toImages(x.Value, t.Config.PixelScale), 8, 2), nil
+	return imaging.Annotate(imaging.Grid(toImages(x.Value, t.Config.PixelScale), 8, 2), imaging.Caption{
+		Title: fmt.Sprintf("Sleep samples, every Gaussian unit at its mean (z from N(0, I)), step %d", t.Step), Scale: 3}), nil
 }
 
 // ReconstructionMeans returns the first n test digits, each beside its
@@ -46,7 +47,8 @@ func ReconstructionMeans(t *Trainer, test *mnistdata.Set, n int) (image.Image, e
 		return nil, err
 	}
 	r := t.Model.GenerateMean(t.Model.InferMean(ad.Const(x)))
-	return imaging.SideBySide(toImages(x, t.Config.PixelScale), toImages(r.Value, t.Config.PixelScale), 8, 2), nil
+	return imaging.Annotate(imaging.SideBySide(toImages(x, t.Config.PixelScale), toImages(r.Value, t.Config.PixelScale), 8, 2),
+		reconCaption(t, "noise-free reconstructions")), nil
 }
 
 // SampleMeans implements train.MeanSampler.

@@ -269,7 +269,12 @@ func (*experiment) Sample(tr *train.Trainer, n int) (image.Image, error) {
 			cells = append(cells, FrameOf(x.Value, b))
 		}
 	}
-	return imaging.GridFloats(cells, s, s, len(xs), 2), nil
+	labels := make([]string, n)
+	for b := range labels {
+		labels[b] = fmt.Sprintf("dream %d", b+1)
+	}
+	return imaging.Annotate(imaging.GridFloats(cells, s, s, len(xs), 2), imaging.Caption{
+		Title: fmt.Sprintf("Dreams: sleep-phase frames from z0 from N(0, I), step %d", t.Step), Rows: labels, Scale: magnify(s)}), nil
 }
 
 // Reconstruct implements train.Reconstructor: the prediction strip of the
@@ -331,7 +336,9 @@ func FrameOf(x *tensor.Tensor, b int) []float64 {
 // PredictionStrip lays out, for each sequence b of the batch, three rows of
 // horizon frames: the last horizon context frames (or all, if fewer), the true
 // future frames, and the predictions (frames is the whole sequence, preds the
-// horizon predicted frames). Sequences are separated by a blank row.
+// horizon predicted frames). Sequences are separated by a blank row. The
+// rows are labelled "context", "truth" and "prediction", and small frames
+// magnified (magnify).
 func PredictionStrip(frames, preds []*tensor.Tensor, context int) image.Image {
 	horizon := len(preds)
 	s := frames[0].Dim(2)
@@ -341,12 +348,15 @@ func PredictionStrip(frames, preds []*tensor.Tensor, context int) image.Image {
 		blank[i] = float64(imaging.PadGray) / 255
 	}
 	var cells [][]float64
+	var labels []string
 	for b := 0; b < batch; b++ {
 		if b > 0 {
 			for i := 0; i < horizon; i++ {
 				cells = append(cells, blank)
 			}
+			labels = append(labels, "")
 		}
+		labels = append(labels, "context", "truth", "prediction")
 		for i := 0; i < horizon; i++ { // context row, right-aligned
 			if t := context - horizon + i; t >= 0 {
 				cells = append(cells, FrameOf(frames[t], b))
@@ -361,7 +371,20 @@ func PredictionStrip(frames, preds []*tensor.Tensor, context int) image.Image {
 			cells = append(cells, FrameOf(preds[i], b))
 		}
 	}
-	return imaging.GridFloats(cells, s, s, horizon, 2)
+	shown := min(context, horizon)
+	return imaging.Annotate(imaging.GridFloats(cells, s, s, horizon, 2), imaging.Caption{
+		Title: fmt.Sprintf("Each sequence: the last %d context frames, the %d true next frames, the %d predicted", shown, horizon, horizon),
+		Rows:  labels, Scale: magnify(s)})
+}
+
+// magnify is how much pictures of frames of s pixels are magnified: twice
+// below 48 pixels (a 28-pixel digit is too small to see), else not at all
+// (the paper's 64-pixel frames).
+func magnify(s int) int {
+	if s < 48 {
+		return 2
+	}
+	return 1
 }
 
 // PredictionFrames returns the frames of an animation of the sequences: at

@@ -138,8 +138,11 @@ func TestPredictionPictures(t *testing.T) {
 		preds = append(preds, tensor.RandUniform(rng, tensor.Float32, 0, 1, 2, 1, 16, 16))
 	}
 	strip := PredictionStrip(frames, preds, 3)
-	// 2 sequences × 3 rows + 1 separator row, 3 columns, 2 pixels of padding.
-	if b := strip.Bounds(); b.Dx() != 2+3*18 || b.Dy() != 2+7*18 {
+	// 2 sequences × 3 rows + 1 separator row, 3 columns, 2 pixels of
+	// padding, magnified twice; a title above and row labels to the left,
+	// as wide as "prediction" (10 characters of 12 pixels, less the last
+	// one's spacing, and 16 pixels of margin).
+	if b := strip.Bounds(); b.Dx() != 2*(2+3*18)+(10*12-2+16) || b.Dy() <= 2*(2+7*18) {
 		t.Errorf("strip is %v", b)
 	}
 	anim := PredictionFrames(frames, preds, 3)

@@ -54,6 +54,7 @@ func commands() []command {
 		{"reproduce", "rerun what results/ commits for a figure and compare with the committed numbers", runReproduce},
 		{"sweep", "train a grid of settings × seeds in parallel, evaluate, summarise across seeds (resumable)", runSweep},
 		{"version", "print the build: module version, VCS revision and time, dirty flag (also --version)", runVersion},
+		{"report", "write a run's page (curves, pictures, eval, config) as one HTML file; overlay several runs", runReport},
 	}
 }
 

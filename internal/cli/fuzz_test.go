@@ -33,6 +33,7 @@ var parsers = map[string]func(args []string) error{
 	"diagnose":   func(a []string) error { _, err := parseDiagnose(a, io.Discard); return err },
 	"classifier": func(a []string) error { _, _, err := parseClassifierCommand(a, io.Discard); return err },
 	"predict":    func(a []string) error { _, err := parsePredict(a, io.Discard); return err },
+	"report":     func(a []string) error { _, err := parseReport(a, io.Discard); return err },
 	"probe": func(a []string) error {
 		_, _, _, err := parseProbe(a, io.Discard)
 		return err

@@ -33,6 +33,7 @@ var rank = map[string]int{
 	"checkpoint":            16,
 	"imaging":               16,
 	"metrics":               16,
+	"report":                18,
 	"autodiff":              20,
 	"autodiff/gradcheck":    25,
 	"nn":                    30,
