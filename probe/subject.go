@@ -27,6 +27,7 @@ type Subject struct {
 type Info struct {
 	Name       string  `json:"name"`
 	Path       string  `json:"checkpoint"`
+	Experiment string  `json:"experiment,omitempty"` // "mnist" or "fashionmnist": the set the model learned
 	Step       int     `json:"step"`
 	Algorithm  string  `json:"algorithm"`
 	Gamma      float64 `json:"gamma"`
@@ -40,9 +41,31 @@ type Info struct {
 // Info returns the subject's description.
 func (s *Subject) Info() Info {
 	c := s.Trainer.Config
-	return Info{Name: s.Name, Path: s.Path, Step: s.Trainer.Step, Algorithm: c.Model.Critic,
+	return Info{Name: s.Name, Path: s.Path, Experiment: c.Experiment, Step: s.Trainer.Step, Algorithm: c.Model.Critic,
 		Gamma: c.Objective.Gamma, Seed: c.Seed, BatchSize: c.BatchSize, PixelScale: c.PixelScale,
 		TrainLimit: c.TrainLimit, Silenced: c.Objective.SilenceSleepZ}
+}
+
+// FashionExperiment is the experiment name of a model trained on
+// Fashion-MNIST (experiment/fashionmnist), the other arm of the crossed
+// novelty design.
+const FashionExperiment = "fashionmnist"
+
+// Familiar returns the name of the stimulus condition the model was trained
+// on ("mnist", or "fashion" for a Fashion-MNIST run); Novel the other.
+func (i Info) Familiar() string {
+	if i.Experiment == FashionExperiment {
+		return "fashion"
+	}
+	return "mnist"
+}
+
+// Novel returns the name of the condition the model has never seen.
+func (i Info) Novel() string {
+	if i.Experiment == FashionExperiment {
+		return "mnist"
+	}
+	return "fashion"
 }
 
 // mnistTrain is the number of MNIST training digits.
