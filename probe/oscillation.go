@@ -238,9 +238,11 @@ func oscillationEndpoints(study string, models, untrained []modelEffects, layers
 				for _, i := range idx {
 					names = append(names, models[i].Subject.Name)
 					vals = append(vals, effectValue(models[i].Effects, e.Measure, layer))
+					u := nan // not measured: the endpoint cannot hold
 					if untrained != nil {
-						ctl[ControlUntrained] = append(ctl[ControlUntrained], effectValue(untrained[i].Effects, e.Measure, layer))
+						u = effectValue(untrained[i].Effects, e.Measure, layer)
 					}
+					ctl[ControlUntrained] = append(ctl[ControlUntrained], u)
 					if !isDiffMeasure(e.Measure) {
 						for _, tl := range trivialLayers {
 							ctl[tl] = append(ctl[tl], effectValue(models[i].Effects, e.Measure, tl))
@@ -272,10 +274,12 @@ func oscillationEndpoints(study string, models, untrained []modelEffects, layers
 				a, b := models[arms[0][k]], models[arms[1][k]]
 				names = append(names, a.Subject.Name+" x "+b.Subject.Name)
 				vals = append(vals, crossed(e.Measure, effectValue(a.Effects, e.Measure, layer), effectValue(b.Effects, e.Measure, layer)))
+				u := nan
 				if untrained != nil {
 					ua, ub := untrained[arms[0][k]], untrained[arms[1][k]]
-					ctl[ControlUntrained] = append(ctl[ControlUntrained], crossed(e.Measure, effectValue(ua.Effects, e.Measure, layer), effectValue(ub.Effects, e.Measure, layer)))
+					u = crossed(e.Measure, effectValue(ua.Effects, e.Measure, layer), effectValue(ub.Effects, e.Measure, layer))
 				}
+				ctl[ControlUntrained] = append(ctl[ControlUntrained], u)
 				if !isDiffMeasure(e.Measure) {
 					for _, tl := range trivialLayers {
 						ctl[tl] = append(ctl[tl], crossed(e.Measure, effectValue(a.Effects, e.Measure, tl), effectValue(b.Effects, e.Measure, tl)))

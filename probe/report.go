@@ -49,7 +49,7 @@ func WriteIndex(out string, studies []Study, command string) error {
 			fmt.Fprintf(&b, "| [%s](%s/%s) | %s | %s | **%s** |\n", s.Name(), s.Name(), ReportFile, f.Prediction, f.Effect, f.Verdict)
 		}
 	}
-	fmt.Fprintf(&b, "\nVerdicts: *holds* when the interval lies on the predicted side of the null value, *fails* when it lies on the other side, *inconclusive* when it contains the null value.\n")
+	fmt.Fprintf(&b, "\n%s\n", judgingText)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -178,10 +178,11 @@ func (m *md) heterogeneity(infos []Info) {
 
 // effectsTable writes per-model effects.
 func (m *md) effectsTable(effects []Effect, level float64) {
-	m.tableHead("model", "measure", "layer", "estimate", fmt.Sprintf("%g%% CI", 100*level), "predicted", "verdict")
+	m.p("Per model, intervals over stimuli (or batches, or unit draws) of that one model: they do not measure the spread between trainings, so they give no verdict.")
+	m.tableHead("model", "measure", "layer", "estimate", fmt.Sprintf("%g%% CI", 100*level), "predicted", "this model's CI")
 	for _, e := range effects {
 		m.row(e.Model, e.Measure, e.Layer, fmtG(e.Interval.Estimate), fmt.Sprintf("[%s, %s]", fmtG(e.Interval.Lo), fmtG(e.Interval.Hi)),
-			fmt.Sprintf("%s %g", signWord(e.Sign), e.Null), e.Verdict())
+			fmt.Sprintf("%s %g", signWord(e.Sign), e.Null), ciSide(e))
 	}
 	m.end()
 }
@@ -210,11 +211,22 @@ func summariesCSV(ss []Summary) *table {
 }
 
 func effectsCSV(es []Effect) *table {
-	t := newTable("model", "measure", "layer", "estimate", "lo", "hi", "null", "predicted_sign", "verdict")
+	t := newTable("model", "measure", "layer", "estimate", "lo", "hi", "null", "predicted_sign", "ci_side")
 	for _, e := range es {
-		t.add(e.Model, e.Measure, e.Layer, e.Interval.Estimate, e.Interval.Lo, e.Interval.Hi, e.Null, e.Sign, e.Verdict())
+		t.add(e.Model, e.Measure, e.Layer, e.Interval.Estimate, e.Interval.Lo, e.Interval.Hi, e.Null, e.Sign, ciSide(e))
 	}
 	return t
+}
+
+// ciSide says where one model's own interval lies, without a verdict.
+func ciSide(e Effect) string {
+	switch e.Verdict() {
+	case Holds:
+		return "predicted side"
+	case Fails:
+		return "other side"
+	}
+	return "contains null"
 }
 
 func fmtG(v float64) string {

@@ -91,7 +91,10 @@ func checkFindings(t *testing.T, s Study) {
 		t.Fatalf("%s: no findings", s.Name())
 	}
 	for _, f := range fs {
-		if f.Verdict != Holds && f.Verdict != Fails && f.Verdict != Inconclusive && f.Verdict != NeedsModels {
+		if f.Verdict == Holds {
+			t.Errorf("%s: %q holds on one tiny model", s.Name(), f.Prediction)
+		}
+		if f.Verdict != Fails && f.Verdict != Inconclusive && f.Verdict != NeedsModels && !strings.HasPrefix(f.Verdict, "sanity check") {
 			t.Errorf("%s: verdict %q", s.Name(), f.Verdict)
 		}
 	}
@@ -175,7 +178,7 @@ func TestSmokeDevelopmentAndPlasticity(t *testing.T) {
 		loads = append(loads, func() (*Subject, error) { return Load(f.Path, nil) })
 	}
 	o := smokeOptions()
-	dev, err := Development(loads, test, o)
+	dev, err := Development([][]func() (*Subject, error){loads}, test, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,15 +196,18 @@ func TestSmokeDevelopmentAndPlasticity(t *testing.T) {
 	checkFiles(t, filepath.Join(out, "development"), "development.csv", "development-draws.csv", "development.png")
 	checkFindings(t, dev)
 
-	pl, err := Plasticity(loads, test, o)
+	pl, err := Plasticity([][]func() (*Subject, error){loads}, test, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pl.Effects) != 6 { // 3 checkpoints × 2 critics
-		t.Errorf("%d plasticity effects, want 6", len(pl.Effects))
+	if len(pl.Effects) != 12 { // 3 checkpoints × 2 critics × (sanity, endpoint)
+		t.Errorf("%d plasticity effects, want 12", len(pl.Effects))
+	}
+	if len(pl.Endpoints) != 2 || pl.Endpoints[0].Verdict != NeedsModels {
+		t.Errorf("plasticity endpoints %d", len(pl.Endpoints))
 	}
 	st := pl.Points[0].Stats["D_x"]
-	for _, pair := range []string{PairWakeSleep, PairWakeTopDown, PairWakeWake, PairSleepSleep} {
+	for _, pair := range []string{PairWakeSleep, PairPermuted, PairExcess, PairWakeTopDown, PairWakeWake, PairSleepSleep} {
 		if _, ok := st[pair]; !ok {
 			t.Errorf("D_x lacks the %s cosine", pair)
 		}

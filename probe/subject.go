@@ -173,6 +173,9 @@ type Options struct {
 	// Plasticity: batches per checkpoint [8] of GradBatch stimuli [256].
 	GradBatches int
 	GradBatch   int
+	// GradPerms is the number of phase-label permutations per batch of the
+	// plasticity null [4].
+	GradPerms int
 
 	Log io.Writer // progress lines [none]
 }
@@ -210,6 +213,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.GradBatch == 0 {
 		o.GradBatch = 256
+	}
+	if o.GradPerms == 0 {
+		o.GradPerms = 4
 	}
 	if o.Log == nil {
 		o.Log = io.Discard

@@ -206,11 +206,17 @@ func (e *Endpoint) judge(alpha float64) (string, string) {
 	case !e.T.Excludes(e.Null, e.Sign):
 		return Inconclusive, "interval over models contains the null value"
 	}
-	var beaten []string
+	var beaten, missing []string
 	for _, c := range e.Controls {
-		if !(c.Diff.Lo > 0) {
+		switch {
+		case len(finite(c.Values)) == 0:
+			missing = append(missing, c.Name)
+		case !(c.Diff.Lo > 0):
 			beaten = append(beaten, c.Name)
 		}
+	}
+	if len(missing) > 0 {
+		return Inconclusive, "control not measured: " + strings.Join(missing, ", ")
 	}
 	if len(beaten) > 0 {
 		return Inconclusive, "does not beat " + strings.Join(beaten, ", ")
