@@ -12,7 +12,7 @@ import (
 // Critic study measures (Sec. 4.2).
 const (
 	MeasureScoreRise = "mean output, novel - familiar"
-	MeasureAUC       = "AUC novel (Fashion) vs familiar (MNIST)"
+	MeasureAUC       = "AUC novel vs familiar (critic output)"
 	// ReconDetector names the baseline detector: the reconstruction error
 	// A_x = mean (x − x̂)².
 	ReconDetector = "recon error"

@@ -67,7 +67,7 @@ type DevelopmentResult struct {
 	N       int        `json:"n"`
 	Seed    uint64     `json:"seed"`
 	Level   float64    `json:"level"`
-	Points  []DevPoint `json:"points"` // by run, then step; each run's initial model (step 0) first unless left out
+	Points  []DevPoint `json:"points"`  // by run, then step; each run's initial model (step 0) first unless left out
 	Effects []Effect   `json:"effects"` // per run
 	// Endpoints judge each run's drop across runs (seeds), for the
 	// alignments that resolve the distributions (Resolved).
@@ -102,9 +102,15 @@ func Development(runs [][]func() (*Subject, error), test *mnist.Set, o Options) 
 		res.Effects = append(res.Effects, r.Effects...)
 		runEffects = append(runEffects, r.Effects)
 	}
-	// Endpoints: the drop of each resolved alignment, one value per run.
+	res.Endpoints, res.Unresolved = developmentEndpoints(res.Points, runEffects, o)
+	return res, nil
+}
+
+// developmentEndpoints: the drop of each resolved alignment, one value per
+// run; the unresolved alignments are listed instead.
+func developmentEndpoints(points []DevPoint, runEffects [][]Effect, o Options) (eps []*Endpoint, unresolvedLabels []string) {
 	unresolved := map[string]bool{}
-	for _, p := range res.Points {
+	for _, p := range points {
 		for _, a := range p.Alignments {
 			if p.Subject.Step > 0 && !a.Resolved() {
 				unresolved[a.Options.Label()] = true
@@ -114,7 +120,7 @@ func Development(runs [][]func() (*Subject, error), test *mnist.Set, o Options) 
 	for _, ao := range o.Alignments {
 		label := ao.Label()
 		if unresolved[label] {
-			res.Unresolved = append(res.Unresolved, label)
+			unresolvedLabels = append(unresolvedLabels, label)
 			continue
 		}
 		var names []string
@@ -126,10 +132,10 @@ func Development(runs [][]func() (*Subject, error), test *mnist.Set, o Options) 
 				}
 			}
 		}
-		res.Endpoints = append(res.Endpoints, NewEndpoint("development", MeasureKLDrop, label, 0, 1, names, vals, nil))
+		eps = append(eps, NewEndpoint("development", MeasureKLDrop, label, 0, 1, names, vals, nil))
 	}
-	Judge(res.Endpoints, o.Level)
-	return res, nil
+	Judge(eps, o.Level)
+	return eps, unresolvedLabels
 }
 
 // developmentRun measures one run's checkpoints.

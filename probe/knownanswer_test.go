@@ -1,8 +1,14 @@
 package probe
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	ad "github.com/wakesleep/wakesleep/autodiff"
+	"github.com/wakesleep/wakesleep/eval"
+	"github.com/wakesleep/wakesleep/nn"
+	"github.com/wakesleep/wakesleep/tensor"
 )
 
 // synthResponses returns responses of a synthetic model trained on the
@@ -153,5 +159,181 @@ func TestKnownAnswersOscillationCritic(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// linearCritic is D(x) = w·x + b on 2-d activity.
+func linearCritic(seed uint64) Critic {
+	l := nn.NewLinear(2, 1, tensor.Float64, rand.New(rand.NewPCG(seed, 1)))
+	return Critic{Name: "lin", Params: l.Parameters(), Score: func(x, z *ad.Var) *ad.Var { return l.Forward(x) }}
+}
+
+// gaussBatches returns batches of 2-d activity: wake about (2, 0), sleep
+// about (0, 2) with planted, both about (1, 1) without.
+func gaussBatches(seed uint64, planted bool) []phaseBatch {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	mk := func(n int, mx, my float64) *tensor.Tensor {
+		t := tensor.New(tensor.Float64, n, 2)
+		for i := 0; i < n; i++ {
+			t.SetAt(2*i, mx+0.5*rng.NormFloat64())
+			t.SetAt(2*i+1, my+0.5*rng.NormFloat64())
+		}
+		return t
+	}
+	var out []phaseBatch
+	for b := 0; b < 4; b++ {
+		z := tensor.New(tensor.Float64, 32, 1)
+		if planted {
+			out = append(out, phaseBatch{wakeX: mk(32, 2, 0), wakeZ: z, sleepX: mk(32, 0, 2), sleepZ: z})
+		} else {
+			out = append(out, phaseBatch{wakeX: mk(32, 1, 1), wakeZ: z, sleepX: mk(32, 1, 1), sleepZ: z})
+		}
+	}
+	return out
+}
+
+// The plasticity endpoint's known answers: when wake and sleep activity
+// differ, their updates are less mirrored than those of label-free
+// pseudo-phases, over seeds and against critics whose phases do not
+// differ; when they do not differ, the cosine is still negative (the
+// sanity check, true by construction) but the endpoint does not hold.
+func TestKnownAnswersPlasticity(t *testing.T) {
+	t.Parallel()
+	o := Options{GradPerms: 8}.withDefaults()
+	excess := func(seed uint64, planted bool) (float64, float64) {
+		_, st := criticPlasticity(linearCritic(seed), gaussBatches(seed, planted), o, rand.New(rand.NewPCG(seed, 3)))
+		return st[PairExcess].Estimate, st[PairWakeSleep].Estimate
+	}
+	var models []string
+	var planted, none, none2 []float64
+	for s := uint64(1); s <= 4; s++ {
+		models = append(models, fmt.Sprint(s))
+		p, _ := excess(s, true)
+		n, cos := excess(s+10, false)
+		n2, _ := excess(s+20, false)
+		planted, none, none2 = append(planted, p), append(none, n), append(none2, n2)
+		if !(cos < 0) {
+			t.Errorf("sanity: cos(g_wake, g_sleep) %g without any phase difference, want < 0 by construction", cos)
+		}
+	}
+	eps := []*Endpoint{
+		NewEndpoint("plasticity", MeasurePhaseSpecific, "planted", 0, 1, models, planted, map[string][]float64{ControlUntrained: none}),
+		NewEndpoint("plasticity", MeasurePhaseSpecific, "none", 0, 1, models, none2, map[string][]float64{ControlUntrained: none}),
+	}
+	Judge(eps, 0.95)
+	if eps[0].Verdict != Holds || eps[1].Verdict == Holds {
+		t.Errorf("planted %s (%v), none %s (%v)", eps[0].Verdict, planted, eps[1].Verdict, none2)
+	}
+}
+
+// latents returns n rows of z ∈ R^8 ~ N(0, 1), the units in small scaled
+// by 0.3.
+func latents(seed uint64, n int, small []int) *tensor.Tensor {
+	rng := rand.New(rand.NewPCG(seed, 4))
+	z := tensor.New(tensor.Float64, n, 8)
+	scale := make([]float64, 8)
+	for u := range scale {
+		scale[u] = 1
+	}
+	for _, u := range small {
+		scale[u] = 0.3
+	}
+	for i := 0; i < n; i++ {
+		for u := 0; u < 8; u++ {
+			z.SetAt(i*8+u, scale[u]*rng.NormFloat64())
+		}
+	}
+	return z
+}
+
+// The silencing study's known answers: silenced units whose wake activity
+// shrank hold over 3 seed pairs, beyond random unit sets; when another set
+// of units shrank instead (the perturbation did nothing specific), or
+// nothing did, no endpoint holds; one pair gives no verdict.
+func TestKnownAnswersSilencing(t *testing.T) {
+	t.Parallel()
+	o := Options{Bootstrap: 50}.withDefaults()
+	sil := []int{0, 3}
+	run := func(shrunk []int) []SilencePoint {
+		var pts []SilencePoint
+		for s := uint64(1); s <= 3; s++ {
+			p := Info{Name: fmt.Sprintf("silenced-s%d", s), Step: 100}
+			c := Info{Name: fmt.Sprintf("control-s%d", s), Step: 100}
+			pts = append(pts, compareLatents(p, c, latents(10*s, 400, shrunk), latents(10*s+1, 400, nil), sil, o))
+		}
+		return pts
+	}
+	holds := func(pts []SilencePoint) []string {
+		var v []string
+		for _, e := range silencingEndpoints(pts, 0.95) {
+			v = append(v, e.Verdict)
+		}
+		return v
+	}
+	planted := run(sil)
+	if v := holds(planted); v[0] != Holds || v[1] != Holds {
+		t.Errorf("planted: %v", v)
+	}
+	if z := planted[0].Null[StatMeanAbs].Z; !(z < -2) {
+		t.Errorf("planted: z %g against random unit sets", z)
+	}
+	for name, pts := range map[string][]SilencePoint{"other units": run([]int{1, 5}), "none": run(nil)} {
+		for _, v := range holds(pts) {
+			if v == Holds {
+				t.Errorf("%s: an endpoint holds", name)
+			}
+		}
+	}
+	for _, v := range holds(planted[:1]) {
+		if v != NeedsModels {
+			t.Errorf("one pair: %s", v)
+		}
+	}
+}
+
+// devRun returns a run's checkpoints at steps 100, 200, 300 whose excess
+// KL over the control falls by drop per checkpoint, with the given missing
+// mass.
+func devRun(name string, drop, missing float64, seed uint64) []DevPoint {
+	rng := rand.New(rand.NewPCG(seed, 5))
+	ao := eval.ResolvedAlignmentOptions()
+	var pts []DevPoint
+	for k := 0; k < 3; k++ {
+		a := &eval.AlignmentResult{Options: ao, WakeMissing: eval.Stat{Mean: missing}, SleepMissing: eval.Stat{Mean: missing}}
+		for d := 0; d < 5; d++ {
+			a.Draws = append(a.Draws, eval.Draw{WakeSleep: 1 - drop*float64(k) + 0.02*rng.NormFloat64(), Control: 0.1})
+		}
+		pts = append(pts, DevPoint{Subject: Info{Name: name, Step: 100 * (k + 1)}, Alignments: []*eval.AlignmentResult{a}})
+	}
+	return pts
+}
+
+// The development study's known answers: a drop planted in three runs
+// holds; no drop, an unresolved alignment (missing mass ≈ 1) or one run do
+// not.
+func TestKnownAnswersDevelopment(t *testing.T) {
+	t.Parallel()
+	o := Options{Bootstrap: 50, Alignments: []eval.AlignmentOptions{eval.ResolvedAlignmentOptions()}}.withDefaults()
+	judge := func(drop, missing float64, runs int) ([]*Endpoint, []string) {
+		var pts []DevPoint
+		var effects [][]Effect
+		for r := 0; r < runs; r++ {
+			p := devRun(fmt.Sprintf("run%d", r), drop, missing, uint64(r+1))
+			pts = append(pts, p...)
+			effects = append(effects, developmentEffects(p, o))
+		}
+		return developmentEndpoints(pts, effects, o)
+	}
+	if eps, _ := judge(0.2, 0.1, 3); len(eps) != 1 || eps[0].Verdict != Holds {
+		t.Errorf("planted drop: %+v", eps)
+	}
+	if eps, _ := judge(0, 0.1, 3); eps[0].Verdict == Holds {
+		t.Error("no drop holds")
+	}
+	if eps, un := judge(0.2, 0.95, 3); len(eps) != 0 || len(un) != 1 {
+		t.Errorf("unresolved alignment judged: %d endpoints, unresolved %v", len(eps), un)
+	}
+	if eps, _ := judge(0.2, 0.1, 1); eps[0].Verdict != NeedsModels {
+		t.Errorf("one run: %s", eps[0].Verdict)
 	}
 }

@@ -204,6 +204,19 @@ func measurePlasticity(s *Subject, test *mnist.Set, o Options) PlasticityPoint {
 	p := PlasticityPoint{Subject: s.Info(), Stats: map[string]map[string]Interval{}}
 	prng := rand.New(rand.NewPCG(o.Seed, gradientStream+1))
 	for _, c := range critics {
+		bs, st := criticPlasticity(c, batches, o, prng)
+		p.Batches = append(p.Batches, bs...)
+		p.Stats[c.Name] = st
+	}
+	return p
+}
+
+// criticPlasticity measures one critic's phase updates on the batches:
+// per batch the cosines of each pair and the permutation null, and their
+// means with t-intervals over batches.
+func criticPlasticity(c Critic, batches []phaseBatch, o Options, prng *rand.Rand) ([]PlasticityBatch, map[string]Interval) {
+	var out []PlasticityBatch
+	{
 		var prevW, prevS []float64
 		perPair := map[string][]float64{}
 		for b, pb := range batches {
@@ -219,7 +232,7 @@ func measurePlasticity(s *Subject, test *mnist.Set, o Options) PlasticityPoint {
 			}
 			mb.Cos[PairPermuted] = Mean(null)
 			mb.Cos[PairExcess] = mb.Cos[PairWakeSleep] - mb.Cos[PairPermuted]
-			if c.TopDown {
+			if c.TopDown && pb.topX != nil {
 				mb.Cos[PairWakeTopDown] = Cosine(gw, PhaseGradient(c, pb.topX, pb.wakeZ, -1))
 			}
 			if prevW != nil {
@@ -236,14 +249,14 @@ func measurePlasticity(s *Subject, test *mnist.Set, o Options) PlasticityPoint {
 				perPair[k] = append(perPair[k], v)
 			}
 			prevW, prevS = gw, gs
-			p.Batches = append(p.Batches, mb)
+			out = append(out, mb)
 		}
-		p.Stats[c.Name] = map[string]Interval{}
+		st := map[string]Interval{}
 		for k, v := range perPair {
-			p.Stats[c.Name][k] = TInterval(v, o.Level)
+			st[k] = TInterval(v, o.Level)
 		}
+		return out, st
 	}
-	return p
 }
 
 // splitPhases pools a batch's wake and sleep activity and splits it at

@@ -14,10 +14,10 @@ import (
 
 // Kinds of stimulus condition.
 const (
-	KindFamiliar = "familiar" // MNIST test digits
-	KindNovel    = "novel"    // Fashion-MNIST test images
-	KindNoise    = "noise"    // MNIST digits with pixel noise σ = Level
-	KindRotation = "rotation" // MNIST digits rotated by Level degrees
+	KindFamiliar = "familiar"  // MNIST test digits
+	KindNovel    = "novel"     // Fashion-MNIST test images
+	KindNoise    = "noise"     // MNIST digits with pixel noise σ = Level
+	KindRotation = "rotation"  // MNIST digits rotated by Level degrees
 	KindSleep    = "own sleep" // the model's own sleep samples x ~ p(x|z), z ~ N(0, I): zero surprise
 )
 

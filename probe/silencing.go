@@ -214,7 +214,15 @@ func unitSetNull(pm, cm []float64, k int, d float64, rng *rand.Rand) UnitSetNull
 func comparePair(p, c *Subject, sil []int, test *mnist.Set, n int, o Options) SilencePoint {
 	zp := wakeLatents(p, test, n, o.Batch, o.Seed)
 	zc := wakeLatents(c, test, n, o.Batch, o.Seed)
-	pt := SilencePoint{Perturbed: p.Info(), Control: c.Info(), PerturbedUnits: Moments(zp, nil), ControlUnits: Moments(zc, nil),
+	return compareLatents(p.Info(), c.Info(), zp, zc, sil, o)
+}
+
+// compareLatents compares the wake latents zp of a perturbed model with
+// those zc of its control [N, Z], row i of both driven by the same
+// stimulus.
+func compareLatents(p, c Info, zp, zc *tensor.Tensor, sil []int, o Options) SilencePoint {
+	n := zp.Dim(0)
+	pt := SilencePoint{Perturbed: p, Control: c, PerturbedUnits: Moments(zp, nil), ControlUnits: Moments(zc, nil),
 		PerturbedRatio: map[string]Interval{}, ControlRatio: map[string]Interval{}, Null: map[string]UnitSetNull{}}
 	rng := rand.New(rand.NewPCG(o.Seed, bootstrapStream+3))
 	nrng := rand.New(rand.NewPCG(o.Seed, silenceStream+1))
@@ -240,7 +248,7 @@ func comparePair(p, c *Subject, sil []int, test *mnist.Set, n int, o Options) Si
 		ci := func(est float64, v []float64) Interval { return Interval{est, Percentile(v, q), Percentile(v, 1-q)} }
 		pt.PerturbedRatio[stat] = ci(a0, rp)
 		pt.ControlRatio[stat] = ci(b0, rc)
-		pt.Effects = append(pt.Effects, Effect{Model: fmt.Sprintf("%s vs %s @%d", p.Name, c.Name, p.Trainer.Step),
+		pt.Effects = append(pt.Effects, Effect{Model: fmt.Sprintf("%s vs %s @%d", p.Name, c.Name, p.Step),
 			Measure: "silenced/other ratio of " + stat + ", perturbed - control", Layer: "z (wake)", Null: 0, Sign: -1, Interval: ci(a0-b0, d)})
 		pt.Null[stat] = unitSetNull(unitStat(pt.PerturbedUnits, stat), unitStat(pt.ControlUnits, stat), len(sil), a0-b0, nrng)
 	}
