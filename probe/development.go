@@ -18,7 +18,24 @@ import (
 const (
 	MeasureKLDrop = "excess KL(wake||sleep) - control, first - last checkpoint (bits)"
 	MeasureKLRho  = "Spearman rho(step, KL(wake||sleep) - control)"
+	// MeasureSpecificity is the specificity control at the last checkpoint:
+	// sleep activity matches wake activity on the trained stimuli better
+	// than on another set.
+	MeasureSpecificity = "specificity: KL(other||sleep) - KL(wake||sleep), last checkpoint (bits)"
 )
+
+// specificity returns KL(other‖sleep) − KL(wake‖sleep) of an alignment.
+func specificity(a *eval.AlignmentResult) float64 { return a.Other.Mean - a.WakeSleep.Mean }
+
+// alignmentIndex returns the index of the alignment with the label, or −1.
+func alignmentIndex(p DevPoint, label string) int {
+	for k, a := range p.Alignments {
+		if a.Options.Label() == label {
+			return k
+		}
+	}
+	return -1
+}
 
 // alignBatch is eval.Evaluate's default batch: the phases below draw the
 // model's noise in the same order, so the alignments equal those of
@@ -53,6 +70,22 @@ func WakeSleep(m eval.Model, dt tensor.DType, pixelScale string, test *mnist.Set
 	}
 	return eval.Phase{X: x, Z: tensor.Concat(0, wakeZ...)},
 		eval.Phase{X: tensor.Concat(0, sleepX...), Z: tensor.Concat(0, sleepZ...)}
+}
+
+// otherWake returns the wake phase of the model on the first n images of
+// another stimulus set (the specificity control of the alignment).
+func otherWake(m eval.Model, dt tensor.DType, pixelScale string, set *mnist.Set, n int, seed uint64) eval.Phase {
+	rng := rand.New(rand.NewPCG(seed, alignStream+1))
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	x := set.Batch(idx, dt, pixelScale)
+	var zs []*tensor.Tensor
+	for b := 0; b < n; b += alignBatch {
+		zs = append(zs, m.Infer(ad.Const(tensor.Slice(x, 0, b, min(b+alignBatch, n))), rng).Value)
+	}
+	return eval.Phase{X: x, Z: tensor.Concat(0, zs...)}
 }
 
 // DevPoint is the alignment of one checkpoint.
@@ -133,6 +166,28 @@ func developmentEndpoints(points []DevPoint, runEffects [][]Effect, o Options) (
 			}
 		}
 		eps = append(eps, NewEndpoint("development", MeasureKLDrop, label, 0, 1, names, vals, nil))
+		// Specificity at each run's last checkpoint, against its step 0.
+		names, vals = nil, nil
+		var ctl []float64
+		for _, run := range groupRuns(points) {
+			last, first := run[len(run)-1], run[0]
+			k := alignmentIndex(last, label)
+			if k < 0 || !last.Alignments[k].HasOther || last.Subject.Step == 0 {
+				continue
+			}
+			names = append(names, last.Subject.Name)
+			vals = append(vals, specificity(last.Alignments[k]))
+			u := nan
+			if first.Subject.Step == 0 {
+				u = specificity(first.Alignments[k])
+			}
+			ctl = append(ctl, u)
+		}
+		if len(names) > 0 {
+			e := NewEndpoint("development", MeasureSpecificity, label, 0, 1, names, vals, map[string][]float64{ControlUntrained: ctl})
+			e.Primary = false
+			eps = append(eps, e)
+		}
 	}
 	Judge(eps, o.Level)
 	return eps, unresolvedLabels
@@ -153,9 +208,13 @@ func developmentRun(load []func() (*Subject, error), test *mnist.Set, o Options)
 		start := time.Now()
 		tr := s.Trainer
 		wake, sleep := WakeSleep(tr.Model, tr.Model.DType(), tr.Config.PixelScale, test, n, o.Seed)
+		var other []eval.Phase
+		if o.Other != nil && o.Other.N >= n {
+			other = append(other, otherWake(tr.Model, tr.Model.DType(), tr.Config.PixelScale, o.Other, n, o.Seed))
+		}
 		p := DevPoint{Subject: s.Info()}
 		for _, ao := range o.Alignments {
-			a, err := eval.Alignment(wake, sleep, ao)
+			a, err := eval.Alignment(wake, sleep, ao, other...)
 			if err != nil {
 				return nil, err
 			}
@@ -237,10 +296,12 @@ func (r *DevelopmentResult) Findings() []Finding {
 }
 
 // runs returns the points grouped by run (consecutive points of one name).
-func (r *DevelopmentResult) runs() [][]DevPoint {
+func (r *DevelopmentResult) runs() [][]DevPoint { return groupRuns(r.Points) }
+
+func groupRuns(points []DevPoint) [][]DevPoint {
 	var out [][]DevPoint
-	for i, p := range r.Points {
-		if i == 0 || p.Subject.Name != r.Points[i-1].Subject.Name {
+	for i, p := range points {
+		if i == 0 || p.Subject.Name != points[i-1].Subject.Name {
 			out = append(out, nil)
 		}
 		out[len(out)-1] = append(out[len(out)-1], p)
@@ -254,14 +315,18 @@ func (r *DevelopmentResult) Write(dir string) error {
 		return err
 	}
 	pts := newTable("model", "step", "epochs", "alignment", "kl_wake_sleep", "kl_wake_sleep_sd", "kl_sleep_wake", "kl_sleep_wake_sd",
-		"control", "control_sd", "sleep_control", "wake_missing_mass", "sleep_missing_mass")
-	draws := newTable("model", "step", "alignment", "draw", "kl_wake_sleep", "kl_sleep_wake", "control", "sleep_control")
+		"control", "control_sd", "sleep_control", "wake_missing_mass", "sleep_missing_mass", "resolved",
+		"pair_shuffle", "independent_units", "xz_information_bits", "kl_other_sleep", "perm_z", "perm_p")
+	draws := newTable("model", "step", "alignment", "draw", "kl_wake_sleep", "kl_sleep_wake", "control", "sleep_control",
+		"pair_shuffle", "independent_units", "xz_information_bits", "kl_other_sleep", "perm_z", "perm_p")
 	for _, p := range r.Points {
 		for _, a := range p.Alignments {
 			pts.add(p.Subject.Name, p.Subject.Step, p.Subject.Epochs(), a.Options.Label(), a.WakeSleep.Mean, a.WakeSleep.Std, a.SleepWake.Mean, a.SleepWake.Std,
-				a.Control.Mean, a.Control.Std, a.SleepControl.Mean, a.WakeMissing.Mean, a.SleepMissing.Mean)
+				a.Control.Mean, a.Control.Std, a.SleepControl.Mean, a.WakeMissing.Mean, a.SleepMissing.Mean, a.Resolved(),
+				a.PairShuffle.Mean, a.IndepShuffle.Mean, a.Information.Mean, map[bool]float64{true: a.Other.Mean, false: nan}[a.HasOther], a.PermZ.Mean, a.PermP.Mean)
 			for i, d := range a.Draws {
-				draws.add(p.Subject.Name, p.Subject.Step, a.Options.Label(), i, d.WakeSleep, d.SleepWake, d.Control, d.SleepControl)
+				draws.add(p.Subject.Name, p.Subject.Step, a.Options.Label(), i, d.WakeSleep, d.SleepWake, d.Control, d.SleepControl,
+					d.PairShuffle, d.IndepShuffle, d.Information, d.Other, d.PermZ, d.PermP)
 			}
 		}
 	}
@@ -323,12 +388,16 @@ func (r *DevelopmentResult) Write(dir string) error {
 		m.p("Not judged (unresolved): %v.", r.Unresolved)
 	}
 	m.p("## Checkpoints")
-	m.tableHead("run", "step", "epochs", "alignment", "KL(wake‖sleep)", "KL(sleep‖wake)", "control", "missing mass wake / sleep")
+	m.p("Controls per checkpoint (see `wakesleep eval`): the x–z pairing shuffle and the independent-units shuffle of a wake half (positive controls: far above the wake/wake control when the estimator sees joint structure), the information of the drawn latents about the drawn pixels (bits, bias removed), KL(other‖sleep) for wake activity on Fashion-MNIST (specificity; when the Fashion-MNIST set is at hand), and the per-draw phase-label permutation null as a z-score. The ± is the spread over unit draws, not sampling error.")
+	m.tableHead("run", "step", "epochs", "alignment", "KL(wake‖sleep)", "KL(sleep‖wake)", "control", "missing mass wake / sleep",
+		"pairing shuffle", "independent units", "information (bits)", "KL(other‖sleep)", "permutation z")
 	for _, p := range r.Points {
 		for _, a := range p.Alignments {
 			m.row(p.Subject.Name, fmt.Sprint(p.Subject.Step), fmt.Sprintf("%.2f", p.Subject.Epochs()), a.Options.Label(),
 				fmt.Sprintf("%.3f ± %.3f", a.WakeSleep.Mean, a.WakeSleep.Std), fmt.Sprintf("%.3f ± %.3f", a.SleepWake.Mean, a.SleepWake.Std),
-				fmt.Sprintf("%.3f ± %.3f", a.Control.Mean, a.Control.Std), fmt.Sprintf("%.2f / %.2f", a.WakeMissing.Mean, a.SleepMissing.Mean))
+				fmt.Sprintf("%.3f ± %.3f", a.Control.Mean, a.Control.Std), fmt.Sprintf("%.2f / %.2f", a.WakeMissing.Mean, a.SleepMissing.Mean),
+				fmt.Sprintf("%.3f", a.PairShuffle.Mean), fmt.Sprintf("%.3f", a.IndepShuffle.Mean), fmt.Sprintf("%.3f", a.Information.Mean),
+				map[bool]string{true: fmt.Sprintf("%.3f", a.Other.Mean), false: "—"}[a.HasOther], fmt.Sprintf("%.2f ± %.2f", a.PermZ.Mean, a.PermZ.Std))
 		}
 	}
 	m.end()

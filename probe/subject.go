@@ -166,6 +166,9 @@ type Options struct {
 	// headline.
 	AlignN     int
 	Alignments []eval.AlignmentOptions
+	// Other is another stimulus set (Fashion-MNIST) for the alignment's
+	// specificity control: wake activity on it against sleep [none].
+	Other *mnist.Set
 	// NoInit leaves out the untrained model (step 0, rebuilt from the
 	// config's seed) from the development and plasticity studies.
 	NoInit bool

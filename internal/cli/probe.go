@@ -202,7 +202,13 @@ func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Write
 				return err
 			}
 			if name == "development" {
-				s, err = probe.Development(runs, test, o.opts)
+				opts := o.opts
+				if other, err := mnist.LoadDir(o.fashionDir, "test"); err == nil {
+					opts.Other = other
+				} else {
+					fmt.Fprintf(stderr, "probe: development without the specificity control (Fashion-MNIST: %v)\n", err)
+				}
+				s, err = probe.Development(runs, test, opts)
 			} else {
 				s, err = probe.Plasticity(runs, test, o.opts)
 			}
