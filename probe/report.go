@@ -187,29 +187,6 @@ func (m *md) effectsTable(effects []Effect, level float64) {
 	m.end()
 }
 
-// summariesTable writes the across-model summaries.
-func (m *md) summariesTable(ss []Summary, level float64) {
-	m.tableHead("measure", "layer", "models", "mean", fmt.Sprintf("%g%% interval", 100*level), "range", "models supporting / against", "predicted", "verdict")
-	for _, s := range ss {
-		kind := "t over models"
-		if s.Models == 1 {
-			kind = "bootstrap"
-		}
-		m.row(s.Measure, s.Layer, strconv.Itoa(s.Models), fmtG(s.T.Estimate), fmt.Sprintf("[%s, %s] (%s)", fmtG(s.T.Lo), fmtG(s.T.Hi), kind),
-			fmt.Sprintf("[%s, %s]", fmtG(s.Min), fmtG(s.Max)), fmt.Sprintf("%d / %d", s.Support, s.Against),
-			fmt.Sprintf("%s %g", signWord(s.Sign), s.Null), "**"+s.Verdict()+"**")
-	}
-	m.end()
-}
-
-func summariesCSV(ss []Summary) *table {
-	t := newTable("measure", "layer", "models", "mean", "lo", "hi", "min", "max", "support", "against", "null", "predicted_sign", "verdict")
-	for _, s := range ss {
-		t.add(s.Measure, s.Layer, s.Models, s.T.Estimate, s.T.Lo, s.T.Hi, s.Min, s.Max, s.Support, s.Against, s.Null, s.Sign, s.Verdict())
-	}
-	return t
-}
-
 func effectsCSV(es []Effect) *table {
 	t := newTable("model", "measure", "layer", "estimate", "lo", "hi", "null", "predicted_sign", "ci_side")
 	for _, e := range es {
