@@ -162,8 +162,8 @@ type Options struct {
 	Angles    []float64 // graded surprise: rotations in degrees [0, 15, 30, 45, 60, 90]
 
 	// Development: wake and sleep samples per checkpoint [10000] and the
-	// alignments to measure [eval.DefaultAlignments()]; the first is the
-	// headline.
+	// alignments to measure [4x+2z, then the paper's 8x+8z]; the first is
+	// the headline.
 	AlignN     int
 	Alignments []eval.AlignmentOptions
 	// Other is another stimulus set (Fashion-MNIST) for the alignment's
@@ -208,8 +208,8 @@ func (o Options) withDefaults() Options {
 	if o.AlignN == 0 {
 		o.AlignN = 10000
 	}
-	if o.Alignments == nil {
-		o.Alignments = eval.DefaultAlignments()
+	if o.Alignments == nil { // the resolved alignment first: the headline
+		o.Alignments = []eval.AlignmentOptions{eval.ResolvedAlignmentOptions(), eval.DefaultAlignmentOptions()}
 	}
 	if o.GradBatches == 0 {
 		o.GradBatches = 8
