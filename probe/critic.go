@@ -178,7 +178,7 @@ func (r *CriticResult) Write(dir string) error {
 		"- **Detector**: a score that should be higher for novel stimuli. Its ROC AUC is the Mann-Whitney probability P(score(novel) > score(familiar)) + ½P(tie); 0.5 is chance, below 0.5 means the score *falls* for novel stimuli.\n" +
 		"- **Sign**: fixed in advance by the prediction (D rises); it is never chosen on the test data, which would inflate the AUC.\n" +
 		"- **Baseline detector**: the reconstruction error A_x = mean over pixels of (x − x̂)², x̂ ~ p(x|z), z ~ q(z|x), the x-layer oscillation amplitude of the oscillation study.")
-	m.p("Familiar: the first %d MNIST test digits; novel: the first %d Fashion-MNIST test images; graded: MNIST with pixel noise or rotation (as in the oscillation study), each against the clean digits. Intervals: %g%% percentile bootstrap (%d resamples; familiar and novel resampled separately; for AUC(critic) − AUC(recon error) each resampled stimulus keeps both detectors' scores).", r.N, r.N, 100*r.Level, r.Bootstrap)
+	m.p("Familiar: the first %d MNIST test digits; novel: the first %d Fashion-MNIST test images; graded: MNIST with pixel noise or rotation (as in the oscillation study), each against the clean digits. Per-model intervals: %g%% percentile bootstrap (%d resamples; familiar and novel resampled separately); they describe one model and give no verdict.", r.N, r.N, 100*r.Level, r.Bootstrap)
 	m.p("## Models")
 	var infos []Info
 	for _, mc := range r.Models {
