@@ -44,8 +44,10 @@ novelty design: familiar Fashion-MNIST, novel MNIST.
 
   oscillation  (Sec. 4.1) the difference between a layer's bottom-up activity
                and its top-down prediction on MNIST (familiar), Fashion-MNIST
-               (novel) and MNIST with graded noise and rotation. Models:
-               --checkpoint and --seeds-from (effects summarised over them).
+               (novel) and MNIST with graded noise and rotation, and the
+               model's own sleep samples (zero surprise). Models: every one
+               of --checkpoints, --novel-checkpoints, --checkpoint and
+               --seeds-from, each also untrained (step 0) unless --no-init.
   critic       (Sec. 4.2) the critics' outputs on familiar vs novel stimuli,
                their ROC AUC as novelty detectors beside the reconstruction
                error. Models as for oscillation.
@@ -70,7 +72,7 @@ The results/probes/ table (5 seeds of each algorithm and of Fashion-MNIST):
   $ wakesleep probe --study all --out results/probes/local \
       --checkpoints runs/seeds/local-s1,runs/seeds/local-s2,runs/seeds/local-s3,runs/seeds/local-s4,runs/seeds/local-s5 \
       --novel-checkpoints runs/seeds/fashion-local-s1,...,runs/seeds/fashion-local-s5 \
-      --perturbed runs/seeds/silenced-s1,... --control runs/seeds/local-s1,... --max-checkpoints 6
+      --perturbed runs/seeds/silenced-local-s1,... --control runs/seeds/local-s1,... --max-checkpoints 6
 
 Examples:
   $ wakesleep probe --study oscillation --checkpoints runs/local-s1,runs/local-s2,runs/local-s3
