@@ -46,6 +46,7 @@ type CriticResult struct {
 	Seed      uint64         `json:"seed"`
 	Models    []*ModelCritic `json:"models"`
 	Untrained []*ModelCritic `json:"untrained,omitempty"`
+	Early     []*ModelCritic `json:"early,omitempty"`
 	Endpoints []*Endpoint    `json:"endpoints"`
 	responses []*Responses
 }
@@ -152,7 +153,12 @@ func CriticStudy(rs []*Responses, o Options) *CriticResult {
 	}
 	// Endpoints: the critics (the predictions); the reconstruction error
 	// is the oscillation study's x layer.
-	res.Endpoints = oscillationEndpoints(res.Name(), criticEffects(res.Models), criticEffects(res.Untrained), rs[0].Critics, o.Level)
+	if withEarly(rs) {
+		for _, r := range rs {
+			res.Early = append(res.Early, modelCritic(r.Early, o, true))
+		}
+	}
+	res.Endpoints = oscillationEndpoints(res.Name(), criticEffects(res.Models), criticEffects(res.Untrained), criticEffects(res.Early), rs[0].Critics, o.Level)
 	return res
 }
 
@@ -188,7 +194,7 @@ func (r *CriticResult) Write(dir string) error {
 	m.heterogeneity(infos)
 	m.p("## Results across models")
 	m.p(judgingText)
-	m.p("Controls: each critic's effect in the same model untrained (step 0), and, for AUCs, the trivial detectors pixel energy, ‖x‖ and the mean-image reconstruction error on the same stimuli (pixel energy alone separates Fashion-MNIST from MNIST). Models trained on Fashion-MNIST form the second arm of the crossed design (familiar Fashion-MNIST, novel MNIST); the crossed endpoints average the two arms, which cancels any property of the stimulus sets alone.")
+	m.p("Controls: each critic's effect in the same model untrained (step 0) and after %d training steps, and, for AUCs, the trivial detectors pixel energy, ‖x‖ and the mean-image reconstruction error on the same stimuli (pixel energy alone separates Fashion-MNIST from MNIST). Models trained on Fashion-MNIST form the second arm of the crossed design (familiar Fashion-MNIST, novel MNIST); the crossed endpoints average the two arms, which cancels any property of the stimulus sets alone.", EarlySteps)
 	m.endpointsTable(r.Endpoints)
 	m.p("![ROC](critic-roc.png)\n\n![output histograms](critic-hist.png)\n\n![graded AUC](critic-grades.png)")
 	m.p("## Per model")

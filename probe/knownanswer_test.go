@@ -57,6 +57,7 @@ func synthSeeds(k int, experiment string, planted bool) []*Responses {
 	for s := 0; s < k; s++ {
 		r := synthResponses("m", experiment, uint64(10*s+1)+map[bool]uint64{true: 0, false: 5}[planted], planted)
 		r.Untrained = synthResponses("m (untrained)", experiment, uint64(10*s+3), false)
+		r.Early = synthResponses("m (3 steps)", experiment, uint64(10*s+4), false)
 		rs = append(rs, r)
 	}
 	return rs
@@ -128,6 +129,22 @@ func TestKnownAnswersOscillationCritic(t *testing.T) {
 	}
 	if n := countHolds(Oscillation(built, o).Endpoints); n != 0 {
 		t.Errorf("effect present at step 0: %d endpoints hold", n)
+	}
+	// So is one that a few training steps already give.
+	early := synthSeeds(4, "mnist", true)
+	for i, r := range early {
+		r.Early = synthResponses("m (3 steps)", "mnist", uint64(200+i), true)
+	}
+	if n := countHolds(Oscillation(early, o).Endpoints); n != 0 {
+		t.Errorf("effect present after 3 steps: %d endpoints hold", n)
+	}
+	// A control that was not measured keeps every endpoint from holding.
+	unmeasured := synthSeeds(4, "mnist", true)
+	for _, r := range unmeasured {
+		r.Early = nil
+	}
+	if n := countHolds(Oscillation(unmeasured, o).Endpoints); n != 0 {
+		t.Errorf("few-step control not measured: %d endpoints hold", n)
 	}
 	// One model, even with the planted effect: no verdict.
 	for _, e := range Oscillation(planted[:1], o).Endpoints {

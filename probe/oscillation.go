@@ -43,8 +43,10 @@ type OscillationResult struct {
 	Bootstrap int                 `json:"bootstrap"`
 	Seed      uint64              `json:"seed"`
 	Models    []*ModelOscillation `json:"models"`
-	// Untrained are the same models at step 0 (the controls), if measured.
+	// Untrained are the same models at step 0 (the controls), if measured;
+	// Early the same after EarlySteps steps.
 	Untrained []*ModelOscillation `json:"untrained,omitempty"`
+	Early     []*ModelOscillation `json:"early,omitempty"`
 	Endpoints []*Endpoint         `json:"endpoints"`
 	responses []*Responses
 }
@@ -188,6 +190,16 @@ var crossedMeasure = map[string]string{MeasureNovelAUC: MeasureCrossedAUC, Measu
 // trivial detector's cannot be compared with.
 func isDiffMeasure(m string) bool { return m == MeasureNovelDiff || m == MeasureScoreRise }
 
+// withEarly reports whether every model's few-step control was measured.
+func withEarly(rs []*Responses) bool {
+	for _, r := range rs {
+		if r.Early == nil {
+			return false
+		}
+	}
+	return true
+}
+
 // modelEffects are one model's effects.
 type modelEffects struct {
 	Subject Info
@@ -212,7 +224,7 @@ func oscEffects(ms []*ModelOscillation) []modelEffects {
 // detectors. With both arms, the novelty endpoints are the crossed
 // interactions (models paired across arms in the order given), and the
 // single-arm novelty effects become secondary.
-func oscillationEndpoints(study string, models, untrained []modelEffects, layers []string, level float64) []*Endpoint {
+func oscillationEndpoints(study string, models, untrained, early []modelEffects, layers []string, level float64) []*Endpoint {
 	var arms [2][]int // indices of MNIST, Fashion-MNIST models
 	for i, m := range models {
 		k := 0
@@ -243,6 +255,11 @@ func oscillationEndpoints(study string, models, untrained []modelEffects, layers
 						u = effectValue(untrained[i].Effects, e.Measure, layer)
 					}
 					ctl[ControlUntrained] = append(ctl[ControlUntrained], u)
+					v := nan
+					if early != nil {
+						v = effectValue(early[i].Effects, e.Measure, layer)
+					}
+					ctl[ControlEarly] = append(ctl[ControlEarly], v)
 					if !isDiffMeasure(e.Measure) {
 						for _, tl := range trivialLayers {
 							ctl[tl] = append(ctl[tl], effectValue(models[i].Effects, e.Measure, tl))
@@ -280,6 +297,12 @@ func oscillationEndpoints(study string, models, untrained []modelEffects, layers
 					u = crossed(e.Measure, effectValue(ua.Effects, e.Measure, layer), effectValue(ub.Effects, e.Measure, layer))
 				}
 				ctl[ControlUntrained] = append(ctl[ControlUntrained], u)
+				v := nan
+				if early != nil {
+					ea, eb := early[arms[0][k]], early[arms[1][k]]
+					v = crossed(e.Measure, effectValue(ea.Effects, e.Measure, layer), effectValue(eb.Effects, e.Measure, layer))
+				}
+				ctl[ControlEarly] = append(ctl[ControlEarly], v)
 				if !isDiffMeasure(e.Measure) {
 					for _, tl := range trivialLayers {
 						ctl[tl] = append(ctl[tl], crossed(e.Measure, effectValue(a.Effects, e.Measure, tl), effectValue(b.Effects, e.Measure, tl)))
@@ -313,7 +336,12 @@ func Oscillation(rs []*Responses, o Options) *OscillationResult {
 			res.Untrained = append(res.Untrained, modelOscillation(r.Untrained, o, true))
 		}
 	}
-	res.Endpoints = oscillationEndpoints(res.Name(), oscEffects(res.Models), oscEffects(res.Untrained), oscLayers, o.Level)
+	if withEarly(rs) {
+		for _, r := range rs {
+			res.Early = append(res.Early, modelOscillation(r.Early, o, true))
+		}
+	}
+	res.Endpoints = oscillationEndpoints(res.Name(), oscEffects(res.Models), oscEffects(res.Untrained), oscEffects(res.Early), oscLayers, o.Level)
 	return res
 }
 
@@ -351,7 +379,7 @@ func (r *OscillationResult) Write(dir string) error {
 	m.heterogeneity(infos)
 	m.p("## Results across models")
 	m.p(judgingText)
-	m.p("Controls: the untrained model (the same config and seed at step 0) for every endpoint; the trivial detectors pixel energy (mean x²), ‖x‖ and the mean-image reconstructor (A_x with x̂ = the mean image of the model's own training set) for every ratio, AUC and correlation, on the same stimuli. Models trained on Fashion-MNIST (experiment fashionmnist) form the other arm of the crossed design: familiar = Fashion-MNIST, novel = MNIST; the *crossed* endpoints average each novelty effect over the two arms (models paired in the order given), so that any property of the stimulus sets alone (pixel energy, about twice as high in Fashion-MNIST) cancels exactly; with both arms present the single-arm novelty endpoints are secondary.")
+	m.p("Controls: the untrained model (the same config and seed at step 0) and the same model after %d training steps (an effect a few-step model shows as strongly is no product of learning the distribution) for every endpoint; the trivial detectors pixel energy (mean x²), ‖x‖ and the mean-image reconstructor (A_x with x̂ = the mean image of the model's own training set) for every ratio, AUC and correlation, on the same stimuli. Models trained on Fashion-MNIST (experiment fashionmnist) form the other arm of the crossed design: familiar = Fashion-MNIST, novel = MNIST; the *crossed* endpoints average each novelty effect over the two arms (models paired in the order given), so that any property of the stimulus sets alone (pixel energy, about twice as high in Fashion-MNIST) cancels exactly; with both arms present the single-arm novelty endpoints are secondary.", EarlySteps)
 	m.endpointsTable(r.Endpoints)
 	m.p("![familiar vs novel](oscillation-novelty.png)\n\n![noise](oscillation-noise.png)\n\n![rotation](oscillation-rotation.png)")
 	m.p("## Per model")

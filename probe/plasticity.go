@@ -115,8 +115,9 @@ func Plasticity(runs [][]func() (*Subject, error), test *mnist.Set, o Options) (
 	}
 	res := &PlasticityResult{Batches: o.GradBatches, BatchSize: o.GradBatch, Perms: o.GradPerms, Seed: o.Seed, Level: o.Level}
 	type runEnd struct {
-		name       string
-		init, last map[string]float64 // critic → excess
+		name              string
+		init, early, last map[string]float64 // critic → excess
+		lastStep          int
 	}
 	var ends []runEnd
 	var critics []string
@@ -125,8 +126,11 @@ func Plasticity(runs [][]func() (*Subject, error), test *mnist.Set, o Options) (
 			return nil, errors.New("probe: plasticity needs at least one checkpoint")
 		}
 		end := runEnd{}
-		for _, f := range load {
+		for li, f := range load {
 			s, err := f()
+			if errors.Is(err, ErrSkip) {
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -144,10 +148,13 @@ func Plasticity(runs [][]func() (*Subject, error), test *mnist.Set, o Options) (
 				ex[c.Name] = p.Stats[c.Name][PairExcess].Estimate
 			}
 			end.name = s.Name
-			if s.Trainer.Step == 0 {
+			switch {
+			case s.Trainer.Step == 0:
 				end.init = ex
-			} else {
-				end.last = ex
+			case s.Trainer.Step <= EarlySteps && end.early == nil && end.last == nil && li < len(load)-1:
+				end.early = ex
+			default:
+				end.last, end.lastStep = ex, s.Trainer.Step
 			}
 			fmt.Fprintf(o.Log, "probe: plasticity %s step %d: %s (%.1fs)\n", s.Name, s.Trainer.Step, fmtStats(p), time.Since(start).Seconds())
 		}
@@ -155,20 +162,26 @@ func Plasticity(runs [][]func() (*Subject, error), test *mnist.Set, o Options) (
 	}
 	for _, c := range critics {
 		var names []string
-		var vals, ctl []float64
+		var vals, ctl, ectl []float64
 		for _, e := range ends {
 			if e.last == nil {
 				continue
 			}
 			names, vals = append(names, e.name), append(vals, e.last[c])
-			u := nan
+			u, v := nan, nan
 			if e.init != nil {
 				u = e.init[c]
 			}
-			ctl = append(ctl, u)
+			switch {
+			case e.early != nil:
+				v = e.early[c]
+			case e.lastStep <= EarlySteps: // a few-step run is its own control
+				v = e.last[c]
+			}
+			ctl, ectl = append(ctl, u), append(ectl, v)
 		}
-		res.Endpoints = append(res.Endpoints, NewEndpoint("plasticity", MeasurePhaseSpecific, c, 0, 1, names, vals,
-			map[string][]float64{ControlUntrained: ctl}))
+		controls := map[string][]float64{ControlUntrained: ctl, ControlEarly: ectl}
+		res.Endpoints = append(res.Endpoints, NewEndpoint("plasticity", MeasurePhaseSpecific, c, 0, 1, names, vals, controls))
 	}
 	Judge(res.Endpoints, o.Level)
 	return res, nil
@@ -393,7 +406,7 @@ func (r *PlasticityResult) Write(dir string) error {
 	m.p("The prediction is cos(g_wake, g_sleep) < 0: the same synapses move in opposite directions in the two phases. Controls: cos(g_wake, g_wake') and cos(g_sleep, g_sleep') between consecutive batches of the same phase (how consistent one phase's update is). For D_x of the local model, whose oscillatory term (Eq. 7) pits the bottom-up phase against the top-down reconstruction x̂ ~ p(x|z), z ~ q(z|x), cos(g_wake, g_topdown) with g_topdown = −∇θ mean D_x(x̂) is shown too. Also recorded: the fraction of parameters whose two updates have opposite signs, and the cosine per parameter tensor (`plasticity-params.csv`).")
 	m.p("Estimator: %d batches of %d stimuli per checkpoint (seed %d); mean over batches with a Student-t %g%% interval. Note that the gradient of the output layer's bias is +1 for wake and −1 for sleep whatever the data, and that for a critic that cannot tell the phases apart (aligned distributions) ∇ mean D(wake) ≈ ∇ mean D(sleep), so the cosine tends to −1 as the phases align: the sign switch is built into the objective, and the measurement shows how strongly it shows in the updates of a trained network.", r.Batches, r.BatchSize, r.Seed, 100*r.Level)
 	m.p("## Verdicts over runs")
-	m.p("The cosine itself is a sanity check, not a test: it is negative for any critic and any inputs, at step 0 too. The test asks whether the phase drives the critic's plasticity beyond that built-in mirror: the phase-label permutation null pools each batch's wake and sleep activity, splits it at random into pseudo-phases of the same sizes (%d splits per batch) and takes cos(+∇ mean D(A), −∇ mean D(B)); for label-free pseudo-phases the two halves ask for nearly mirrored updates, so the null sits near −1 by the same construction. The endpoint is cos(g_wake, g_sleep) minus that null at each run's last checkpoint (predicted > 0: wake and sleep activity move the critic's synapses differently), against the same run untrained (step 0; the untrained networks' phases differ most, so this control is demanding). The second half of the prediction, that the critic's effect on the *networks'* plasticity switches sign with the phase, has no synapse to test it on here: the inference network learns only from the wake phase and the generative network only from the generated (sleep and top-down) phases, so no network parameter receives the critic's signal in both phases.", r.perms())
+	m.p("The cosine itself is a sanity check, not a test: it is negative for any critic and any inputs, at step 0 too. The test asks whether the phase drives the critic's plasticity beyond that built-in mirror: the phase-label permutation null pools each batch's wake and sleep activity, splits it at random into pseudo-phases of the same sizes (%d splits per batch) and takes cos(+∇ mean D(A), −∇ mean D(B)); for label-free pseudo-phases the two halves ask for nearly mirrored updates, so the null sits near −1 by the same construction. The endpoint is cos(g_wake, g_sleep) minus that null at each run's last checkpoint (predicted > 0: wake and sleep activity move the critic's synapses differently), against the same run untrained (step 0; the untrained networks' phases differ most, so this control is demanding) and after %d steps (a run that is no longer is its own few-step control). The second half of the prediction, that the critic's effect on the *networks'* plasticity switches sign with the phase, has no synapse to test it on here: the inference network learns only from the wake phase and the generative network only from the generated (sleep and top-down) phases, so no network parameter receives the critic's signal in both phases.", r.perms(), EarlySteps)
 	m.p(judgingText)
 	m.endpointsTable(r.Endpoints)
 	m.p("## Results")

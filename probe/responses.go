@@ -122,6 +122,9 @@ type Responses struct {
 	// its config and seed), the control every effect must beat; nil if
 	// not measured.
 	Untrained *Responses
+	// Early are the responses of the same model after EarlySteps training
+	// steps (Early): the few-step control; nil if not measured.
+	Early *Responses
 }
 
 // Respond runs one oscillation cycle (RunCycle) on every condition's

@@ -105,6 +105,30 @@ func Initial(name string, cfg mnistexp.Config) (*Subject, error) {
 	return &Subject{Name: name, Trainer: tr}, nil
 }
 
+// EarlySteps is the training length of the few-step control (Early,
+// ControlEarly): an effect that a model shows as strongly after this many
+// steps is no product of learning the data's distribution.
+const EarlySteps = 3
+
+// Early returns the model that a run with config cfg is after k training
+// steps on trainSet (the run's own data order: a pure function of the seed).
+func Early(name string, cfg mnistexp.Config, trainSet *mnist.Set, k int) (*Subject, error) {
+	tr, err := mnistexp.NewTrainer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for s := 0; s < k; s++ {
+		if _, err := tr.TrainStep(tr.Batches(trainSet, s)); err != nil {
+			return nil, fmt.Errorf("probe: few-step control %s, step %d: %w", name, s+1, err)
+		}
+	}
+	return &Subject{Name: name, Trainer: tr}, nil
+}
+
+// ErrSkip, returned by a loader of a development or plasticity run, leaves
+// that model out (e.g. a few-step control of a run that is no longer).
+var ErrSkip = errors.New("probe: model left out")
+
 // CheckpointFile is one "ckpt-<step>.safetensors" file of a folder.
 type CheckpointFile struct {
 	Path string

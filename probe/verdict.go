@@ -23,6 +23,7 @@ var NeedsModels = fmt.Sprintf("needs ≥%d models", MinModels)
 // Control names.
 const (
 	ControlUntrained = "untrained"    // the same model at step 0, built from its config and seed
+	ControlEarly     = "3 steps"      // the same model after EarlySteps training steps
 	ControlEnergy    = "pixel energy" // mean x² of the stimulus
 	ControlNorm      = "‖x‖"          // Euclidean norm of the stimulus
 	ControlMeanImage = "mean image"   // reconstruction by the mean familiar image: mean (x − x̄)²

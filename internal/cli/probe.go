@@ -458,6 +458,11 @@ func (o *probeOptions) respond(stderr io.Writer) ([]*probe.Responses, error) {
 				return nil, err
 			}
 			r.Untrained = probe.Respond(u, st, o.opts)
+			e, err := o.early(s)
+			if err != nil {
+				return nil, err
+			}
+			r.Early = probe.Respond(e, st, o.opts)
 		}
 		rs = append(rs, r)
 	}
@@ -489,8 +494,25 @@ func (o *probeOptions) runLoaders(stderr io.Writer) ([][]func() (*probe.Subject,
 	return runs, nil
 }
 
+// early returns the few-step control of a model: the same config after
+// probe.EarlySteps steps on its own training set.
+func (o *probeOptions) early(s *probe.Subject) (*probe.Subject, error) {
+	cfg := *s.Trainer.Config
+	var trainSet *mnist.Set
+	var err error
+	if s.Info().Experiment == probe.FashionExperiment {
+		trainSet, err = mnist.LoadDir(o.fashionDir, "train")
+	} else {
+		trainSet, _, err = loadMNIST(o.dataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("few-step control of %s: %w", s.Name, err)
+	}
+	return probe.Early(fmt.Sprintf("%s (%d steps)", s.Name, probe.EarlySteps), cfg, trainSet, probe.EarlySteps)
+}
+
 // folderLoaders returns loaders for the checkpoints of one folder, the
-// initial model first unless --no-init.
+// initial model and its few-step control first unless --no-init.
 func (o *probeOptions) folderLoaders(dir string, stderr io.Writer) ([]func() (*probe.Subject, error), error) {
 	files, err := probe.Checkpoints(dir)
 	if err != nil {
@@ -518,6 +540,20 @@ func (o *probeOptions) folderLoaders(dir string, stderr io.Writer) ([]func() (*p
 			}
 			return probe.Initial(name, *c)
 		})
+		loads = append(loads, func() (*probe.Subject, error) {
+			s, err := probe.Load(first, stderr)
+			if err != nil {
+				return nil, err
+			}
+			if s.Trainer.Step <= probe.EarlySteps { // the run itself is no longer
+				return nil, errSkip
+			}
+			e, err := o.early(s)
+			if err == nil {
+				e.Name = name
+			}
+			return e, err
+		})
 	}
 	for _, f := range files {
 		loads = append(loads, func() (*probe.Subject, error) {
@@ -530,6 +566,9 @@ func (o *probeOptions) folderLoaders(dir string, stderr io.Writer) ([]func() (*p
 	}
 	return loads, nil
 }
+
+// errSkip tells a study to leave a loader's model out.
+var errSkip = probe.ErrSkip
 
 // evenly returns n of files, evenly spaced, the first and last included.
 func evenly(files []probe.CheckpointFile, n int) []probe.CheckpointFile {
