@@ -84,7 +84,8 @@
 //
 // The unit of replication is the independently trained model (seed). Each
 // prediction is an Endpoint: one effect per model, with paired controls
-// (the same model untrained, rebuilt from its config and seed at step 0;
+// (the same model untrained, rebuilt from its config and seed at step 0,
+// and after EarlySteps training steps (Early);
 // trivial detectors of the stimulus alone: pixel energy, ‖x‖ and the
 // mean-image reconstructor; permutation nulls). Judge gives the verdict: it
 // "holds" only with at least MinModels models, a Student-t interval over

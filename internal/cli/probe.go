@@ -36,8 +36,9 @@ The unit of replication is the independently trained model (seed): every
 study measures its effects in each model given, and a verdict "holds" only
 with at least 3 models, an interval over models on the predicted side, a
 margin over every control (the same model untrained, rebuilt from its config
-and seed at step 0; trivial detectors: pixel energy, the norm ‖x‖, the
-mean-image reconstructor) and a Holm-corrected p-value. One model gets
+and seed at step 0, and after 3 training steps on its own data; trivial
+detectors: pixel energy, the norm ‖x‖, the mean-image reconstructor;
+permutation nulls) and a Holm-corrected p-value. One model gets
 "needs ≥3 models". Models trained on Fashion-MNIST (wakesleep train
 fashionmnist; --novel-checkpoints) form the second arm of the crossed
 novelty design: familiar Fashion-MNIST, novel MNIST.
@@ -47,7 +48,8 @@ novelty design: familiar Fashion-MNIST, novel MNIST.
                (novel) and MNIST with graded noise and rotation, and the
                model's own sleep samples (zero surprise). Models: every one
                of --checkpoints, --novel-checkpoints, --checkpoint and
-               --seeds-from, each also untrained (step 0) unless --no-init.
+               --seeds-from, each also untrained (step 0) and after 3 steps
+               unless --no-init.
   critic       (Sec. 4.2) the critics' outputs on familiar vs novel stimuli,
                their ROC AUC as novelty detectors beside the reconstruction
                error. Models as for oscillation.
