@@ -173,13 +173,23 @@ type AlignmentOptions struct {
 	Choice    string  `json:"unit_choice"` // UnitsActive or UnitsUniform, for x; z units are always uniform
 	MinActive float64 `json:"min_active"`  // UnitsActive threshold
 	Seed      uint64  `json:"seed"`        // unit draws and the split into halves
+	// Permutations is the size of each draw's phase-label permutation null
+	// of KL(W₁‖S₁) (0: none).
+	Permutations int `json:"permutations,omitempty"`
 }
+
+// MaxMissingMass is the largest Good–Turing missing mass of a half at which
+// an alignment counts as resolved (AlignmentResult.Resolved): above it most
+// patterns are seen once, and disjoint and identical distributions give the
+// same KL.
+const MaxMissingMass = 0.5
 
 // DefaultAlignmentOptions returns the paper's setting (Sec. 5.1: 16 units,
 // 8 of x and 8 of z) with 10 draws, Jeffreys smoothing α = ½, x units among
-// the pixels active in at least 10% of the digits, seed 1.
+// the pixels active in at least 10% of the digits, seed 1, and a
+// permutation null of 20 relabellings per draw.
 func DefaultAlignmentOptions() AlignmentOptions {
-	return AlignmentOptions{Draws: 10, XUnits: 8, ZUnits: 8, Alpha: 0.5, Choice: UnitsActive, MinActive: 0.1, Seed: 1}
+	return AlignmentOptions{Draws: 10, XUnits: 8, ZUnits: 8, Alpha: 0.5, Choice: UnitsActive, MinActive: 0.1, Seed: 1, Permutations: 20}
 }
 
 // ResolvedAlignmentOptions returns DefaultAlignmentOptions with 4 units of x
@@ -217,6 +227,8 @@ func (o AlignmentOptions) Validate() error {
 		return fmt.Errorf("alignment: min active %g must be in (0, 1)", o.MinActive)
 	case !(o.Alpha >= 0) || math.IsInf(o.Alpha, 1):
 		return fmt.Errorf("alignment: smoothing α = %g must be finite and ≥ 0", o.Alpha)
+	case o.Permutations < 0 || o.Permutations > 100000:
+		return fmt.Errorf("alignment: permutations %d must be in 0..100000", o.Permutations)
 	}
 	return nil
 }
@@ -269,6 +281,31 @@ type Draw struct {
 	// not seen (MissingMass), averaged over the two halves of each phase.
 	WakeMissing  float64 `json:"wake_missing_mass"`
 	SleepMissing float64 `json:"sleep_missing_mass"`
+
+	// Positive controls of joint structure, each ½[KL(W₁‖W₂′) + KL(W₂′‖W₁)]
+	// with W₂′ the second wake half shuffled: PairShuffle with its z rows
+	// permuted against its x rows (breaks the x–z pairing; needs units of
+	// both), IndepShuffle with every unit permuted on its own (the product
+	// of the marginals). Far above Control, the estimator sees the joint
+	// structure that a mismatch of it would need; at Control, it cannot.
+	PairShuffle  float64 `json:"kl_pair_shuffle"`
+	IndepShuffle float64 `json:"kl_independent_units"`
+	// Information is the plug-in mutual information in bits between the
+	// drawn x units' and z units' patterns in all wake samples, minus the
+	// same after permuting z against x (its bias): whether the drawn
+	// latents carry information about the drawn pixels.
+	Information float64 `json:"xz_information_bits"`
+	// Other is the specificity control (when other stimuli are given):
+	// ½[KL(O₁‖S₁) + KL(O₂‖S₂)] for wake activity on the other stimuli.
+	Other float64 `json:"kl_other_sleep,omitempty"`
+	// The phase-label permutation null of KL(W₁‖S₁): mean and standard
+	// deviation of KL(A‖B) over random splits of W₁ ∪ S₁ into two halves,
+	// the z-score of the observed value against it and the permutation
+	// p-value (1 + #{null ≥ observed})/(1 + permutations).
+	NullMean float64 `json:"perm_null_mean,omitempty"`
+	NullSD   float64 `json:"perm_null_sd,omitempty"`
+	PermZ    float64 `json:"perm_z,omitempty"`
+	PermP    float64 `json:"perm_p,omitempty"`
 }
 
 // MissingMass returns the Good–Turing estimate of the probability mass of
@@ -303,11 +340,28 @@ type AlignmentResult struct {
 	WakeMissing  Stat   `json:"wake_missing_mass"`
 	SleepMissing Stat   `json:"sleep_missing_mass"`
 	Draws        []Draw `json:"draws"`
+	// Over draws: the positive controls, the information of the drawn
+	// latents, the specificity control (HasOther) and the permutation
+	// z-score and p-value of each draw.
+	PairShuffle  Stat `json:"kl_pair_shuffle"`
+	IndepShuffle Stat `json:"kl_independent_units"`
+	Information  Stat `json:"xz_information_bits"`
+	HasOther     bool `json:"has_other,omitempty"`
+	Other        Stat `json:"kl_other_sleep"`
+	PermZ        Stat `json:"perm_z"`
+	PermP        Stat `json:"perm_p"`
 	// Frequencies of the first draw's patterns, for the scatter plot of
 	// Fig. 3D: wake half 1 against sleep half 1, and wake half 1 against
 	// wake half 2 (the control). A pattern absent from one side has
 	// frequency 0 there.
 	Scatter, ControlScatter FrequencyPairs `json:"-"`
+}
+
+// Resolved reports whether the halves of both phases leave a missing mass
+// below MaxMissingMass, so that the KL estimates can tell distributions
+// apart.
+func (a *AlignmentResult) Resolved() bool {
+	return a.WakeMissing.Mean < MaxMissingMass && a.SleepMissing.Mean < MaxMissingMass
 }
 
 // FrequencyPairs are the relative frequencies of each pattern seen in either
@@ -393,7 +447,13 @@ func EligibleX(x *tensor.Tensor, choice string, minActive float64) []int {
 // on how well h samples cover the patterns: see MissingMass, reported per
 // phase. With 8 + 8 units and z ~ N(0, I) (about 2 bits per rounded latent)
 // most patterns occur once in 5,000 samples; fewer units resolve more.
-func Alignment(wake, sleep Phase, o AlignmentOptions) (*AlignmentResult, error) {
+//
+// Controls (see Draw): the x–z pairing and independent-units shuffles of a
+// wake half, the information of the drawn latents about the drawn pixels,
+// the phase-label permutation null (o.Permutations), and, given other (at
+// most one: wake activity on stimuli of another set, at least 2h samples),
+// the specificity control.
+func Alignment(wake, sleep Phase, o AlignmentOptions, other ...Phase) (*AlignmentResult, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -420,13 +480,34 @@ func Alignment(wake, sleep Phase, o AlignmentOptions) (*AlignmentResult, error) 
 		return nil, fmt.Errorf("alignment: %w: %d z units wanted, z has %d", ErrTooFewUnits, o.ZUnits, zDim)
 	}
 
+	if len(other) > 1 {
+		return nil, errors.New("alignment: at most one set of other stimuli")
+	}
+	var oth *Phase
+	var o1, o2 []int
+	if len(other) == 1 {
+		oth = &other[0]
+		if oth.X == nil || oth.X.Dim(1) != wake.X.Dim(1) || (o.ZUnits > 0 && (oth.Z == nil || oth.Z.Dim(1) != wake.Z.Dim(1))) {
+			return nil, errors.New("alignment: other stimuli must have the shapes of wake")
+		}
+		if oth.N() < 2*h {
+			return nil, fmt.Errorf("alignment: %d samples of other stimuli: need %d (two halves of %d)", oth.N(), 2*h, h)
+		}
+	}
+
 	splitRNG := rand.New(rand.NewPCG(o.Seed, 0x5917))
 	wp := mnist.Permutation(splitRNG, wake.N())
 	sp := mnist.Permutation(splitRNG, sleep.N())
 	w1, w2 := wp[:h], wp[h:2*h]
 	s1, s2 := sp[:h], sp[h:2*h]
+	if oth != nil {
+		op := mnist.Permutation(splitRNG, oth.N())
+		o1, o2 = op[:h], op[h:2*h]
+	}
 
-	res := &AlignmentResult{Options: o, HalfN: h, EligibleX: len(eligible)}
+	res := &AlignmentResult{Options: o, HalfN: h, EligibleX: len(eligible), HasOther: oth != nil}
+	ctlRNG := rand.New(rand.NewPCG(o.Seed, 0x5A0F))
+	var pair, indep, info, othKL, pz, pp []float64
 	unitRNG := rand.New(rand.NewPCG(o.Seed, 0xD4A3))
 	var ws, sw, ctl, sctl, wm, sm []float64
 	for d := 0; d < o.Draws; d++ {
@@ -449,6 +530,40 @@ func Alignment(wake, sleep Phase, o AlignmentOptions) (*AlignmentResult, error) 
 			WakeMissing:   (MissingMass(hw1) + MissingMass(hw2)) / 2,
 			SleepMissing:  (MissingMass(hs1) + MissingMass(hs2)) / 2,
 		}
+		codes := unitCodes(wake, xu, zu)
+		w2codes := make([][]Pattern, len(codes))
+		for u, c := range codes {
+			w2codes[u] = subset(c, w2)
+		}
+		ident := seq(h)
+		if len(xu) > 0 && len(zu) > 0 {
+			perm := mnist.Permutation(ctlRNG, h)
+			var ps [][]int
+			for u := range codes {
+				if u < len(xu) {
+					ps = append(ps, ident)
+				} else {
+					ps = append(ps, perm)
+				}
+			}
+			dr.PairShuffle = symKL(hw1, Count(joinCodes(w2codes, ps)), a)
+			dr.Information = information(codes[:len(xu)], codes[len(xu):], ctlRNG)
+		}
+		var ps [][]int
+		for range codes {
+			ps = append(ps, mnist.Permutation(ctlRNG, h))
+		}
+		dr.IndepShuffle = symKL(hw1, Count(joinCodes(w2codes, ps)), a)
+		if oth != nil {
+			oPat := Patterns(oth.X, oth.Z, xu, zu)
+			dr.Other = (KLBits(Count(subset(oPat, o1)), hs1, a) + KLBits(Count(subset(oPat, o2)), hs2, a)) / 2
+			othKL = append(othKL, dr.Other)
+		}
+		if o.Permutations > 0 {
+			dr.NullMean, dr.NullSD, dr.PermZ, dr.PermP = permutationNull(subset(wPat, w1), subset(sPat, s1), KLBits(hw1, hs1, a), o.Permutations, a, ctlRNG)
+			pz, pp = append(pz, dr.PermZ), append(pp, dr.PermP)
+		}
+		pair, indep, info = append(pair, dr.PairShuffle), append(indep, dr.IndepShuffle), append(info, dr.Information)
 		res.Draws = append(res.Draws, dr)
 		ws, sw = append(ws, dr.WakeSleep), append(sw, dr.SleepWake)
 		ctl, sctl = append(ctl, dr.Control), append(sctl, dr.SleepControl)
@@ -461,7 +576,114 @@ func Alignment(wake, sleep Phase, o AlignmentOptions) (*AlignmentResult, error) 
 	res.WakeSleep, res.SleepWake = statOf(ws), statOf(sw)
 	res.Control, res.SleepControl = statOf(ctl), statOf(sctl)
 	res.WakeMissing, res.SleepMissing = statOf(wm), statOf(sm)
+	res.PairShuffle, res.IndepShuffle, res.Information = statOf(pair), statOf(indep), statOf(info)
+	if oth != nil {
+		res.Other = statOf(othKL)
+	}
+	if o.Permutations > 0 {
+		res.PermZ, res.PermP = statOf(pz), statOf(pp)
+	}
 	return res, nil
+}
+
+func symKL(a, b Histogram, alpha float64) float64 {
+	return (KLBits(a, b, alpha) + KLBits(b, a, alpha)) / 2
+}
+
+// unitCodes returns, per drawn unit (x units, then z units), the code of
+// every sample's rounded value: the pattern of that unit alone.
+func unitCodes(p Phase, xu, zu []int) [][]Pattern {
+	var out [][]Pattern
+	for _, u := range xu {
+		out = append(out, Patterns(p.X, nil, []int{u}, nil))
+	}
+	for _, u := range zu {
+		out = append(out, Patterns(p.X, p.Z, nil, []int{u}))
+	}
+	return out
+}
+
+// joinCodes returns the patterns whose unit u takes sample perms[u][i]'s
+// code at row i (the identity for every unit gives Patterns' own).
+func joinCodes(codes [][]Pattern, perms [][]int) []Pattern {
+	n := len(perms[0])
+	out := make([]Pattern, n)
+	var b []byte
+	for i := 0; i < n; i++ {
+		b = b[:0]
+		for u, c := range codes {
+			b = append(b, c[perms[u][i]]...)
+		}
+		out[i] = Pattern(b)
+	}
+	return out
+}
+
+// entropyBits returns the plug-in entropy in bits of the patterns' histogram.
+func entropyBits(ps []Pattern) float64 {
+	n := float64(len(ps))
+	var counts []int
+	for _, c := range Count(ps) {
+		counts = append(counts, c)
+	}
+	sort.Ints(counts) // a fixed order of summation: the same bits every run
+	hb := 0.0
+	for _, c := range counts {
+		q := float64(c) / n
+		hb -= q * math.Log2(q)
+	}
+	return hb
+}
+
+// information returns the plug-in mutual information between the patterns
+// of the units xc and zc, minus its value after permuting the z samples
+// (the plug-in estimator's bias at this sample size and support).
+func information(xc, zc [][]Pattern, rng *rand.Rand) float64 {
+	n := len(xc[0])
+	id := seq(n)
+	perm := mnist.Permutation(rng, n)
+	same := func(k int, p []int) [][]int {
+		out := make([][]int, k)
+		for i := range out {
+			out[i] = p
+		}
+		return out
+	}
+	px := joinCodes(xc, same(len(xc), id))
+	pz := joinCodes(zc, same(len(zc), id))
+	mi := func(p []int) float64 {
+		joint := joinCodes(append(append([][]Pattern{}, xc...), zc...), append(same(len(xc), id), same(len(zc), p)...))
+		return entropyBits(px) + entropyBits(pz) - entropyBits(joint)
+	}
+	return mi(id) - mi(perm)
+}
+
+// permutationNull returns the mean and standard deviation of KL(A‖B) over
+// k random splits of the pooled patterns a ∪ b into halves of their sizes,
+// the z-score of observed against it (its spread floored at 1e-9 bits, so
+// that a null without spread gives a finite z) and the permutation p-value.
+func permutationNull(a, b []Pattern, observed float64, k int, alpha float64, rng *rand.Rand) (mean, sd, z, p float64) {
+	pool := append(append([]Pattern(nil), a...), b...)
+	null := make([]float64, k)
+	ge := 0
+	for r := range null {
+		perm := mnist.Permutation(rng, len(pool))
+		ha, hb := Histogram{}, Histogram{}
+		for i, j := range perm {
+			if i < len(a) {
+				ha[pool[j]]++
+			} else {
+				hb[pool[j]]++
+			}
+		}
+		null[r] = KLBits(ha, hb, alpha)
+		if null[r] >= observed {
+			ge++
+		}
+	}
+	st := statOf(null)
+	z = (observed - st.Mean) / math.Max(st.Std, 1e-9)
+	return st.Mean, st.Std, z, float64(1+ge) / float64(1+k)
 }
 
 // pick returns k distinct elements of from, chosen uniformly by rng, in

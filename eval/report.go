@@ -142,7 +142,21 @@ func writeMarkdown(w io.Writer, r *Result) {
 		p("| KL(sleep‖wake) | %s | ½[KL(S₁‖W₁) + KL(S₂‖W₂)] |\n", pm(a.SleepWake))
 		p("| control: wake vs wake | %s | ½[KL(W₁‖W₂) + KL(W₂‖W₁)]: the noise floor |\n", pm(a.Control))
 		p("| control: sleep vs sleep | %s | ½[KL(S₁‖S₂) + KL(S₂‖S₁)] |\n", pm(a.SleepControl))
-		p("| missing mass, wake / sleep | %.3f / %.3f | fraction of a half's samples whose pattern occurs once there (mean over halves and draws) |\n\n", a.WakeMissing.Mean, a.SleepMissing.Mean)
+		p("| missing mass, wake / sleep | %.3f / %.3f | fraction of a half's samples whose pattern occurs once there (mean over halves and draws) |\n", a.WakeMissing.Mean, a.SleepMissing.Mean)
+		p("| positive control: x–z pairing shuffled | %s | ½[KL(W₁‖W₂′) + KL(W₂′‖W₁)], W₂′ = W₂ with z rows permuted against x: far above the control, the estimator sees x–z joint structure |\n", pm(a.PairShuffle))
+		p("| positive control: independent units | %s | the same with every unit of W₂ permuted on its own (product of marginals) |\n", pm(a.IndepShuffle))
+		p("| information of the drawn latents | %s | plug-in I(x units; z units) in wake, minus its value with z permuted (the bias) |\n", pm(a.Information))
+		if a.HasOther {
+			p("| specificity: other stimuli vs sleep | %s | ½[KL(O₁‖S₁) + KL(O₂‖S₂)], wake activity on another stimulus set: above KL(wake‖sleep) if sleep matches the trained data specifically |\n", pm(a.Other))
+		}
+		if o.Permutations > 0 {
+			p("| permutation null: z-score / p | %s / %s | KL(W₁‖S₁) against %d random splits of W₁ ∪ S₁ (mean ± std over draws) |\n", pm(a.PermZ), pm(a.PermP), o.Permutations)
+		}
+		resolved := "yes"
+		if !a.Resolved() {
+			resolved = fmt.Sprintf("**no**: missing mass ≥ %g, disjoint and identical distributions give the same KL here", MaxMissingMass)
+		}
+		p("| resolved | %s | missing mass of both phases below %g |\n\n", resolved, MaxMissingMass)
 		p("| draw | x units | z units | KL(w‖s) | KL(s‖w) | control | sleep control | distinct patterns wake / sleep | missing mass wake / sleep |\n|---|---|---|---|---|---|---|---|---|\n")
 		for k, d := range a.Draws {
 			p("| %d | %v | %v | %.3f | %.3f | %.3f | %.3f | %d / %d | %.2f / %.2f |\n", k+1, d.XUnits, d.ZUnits, d.WakeSleep, d.SleepWake, d.Control, d.SleepControl, d.WakePatterns, d.SleepPatterns, d.WakeMissing, d.SleepMissing)

@@ -12,7 +12,7 @@ import (
 // Critic study measures (Sec. 4.2).
 const (
 	MeasureScoreRise = "mean output, novel - familiar"
-	MeasureAUC       = "AUC novel (Fashion) vs familiar (MNIST)"
+	MeasureAUC       = "AUC novel vs familiar (critic output)"
 	// ReconDetector names the baseline detector: the reconstruction error
 	// A_x = mean (x − x̂)².
 	ReconDetector = "recon error"
@@ -30,17 +30,11 @@ type GradeAUC struct {
 // ModelCritic is the critic study of one model.
 type ModelCritic struct {
 	Subject   Info       `json:"subject"`
-	Detectors []string   `json:"detectors"`     // critics, then ReconDetector
-	Familiar  []Interval `json:"familiar_mean"` // per detector: mean output on MNIST
-	Novel     []Interval `json:"novel_mean"`    // per detector: mean output on Fashion-MNIST
-	// Orientation is the sign s (+1 or −1) that makes s·D a detector with
-	// AUC ≥ ½ on these data, per critic; OrientedAUC is the AUC of s·D.
-	Orientation []int      `json:"orientation"`
-	OrientedAUC []Interval `json:"oriented_auc"`
-	// AUCDiff is AUC(s·D) − AUC(recon error) per critic, paired bootstrap.
-	AUCDiff []Interval `json:"oriented_auc_minus_recon"`
-	Effects []Effect   `json:"effects"`
-	Grades  []GradeAUC `json:"grades"`
+	Detectors []string   `json:"detectors"`     // critics, ReconDetector, then the trivial detectors
+	Familiar  []Interval `json:"familiar_mean"` // per detector: mean output on the familiar set
+	Novel     []Interval `json:"novel_mean"`    // per detector: mean output on the novel set
+	Effects   []Effect   `json:"effects"`
+	Grades    []GradeAUC `json:"grades"`
 }
 
 // CriticResult is the critic study (Sec. 4.2): the trained critic as a
@@ -51,7 +45,9 @@ type CriticResult struct {
 	Bootstrap int            `json:"bootstrap"`
 	Seed      uint64         `json:"seed"`
 	Models    []*ModelCritic `json:"models"`
-	Summaries []Summary      `json:"summaries"`
+	Untrained []*ModelCritic `json:"untrained,omitempty"`
+	Early     []*ModelCritic `json:"early,omitempty"`
+	Endpoints []*Endpoint    `json:"endpoints"`
 	responses []*Responses
 }
 
@@ -63,105 +59,114 @@ func detectorValues(c *Response, det string) []float64 {
 	if det == ReconDetector {
 		return c.AmpX
 	}
-	return c.Scores[det]
+	if v, ok := c.Scores[det]; ok {
+		return v
+	}
+	return c.layerValues(det)
 }
 
-// CriticStudy runs the study on the responses of one or more models.
-// Panics if rs is empty.
+// modelCritic computes one model's critic effects; with estimatesOnly no
+// intervals (NaN) and no means.
+func modelCritic(r *Responses, o Options, estimatesOnly bool) *ModelCritic {
+	rng := rand.New(rand.NewPCG(o.Seed, bootstrapStream+1))
+	mc := &ModelCritic{Subject: r.Subject, Detectors: append(append(append([]string(nil), r.Critics...), ReconDetector), trivialLayers...)}
+	fam, nov := r.Find(r.Subject.Familiar()), r.Find(r.Subject.Novel())
+	name := r.Subject.Name
+	auc := func(pos, neg []float64) Interval {
+		if estimatesOnly {
+			return Interval{AUC(pos, neg), nan, nan}
+		}
+		return BootstrapAUC(pos, neg, o.Bootstrap, o.Level, rng)
+	}
+	for _, det := range mc.Detectors {
+		f, n := detectorValues(fam, det), detectorValues(nov, det)
+		isCritic := det != ReconDetector && !isTrivial(det)
+		if !estimatesOnly {
+			mc.Familiar = append(mc.Familiar, BootstrapMean(f, o.Bootstrap, o.Level, rng))
+			mc.Novel = append(mc.Novel, BootstrapMean(n, o.Bootstrap, o.Level, rng))
+		}
+		if isCritic {
+			iv := Interval{Mean(n) - Mean(f), nan, nan}
+			if !estimatesOnly {
+				iv = DiffOfMeans(n, f, o.Bootstrap, o.Level, rng)
+			}
+			mc.Effects = append(mc.Effects, Effect{Model: name, Measure: MeasureScoreRise, Layer: det, Null: 0, Sign: 1, Interval: iv})
+		}
+		mc.Effects = append(mc.Effects, Effect{Model: name, Measure: MeasureAUC, Layer: det, Null: 0.5, Sign: 1, Interval: auc(n, f)})
+		if r.Subject.Familiar() != "mnist" { // the graded series distort MNIST digits
+			continue
+		}
+		for _, kind := range []string{KindNoise, KindRotation} {
+			grade := r.Grade(kind)
+			for _, c := range grade[1:] {
+				g := GradeAUC{Detector: det, Kind: kind, Level: c.Level, AUC: auc(detectorValues(c, det), f)}
+				mc.Grades = append(mc.Grades, g)
+				if c == grade[len(grade)-1] {
+					mc.Effects = append(mc.Effects, Effect{Model: name, Measure: fmt.Sprintf("AUC %s=%g vs clean", kind, c.Level),
+						Layer: det, Null: 0.5, Sign: 1, Interval: g.AUC})
+				}
+			}
+		}
+	}
+	return mc
+}
+
+func isTrivial(det string) bool {
+	for _, t := range trivialLayers {
+		if t == det {
+			return true
+		}
+	}
+	return false
+}
+
+func criticEffects(ms []*ModelCritic) []modelEffects {
+	if ms == nil {
+		return nil
+	}
+	out := make([]modelEffects, len(ms))
+	for i, m := range ms {
+		out[i] = modelEffects{m.Subject, m.Effects}
+	}
+	return out
+}
+
+// CriticStudy runs the study on the responses of one or more models, each
+// with its untrained control when measured. The critic's sign is fixed in
+// advance by the prediction (D rises for novel stimuli), never chosen on
+// the data. Panics if rs is empty.
 func CriticStudy(rs []*Responses, o Options) *CriticResult {
 	if len(rs) == 0 {
 		panic("probe: critic study of no model")
 	}
 	o = o.withDefaults()
 	res := &CriticResult{N: len(rs[0].Conds[0].AmpX), Level: o.Level, Bootstrap: o.Bootstrap, Seed: o.Seed, responses: rs}
-	var all []Effect
+	withUntrained := true
 	for _, r := range rs {
-		rng := rand.New(rand.NewPCG(o.Seed, bootstrapStream+1))
-		mc := &ModelCritic{Subject: r.Subject, Detectors: append(append([]string(nil), r.Critics...), ReconDetector)}
-		fam, nov := r.Find("mnist"), r.Find("fashion")
-		name := r.Subject.Name
-		for _, det := range mc.Detectors {
-			f, n := detectorValues(fam, det), detectorValues(nov, det)
-			mc.Familiar = append(mc.Familiar, BootstrapMean(f, o.Bootstrap, o.Level, rng))
-			mc.Novel = append(mc.Novel, BootstrapMean(n, o.Bootstrap, o.Level, rng))
-			if det != ReconDetector {
-				mc.Effects = append(mc.Effects, Effect{Model: name, Measure: MeasureScoreRise, Layer: det, Null: 0, Sign: 1,
-					Interval: DiffOfMeans(n, f, o.Bootstrap, o.Level, rng)})
-			}
-			mc.Effects = append(mc.Effects, Effect{Model: name, Measure: MeasureAUC, Layer: det, Null: 0.5, Sign: 1,
-				Interval: BootstrapAUC(n, f, o.Bootstrap, o.Level, rng)})
-			for _, kind := range []string{KindNoise, KindRotation} {
-				grade := r.Grade(kind)
-				for _, c := range grade[1:] {
-					g := GradeAUC{Detector: det, Kind: kind, Level: c.Level,
-						AUC: BootstrapAUC(detectorValues(c, det), f, o.Bootstrap, o.Level, rng)}
-					mc.Grades = append(mc.Grades, g)
-					if c == grade[len(grade)-1] {
-						mc.Effects = append(mc.Effects, Effect{Model: name, Measure: fmt.Sprintf("AUC %s=%g vs clean", kind, c.Level),
-							Layer: det, Null: 0.5, Sign: 1, Interval: g.AUC})
-					}
-				}
-			}
-		}
-		// The critic against the baseline on the same stimuli: resample
-		// familiar and novel stimuli, keeping both detectors' scores of each.
-		// The critic's sign is oriented to make it a detector (AUC ≥ ½).
-		rf, rn := detectorValues(fam, ReconDetector), detectorValues(nov, ReconDetector)
-		for _, det := range r.Critics {
-			df, dn := detectorValues(fam, det), detectorValues(nov, det)
-			sgn := 1.0
-			if AUC(dn, df) < 0.5 {
-				sgn = -1
-			}
-			mc.Orientation = append(mc.Orientation, int(sgn))
-			a, b, c, d := make([]float64, len(dn)), make([]float64, len(df)), make([]float64, len(rn)), make([]float64, len(rf))
-			var oriented []float64
-			diff := Bootstrap2(len(dn), len(df), func(i1, i2 []int) float64 {
-				for k, i := range i1 {
-					a[k], c[k] = sgn*dn[i], rn[i]
-				}
-				for k, i := range i2 {
-					b[k], d[k] = sgn*df[i], rf[i]
-				}
-				au := AUC(a, b)
-				oriented = append(oriented, au)
-				return au - AUC(c, d)
-			}, o.Bootstrap, o.Level, rng)
-			mc.AUCDiff = append(mc.AUCDiff, diff)
-			// oriented[0] is the full-sample AUC, the rest the resamples.
-			q := (1 - o.Level) / 2
-			mc.OrientedAUC = append(mc.OrientedAUC, Interval{oriented[0], Percentile(oriented[1:], q), Percentile(oriented[1:], 1-q)})
-		}
-		all = append(all, mc.Effects...)
-		res.Models = append(res.Models, mc)
+		res.Models = append(res.Models, modelCritic(r, o, false))
+		withUntrained = withUntrained && r.Untrained != nil
 	}
-	res.Summaries = Summarize(all, o.Level)
+	if withUntrained {
+		for _, r := range rs {
+			res.Untrained = append(res.Untrained, modelCritic(r.Untrained, o, true))
+		}
+	}
+	// Endpoints: the critics (the predictions); the reconstruction error
+	// is the oscillation study's x layer.
+	if withEarly(rs) {
+		for _, r := range rs {
+			res.Early = append(res.Early, modelCritic(r.Early, o, true))
+		}
+	}
+	res.Endpoints = oscillationEndpoints(res.Name(), criticEffects(res.Models), criticEffects(res.Untrained), criticEffects(res.Early), rs[0].Critics, o.Level)
 	return res
 }
 
-// Findings implements Study: the critics' novelty AUC and output rise (the
-// prediction as stated: D rises), the critics as surprise signals of either
-// sign (oriented AUC, beside the baseline), and the baseline's AUC.
+// Findings implements Study: one line per endpoint.
 func (r *CriticResult) Findings() []Finding {
 	var out []Finding
-	for _, s := range r.Summaries {
-		if s.Measure != MeasureAUC && s.Measure != MeasureScoreRise {
-			continue
-		}
-		pred := fmt.Sprintf("critic %s output rises for novel stimuli: %s", s.Layer, s.Measure)
-		if s.Layer == ReconDetector {
-			pred = "baseline (not a prediction): reconstruction error as novelty detector, " + s.Measure
-		}
-		out = append(out, Finding{Study: r.Name(), Prediction: pred, Effect: s.describe(r.Level), Verdict: s.Verdict()})
-	}
-	for _, mc := range r.Models {
-		for i, det := range mc.Detectors[:len(mc.Orientation)] {
-			o := mc.OrientedAUC[i]
-			out = append(out, Finding{Study: r.Name(),
-				Prediction: fmt.Sprintf("critic %s (%s) is a surprise signal of either sign: AUC of %sD", det, mc.Subject.Name, map[int]string{1: "+", -1: "−"}[mc.Orientation[i]]),
-				Effect:     fmt.Sprintf("%s, %g%% CI [%s, %s]; minus the reconstruction-error AUC: %s", fmtG(o.Estimate), 100*r.Level, fmtG(o.Lo), fmtG(o.Hi), fmtCI(mc.AUCDiff[i])),
-				Verdict:    verdict(o, 0.5, 1)})
-		}
+	for _, e := range r.Endpoints {
+		out = append(out, e.Finding(fmt.Sprintf("critic %s output rises for novel stimuli: %s", e.Layer, e.Measure)))
 	}
 	return out
 }
@@ -177,9 +182,9 @@ func (r *CriticResult) Write(dir string) error {
 	m.p("## Definitions")
 	m.p("- **Critic output**: for the local (oscillatory) model, D_x(x) on the stimulus itself, and D_z(z) on its inferred latent z ~ q(z|x); for the global model, D(x, z) with z ~ q(z|x). The critics are trained to maximise E_wake[D] − E_sleep[D] (Eq. 4, 7), so D is high for activity that looks driven by data (wake, bottom-up) and low for activity that looks generated (sleep, top-down). \"Rising activity for novel stimuli\" is therefore D(novel) > D(familiar): a novel stimulus looks *more* like data and less like anything the generative model produces.\n" +
 		"- **Detector**: a score that should be higher for novel stimuli. Its ROC AUC is the Mann-Whitney probability P(score(novel) > score(familiar)) + ½P(tie); 0.5 is chance, below 0.5 means the score *falls* for novel stimuli.\n" +
-		"- **Either sign**: the paper does not fix the sign of a discriminator's \"activity\"; a critic whose output *falls* for novel stimuli is as good a surprise signal read with the opposite sign. So each critic is also reported oriented: s·D with s = ±1 chosen so that its AUC ≥ ½ on these data (the orientation is chosen from the same data, immaterial when the AUC is far from ½), and compared with the baseline by AUC(s·D) − AUC(recon error).\n" +
+		"- **Sign**: fixed in advance by the prediction (D rises); it is never chosen on the test data, which would inflate the AUC.\n" +
 		"- **Baseline detector**: the reconstruction error A_x = mean over pixels of (x − x̂)², x̂ ~ p(x|z), z ~ q(z|x), the x-layer oscillation amplitude of the oscillation study.")
-	m.p("Familiar: the first %d MNIST test digits; novel: the first %d Fashion-MNIST test images; graded: MNIST with pixel noise or rotation (as in the oscillation study), each against the clean digits. Intervals: %g%% percentile bootstrap (%d resamples; familiar and novel resampled separately; for AUC(critic) − AUC(recon error) each resampled stimulus keeps both detectors' scores).", r.N, r.N, 100*r.Level, r.Bootstrap)
+	m.p("Familiar: the first %d MNIST test digits; novel: the first %d Fashion-MNIST test images; graded: MNIST with pixel noise or rotation (as in the oscillation study), each against the clean digits. Per-model intervals: %g%% percentile bootstrap (%d resamples; familiar and novel resampled separately); they describe one model and give no verdict.", r.N, r.N, 100*r.Level, r.Bootstrap)
 	m.p("## Models")
 	var infos []Info
 	for _, mc := range r.Models {
@@ -188,17 +193,15 @@ func (r *CriticResult) Write(dir string) error {
 	m.subjectsTable(infos)
 	m.heterogeneity(infos)
 	m.p("## Results across models")
-	m.summariesTable(r.Summaries, r.Level)
+	m.p(judgingText)
+	m.p("Controls: each critic's effect in the same model untrained (step 0) and after %d training steps, and, for AUCs, the trivial detectors pixel energy, ‖x‖ and the mean-image reconstruction error on the same stimuli (pixel energy alone separates Fashion-MNIST from MNIST). Models trained on Fashion-MNIST form the second arm of the crossed design (familiar Fashion-MNIST, novel MNIST); the crossed endpoints average the two arms, which cancels any property of the stimulus sets alone.", EarlySteps)
+	m.endpointsTable(r.Endpoints)
 	m.p("![ROC](critic-roc.png)\n\n![output histograms](critic-hist.png)\n\n![graded AUC](critic-grades.png)")
 	m.p("## Per model")
-	m.tableHead("model", "detector", "mean on familiar", "mean on novel", "sign s", "AUC of s·D", "AUC(s·D) − AUC(recon error)")
+	m.tableHead("model", "detector", "mean on familiar", "mean on novel")
 	for _, mc := range r.Models {
 		for i, det := range mc.Detectors {
-			sg, oa, diff := "—", "—", "—"
-			if i < len(mc.AUCDiff) {
-				sg, oa, diff = fmt.Sprintf("%+d", mc.Orientation[i]), fmtCI(mc.OrientedAUC[i]), fmtCI(mc.AUCDiff[i])
-			}
-			m.row(mc.Subject.Name, det, fmtCI(mc.Familiar[i]), fmtCI(mc.Novel[i]), sg, oa, diff)
+			m.row(mc.Subject.Name, det, fmtCI(mc.Familiar[i]), fmtCI(mc.Novel[i]))
 		}
 	}
 	m.end()
@@ -207,7 +210,7 @@ func (r *CriticResult) Write(dir string) error {
 		effects = append(effects, mc.Effects...)
 	}
 	m.effectsTable(effects, r.Level)
-	m.p("Files: `critic-stimuli.csv` (per stimulus), `critic-grades.csv` (AUC per graded condition), `critic-effects.csv`, `critic-summary.csv`, `%s`.", ResultFile)
+	m.p("Files: `critic-stimuli.csv` (per stimulus), `critic-grades.csv` (AUC per graded condition), `critic-effects.csv`, `critic-endpoints.csv`, `%s`.", ResultFile)
 	return writeStudy(dir, r, m.Bytes())
 }
 
@@ -225,7 +228,7 @@ func (r *CriticResult) writeFiles(dir string) error {
 	}
 	st := newTable("model", "condition", "kind", "level", "stimulus", "detector", "score")
 	for _, rs := range r.responses {
-		dets := append(append([]string(nil), rs.Critics...), ReconDetector)
+		dets := append(append(append([]string(nil), rs.Critics...), ReconDetector), trivialLayers...)
 		for _, c := range rs.Conds {
 			for _, det := range dets {
 				for i, v := range detectorValues(c, det) {
@@ -236,7 +239,7 @@ func (r *CriticResult) writeFiles(dir string) error {
 	}
 	for name, t := range map[string]*table{
 		"critic-stimuli.csv": st, "critic-grades.csv": grades,
-		"critic-effects.csv": effectsCSV(effects), "critic-summary.csv": summariesCSV(r.Summaries),
+		"critic-effects.csv": effectsCSV(effects), "critic-endpoints.csv": endpointsCSV(r.Endpoints),
 	} {
 		if err := t.write(filepath.Join(dir, name)); err != nil {
 			return err
@@ -247,8 +250,8 @@ func (r *CriticResult) writeFiles(dir string) error {
 		YLabel: "true positive rate (novel flagged)", Width: 640, Height: 560}
 	k := 0
 	for _, rs := range r.responses {
-		fam, nov := rs.Find("mnist"), rs.Find("fashion")
-		for _, det := range append(append([]string(nil), rs.Critics...), ReconDetector) {
+		fam, nov := rs.Find(rs.Subject.Familiar()), rs.Find(rs.Subject.Novel())
+		for _, det := range append(append([]string(nil), rs.Critics...), ReconDetector, ControlEnergy) {
 			fpr, tpr := ROC(detectorValues(nov, det), detectorValues(fam, det))
 			roc.Series = append(roc.Series, imaging.Series{Label: ascii(fmt.Sprintf("%s %s (AUC %.3f)", rs.Subject.Name, det, AUC(detectorValues(nov, det), detectorValues(fam, det)))),
 				X: fpr, Y: tpr, Color: seriesColor(k)})

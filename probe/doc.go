@@ -12,7 +12,9 @@
 //   - silencing (Sec. 4.4): latent units silenced in the sleep phase during
 //     training; does their wake activity move toward silence?
 //   - plasticity (Sec. 4.2): the critic's parameter updates from wake samples
-//     alone and from sleep samples alone point in opposite directions.
+//     alone and from sleep samples alone point in opposite directions (a
+//     sanity check: true by construction), and differ from those of
+//     label-free pseudo-phases (the test).
 //
 // # Definitions
 //
@@ -31,6 +33,11 @@
 // pass makes of the prediction x̂, so A_z is the change of the top layer
 // across one cycle.
 //
+// Floors: A_x has the retest floor ½ mean (x̂ − x̂”)², x̂” a second
+// top-down pass from the same z (generation noise alone), A_z the floor
+// mean (z − z”)², z” a second bottom-up pass; the excess layers subtract
+// them. The model's own sleep samples are the zero-surprise reference.
+//
 // Surprise: MNIST test digits are familiar, Fashion-MNIST test images novel;
 // graded surprise is additive Gaussian pixel noise σ ∈ {0, 0.1, 0.2, 0.3,
 // 0.5} (clipped to [0, 1]) and rotation by {0, 15, 30, 45, 60, 90} degrees
@@ -43,10 +50,20 @@
 // novel stimuli" means D(novel) > D(familiar). AUC is the Mann–Whitney
 // statistic (AUC), the baseline detector the reconstruction error A_x.
 //
+// For a model trained on Fashion-MNIST (experiment fashionmnist) the roles
+// swap; with models of both, the crossed design's endpoints average each
+// novelty effect over the two arms (the train-set × test-set interaction),
+// in which any property of the stimulus sets alone cancels.
+//
+// Critic output as a detector: the sign is fixed in advance by the
+// prediction (D rises), never chosen on the test data.
+//
 // Plasticity: for critic parameters θ, g_wake = ∇θ mean D(wake) and
 // g_sleep = −∇θ mean D(sleep), the ascent directions of each phase's half of
-// Eq. 4/7 (PhaseGradient); the measure is cos(g_wake, g_sleep) per
-// checkpoint, over several batches.
+// Eq. 4/7 (PhaseGradient); cos(g_wake, g_sleep) per checkpoint, over several
+// batches, is negative for any critic and inputs (the output bias alone
+// makes it so): a sanity check. The test is its excess over the same cosine
+// for random splits of the pooled activity into pseudo-phases.
 //
 // Development: eval.Alignment (KL(wake‖sleep) in bits between quantized
 // pattern histograms, with its wake-vs-wake control) at each checkpoint,
@@ -54,16 +71,28 @@
 //
 // Silencing: wake z ~ q(z|x) of a run trained with units S silenced in
 // sleep, against a control run of the same seed: the ratio of the silenced
-// units' E|z_u| (or Var z_u) to the other units', perturbed minus control.
+// units' E|z_u| (or Var z_u) to the other units', perturbed minus control,
+// against random unit sets of the same size (UnitSetNull).
 //
 // # Statistics
 //
 // Means carry percentile bootstrap intervals (Bootstrap, seeded, 1000
 // resamples, 95%); two-sample statistics resample each sample separately
 // (Bootstrap2); Spearman correlations of a graded series resample stimuli
-// as clusters that keep their values at every level (GradedSpearman). Across
-// several models (seeds) each effect is summarised by its mean, range and
-// Student-t interval over models (Summarize). A prediction "holds" when the
-// interval lies on the predicted side of the null value, "fails" when it
-// lies on the other side, and is "inconclusive" otherwise.
+// as clusters that keep their values at every level (GradedSpearman).
+// These intervals describe one model; they give no verdict.
+//
+// The unit of replication is the independently trained model (seed). Each
+// prediction is an Endpoint: one effect per model, with paired controls
+// (the same model untrained, rebuilt from its config and seed at step 0,
+// and after EarlySteps training steps (Early);
+// trivial detectors of the stimulus alone: pixel energy, ‖x‖ and the
+// mean-image reconstructor; permutation nulls). Judge gives the verdict: it
+// "holds" only with at least MinModels models, a Student-t interval over
+// models on the predicted side of the null value, a margin over every
+// control whose t-interval lies above 0, and a Holm-corrected p-value
+// (intersection–union test over the null and the controls; Holm over a
+// study's primary endpoints) below the interval's one-sided level. It
+// "fails" when the interval lies on the other side, is "inconclusive"
+// otherwise, and "needs ≥3 models" with fewer.
 package probe

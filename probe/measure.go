@@ -30,6 +30,11 @@ type Cycle struct {
 	// z'' ~ q(z|x) [N, Z]: mean (z − z'')² is the floor that the
 	// stochasticity of inference alone gives the z amplitude.
 	ZRetest *tensor.Tensor
+	// XRetest is a second, independent top-down pass from the same z,
+	// x̂'' ~ p(x|z) [N, X]: ½ mean (x̂ − x̂'')² is the floor that the
+	// stochasticity of generation alone gives the x amplitude (for a
+	// stimulus x, E(x − x̂)² = (x − E x̂)² + Var x̂ and E(x̂ − x̂'')² = 2 Var x̂).
+	XRetest *tensor.Tensor
 }
 
 // RunCycle runs a Cycle on x in batches of batch rows, drawing the model's
@@ -38,7 +43,7 @@ func RunCycle(m Model, x *tensor.Tensor, batch int, rng *rand.Rand) *Cycle {
 	if batch < 1 {
 		panic(fmt.Sprintf("probe: batch %d", batch))
 	}
-	var zs, xs, zn, zr []*tensor.Tensor
+	var zs, xs, zn, zr, xr []*tensor.Tensor
 	for b := 0; b < x.Dim(0); b += batch {
 		e := min(b+batch, x.Dim(0))
 		xb := ad.Const(tensor.Slice(x, 0, b, e))
@@ -46,9 +51,11 @@ func RunCycle(m Model, x *tensor.Tensor, batch int, rng *rand.Rand) *Cycle {
 		xh := m.Generate(ad.Const(z.Value), rng)
 		z2 := m.Infer(ad.Const(xh.Value), rng)
 		z3 := m.Infer(xb, rng)
-		zs, xs, zn, zr = append(zs, z.Value), append(xs, xh.Value), append(zn, z2.Value), append(zr, z3.Value)
+		x3 := m.Generate(ad.Const(z.Value), rng)
+		zs, xs, zn, zr, xr = append(zs, z.Value), append(xs, xh.Value), append(zn, z2.Value), append(zr, z3.Value), append(xr, x3.Value)
 	}
-	return &Cycle{Z: tensor.Concat(0, zs...), XHat: tensor.Concat(0, xs...), ZNext: tensor.Concat(0, zn...), ZRetest: tensor.Concat(0, zr...)}
+	return &Cycle{Z: tensor.Concat(0, zs...), XHat: tensor.Concat(0, xs...), ZNext: tensor.Concat(0, zn...), ZRetest: tensor.Concat(0, zr...),
+		XRetest: tensor.Concat(0, xr...)}
 }
 
 // RowMeanSquares returns, for each row i of a and b [N, D], the mean over

@@ -51,7 +51,7 @@ func WriteIndex(out string, studies []Study, command string) error {
 			fmt.Fprintf(&b, "| [%s](%s/%s) | %s | %s | **%s** |\n", s.Name(), s.Name(), ReportFile, f.Prediction, f.Effect, f.Verdict)
 		}
 	}
-	fmt.Fprintf(&b, "\nVerdicts: *holds* when the interval lies on the predicted side of the null value, *fails* when it lies on the other side, *inconclusive* when it contains the null value.\n")
+	fmt.Fprintf(&b, "\n%s\n", judgingText)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -180,43 +180,32 @@ func (m *md) heterogeneity(infos []Info) {
 
 // effectsTable writes per-model effects.
 func (m *md) effectsTable(effects []Effect, level float64) {
-	m.tableHead("model", "measure", "layer", "estimate", fmt.Sprintf("%g%% CI", 100*level), "predicted", "verdict")
+	m.p("Per model, intervals over stimuli (or batches, or unit draws) of that one model: they do not measure the spread between trainings, so they give no verdict.")
+	m.tableHead("model", "measure", "layer", "estimate", fmt.Sprintf("%g%% CI", 100*level), "predicted", "this model's CI")
 	for _, e := range effects {
 		m.row(e.Model, e.Measure, e.Layer, fmtG(e.Interval.Estimate), fmt.Sprintf("[%s, %s]", fmtG(e.Interval.Lo), fmtG(e.Interval.Hi)),
-			fmt.Sprintf("%s %g", signWord(e.Sign), e.Null), e.Verdict())
+			fmt.Sprintf("%s %g", signWord(e.Sign), e.Null), ciSide(e))
 	}
 	m.end()
-}
-
-// summariesTable writes the across-model summaries.
-func (m *md) summariesTable(ss []Summary, level float64) {
-	m.tableHead("measure", "layer", "models", "mean", fmt.Sprintf("%g%% interval", 100*level), "range", "models supporting / against", "predicted", "verdict")
-	for _, s := range ss {
-		kind := "t over models"
-		if s.Models == 1 {
-			kind = "bootstrap"
-		}
-		m.row(s.Measure, s.Layer, strconv.Itoa(s.Models), fmtG(s.T.Estimate), fmt.Sprintf("[%s, %s] (%s)", fmtG(s.T.Lo), fmtG(s.T.Hi), kind),
-			fmt.Sprintf("[%s, %s]", fmtG(s.Min), fmtG(s.Max)), fmt.Sprintf("%d / %d", s.Support, s.Against),
-			fmt.Sprintf("%s %g", signWord(s.Sign), s.Null), "**"+s.Verdict()+"**")
-	}
-	m.end()
-}
-
-func summariesCSV(ss []Summary) *table {
-	t := newTable("measure", "layer", "models", "mean", "lo", "hi", "min", "max", "support", "against", "null", "predicted_sign", "verdict")
-	for _, s := range ss {
-		t.add(s.Measure, s.Layer, s.Models, s.T.Estimate, s.T.Lo, s.T.Hi, s.Min, s.Max, s.Support, s.Against, s.Null, s.Sign, s.Verdict())
-	}
-	return t
 }
 
 func effectsCSV(es []Effect) *table {
-	t := newTable("model", "measure", "layer", "estimate", "lo", "hi", "null", "predicted_sign", "verdict")
+	t := newTable("model", "measure", "layer", "estimate", "lo", "hi", "null", "predicted_sign", "ci_side")
 	for _, e := range es {
-		t.add(e.Model, e.Measure, e.Layer, e.Interval.Estimate, e.Interval.Lo, e.Interval.Hi, e.Null, e.Sign, e.Verdict())
+		t.add(e.Model, e.Measure, e.Layer, e.Interval.Estimate, e.Interval.Lo, e.Interval.Hi, e.Null, e.Sign, ciSide(e))
 	}
 	return t
+}
+
+// ciSide says where one model's own interval lies, without a verdict.
+func ciSide(e Effect) string {
+	switch e.Verdict() {
+	case Holds:
+		return "predicted side"
+	case Fails:
+		return "other side"
+	}
+	return "contains null"
 }
 
 func fmtG(v float64) string {

@@ -3,18 +3,26 @@ package probe
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/wakesleep/wakesleep/data/mnist"
+	"github.com/wakesleep/wakesleep/tensor"
 )
 
 // Kinds of stimulus condition.
 const (
-	KindFamiliar = "familiar" // MNIST test digits
-	KindNovel    = "novel"    // Fashion-MNIST test images
-	KindNoise    = "noise"    // MNIST digits with pixel noise σ = Level
-	KindRotation = "rotation" // MNIST digits rotated by Level degrees
+	KindFamiliar = "familiar"  // MNIST test digits
+	KindNovel    = "novel"     // Fashion-MNIST test images
+	KindNoise    = "noise"     // MNIST digits with pixel noise σ = Level
+	KindRotation = "rotation"  // MNIST digits rotated by Level degrees
+	KindSleep    = "own sleep" // the model's own sleep samples x ~ p(x|z), z ~ N(0, I): zero surprise
 )
+
+// OwnSleep is the name of the zero-surprise condition.
+const OwnSleep = "own-sleep"
 
 // Condition is one set of stimuli.
 type Condition struct {
@@ -92,7 +100,14 @@ type Response struct {
 	// RetestZ is mean (z − z'')², z'' ~ q(z|x) a second bottom-up pass on
 	// the same stimulus: the floor of AmpZ set by inference noise alone.
 	RetestZ []float64
+	// RetestX is ½ mean (x̂ − x̂'')², x̂'' ~ p(x|z) a second top-down pass
+	// from the same z: the floor of AmpX set by generation noise alone.
+	RetestX []float64
 	Scores  map[string][]float64 // critic name → output on the bottom-up activity (x, z ~ q(z|x))
+	// Trivial detectors, functions of the stimulus alone: pixel energy
+	// mean x², the norm ‖x‖ and the error of the mean-image reconstructor
+	// mean (x − x̄)², x̄ the mean familiar image (in [0, 1] pixels).
+	Energy, Norm, MeanImage []float64
 	// Distortion is the mean squared difference of each stimulus from its
 	// clean digit (noise and rotation; nil otherwise).
 	Distortion []float64
@@ -102,7 +117,14 @@ type Response struct {
 type Responses struct {
 	Subject Info
 	Critics []string    // critic names, in order
-	Conds   []*Response // as Stimuli.Conditions
+	Conds   []*Response // as Stimuli.Conditions, then OwnSleep
+	// Untrained are the responses of the same model at step 0 (built from
+	// its config and seed), the control every effect must beat; nil if
+	// not measured.
+	Untrained *Responses
+	// Early are the responses of the same model after EarlySteps training
+	// steps (Early): the few-step control; nil if not measured.
+	Early *Responses
 }
 
 // Respond runs one oscillation cycle (RunCycle) on every condition's
@@ -120,20 +142,84 @@ func Respond(s *Subject, st *Stimuli, o Options) *Responses {
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, respondStream))
 	start := time.Now()
+	var mean []float64 // the mean image of the set the model learned
 	for k, cond := range st.Conditions {
-		x := st.Images[k].Tensor(m.DType(), scale)
+		if cond.Name == r.Subject.Familiar() {
+			mean = meanImage(st.Images[k].Pix)
+		}
+	}
+	respond := func(cond Condition, x *tensor.Tensor, dist []float64) {
 		cyc := RunCycle(m, x, o.Batch, rng)
-		resp := &Response{Condition: cond, Scores: map[string][]float64{}, Distortion: st.Distortion[k]}
+		resp := &Response{Condition: cond, Scores: map[string][]float64{}, Distortion: dist}
 		resp.AmpX, resp.AmpZ = Amplitudes(x, cyc, scale)
 		resp.RetestZ = RowMeanSquares(cyc.Z, cyc.ZRetest, 1)
+		f := 0.5
+		if scale == mnist.ScaleSym {
+			f = 0.125
+		}
+		resp.RetestX = RowMeanSquares(cyc.XHat, cyc.XRetest, f)
+		resp.Energy, resp.Norm, resp.MeanImage = trivialDetectors(x, scale, mean)
 		for _, c := range critics {
 			resp.Scores[c.Name] = c.Scores(x, cyc.Z, o.Batch)
 		}
 		r.Conds = append(r.Conds, resp)
 	}
+	for k, cond := range st.Conditions {
+		respond(cond, st.Images[k].Tensor(m.DType(), scale), st.Distortion[k])
+	}
+	// Zero surprise: the model's own sleep samples, as many as the stimuli.
+	n := st.Images[0].N()
+	var sx []*tensor.Tensor
+	for b := 0; b < n; b += o.Batch {
+		sx = append(sx, m.Generate(m.Prior(min(b+o.Batch, n)-b, rng), rng).Value)
+	}
+	respond(Condition{OwnSleep, KindSleep, 0}, tensor.Concat(0, sx...), nil)
 	fmt.Fprintf(o.Log, "probe: %s (step %d): %d conditions × %d stimuli (%.1fs)\n",
 		s.Name, s.Trainer.Step, len(st.Conditions), st.Images[0].N(), time.Since(start).Seconds())
 	return r
+}
+
+// meanImage returns the pixelwise mean of images.
+func meanImage(pix [][]float64) []float64 {
+	out := make([]float64, len(pix[0]))
+	for _, p := range pix {
+		for j, v := range p {
+			out[j] += v
+		}
+	}
+	for j := range out {
+		out[j] /= float64(len(pix))
+	}
+	return out
+}
+
+// trivialDetectors returns, per row of x [N, X] in the model's pixel scale,
+// the pixel energy mean x², the norm ‖x‖ and mean (x − mean)², all in
+// [0, 1] pixel units; mean nil gives no mean-image errors.
+func trivialDetectors(x *tensor.Tensor, scale string, mean []float64) (energy, norm, meanErr []float64) {
+	n, d := x.Dim(0), x.Dim(1)
+	v := x.Values()
+	energy, norm = make([]float64, n), make([]float64, n)
+	if mean != nil {
+		meanErr = make([]float64, n)
+	}
+	for i := 0; i < n; i++ {
+		var e, me float64
+		for j, p := range v[i*d : (i+1)*d] {
+			if scale == mnist.ScaleSym {
+				p = (p + 1) / 2
+			}
+			e += p * p
+			if mean != nil {
+				me += (p - mean[j]) * (p - mean[j])
+			}
+		}
+		energy[i], norm[i] = e/float64(d), math.Sqrt(e)
+		if mean != nil {
+			meanErr[i] = me / float64(d)
+		}
+	}
+	return energy, norm, meanErr
 }
 
 // Find returns the response to the named condition, or nil.
@@ -174,6 +260,20 @@ func (c *Response) layerValues(layer string) []float64 {
 		return c.AmpZ
 	case "z-retest":
 		return c.RetestZ
+	case "x-retest":
+		return c.RetestX
+	case "x-excess":
+		ex := make([]float64, len(c.AmpX))
+		for i := range ex {
+			ex[i] = c.AmpX[i] - c.RetestX[i]
+		}
+		return ex
+	case ControlEnergy:
+		return c.Energy
+	case ControlNorm:
+		return c.Norm
+	case ControlMeanImage:
+		return c.MeanImage
 	case "z-excess":
 		ex := make([]float64, len(c.AmpZ))
 		for i := range ex {

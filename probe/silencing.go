@@ -3,6 +3,7 @@ package probe
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -37,7 +38,24 @@ type SilencePoint struct {
 	PerturbedRatio map[string]Interval `json:"perturbed_ratio"`
 	ControlRatio   map[string]Interval `json:"control_ratio"`
 	Effects        []Effect            `json:"effects"`
+	// Null is the permutation null over random unit sets of the same size
+	// (NullSets of them), per statistic: the effect's mean and standard
+	// deviation over those sets, the silenced set's z-score against them,
+	// and the one-sided permutation p-value (1 + #{null ≤ effect})/(1 + sets).
+	Null map[string]UnitSetNull `json:"unit_set_null"`
 }
+
+// UnitSetNull is the effect of random unit sets.
+type UnitSetNull struct {
+	Sets int     `json:"sets"`
+	Mean float64 `json:"mean"`
+	SD   float64 `json:"sd"`
+	Z    float64 `json:"z"`
+	P    float64 `json:"p"`
+}
+
+// NullSets is the number of random unit sets of the silencing null.
+const NullSets = 200
 
 // SilencingResult is the phase-silencing study (Sec. 4.4).
 type SilencingResult struct {
@@ -46,8 +64,11 @@ type SilencingResult struct {
 	Seed      uint64         `json:"seed"`
 	Level     float64        `json:"level"`
 	Bootstrap int            `json:"bootstrap"`
-	Points    []SilencePoint `json:"points"` // by step; the last is the headline
+	Points    []SilencePoint `json:"points"` // by pair of runs, then step; each pair's last is its headline
 	Mismatch  []string       `json:"config_mismatch,omitempty"`
+	// Endpoints judge each pair's last step across pairs (seeds), against
+	// the random-unit-set null.
+	Endpoints []*Endpoint `json:"endpoints"`
 }
 
 // Name implements Study.
@@ -132,6 +153,8 @@ func Silencing(pairs []SilencePair, test *mnist.Set, o Options) (*SilencingResul
 		if res.Silenced == nil {
 			res.Silenced = sil
 			res.Mismatch = configMismatch(p, c)
+		} else if fmt.Sprint(sil) != fmt.Sprint(res.Silenced) {
+			return nil, fmt.Errorf("probe: silencing: %s silences %v, the first pair %v: every pair must silence the same units", p.Path, sil, res.Silenced)
 		}
 		start := time.Now()
 		pt := comparePair(p, c, sil, test, n, o)
@@ -139,15 +162,70 @@ func Silencing(pairs []SilencePair, test *mnist.Set, o Options) (*SilencingResul
 		fmt.Fprintf(o.Log, "probe: silencing step %d/%d: mean|z| silenced/other %s (perturbed) vs %s (control) (%.1fs)\n",
 			p.Trainer.Step, c.Trainer.Step, fmtCI(pt.PerturbedRatio[StatMeanAbs]), fmtCI(pt.ControlRatio[StatMeanAbs]), time.Since(start).Seconds())
 	}
+	res.Endpoints = silencingEndpoints(res.Points, o.Level)
 	return res, nil
+}
+
+// silencingEndpoints: per statistic, each pair's effect at its last step,
+// one value per pair of runs, against the random-unit-set null.
+func silencingEndpoints(points []SilencePoint, level float64) []*Endpoint {
+	last := map[string]int{}
+	var order []string
+	for i, p := range points {
+		k := p.Perturbed.Name + " vs " + p.Control.Name
+		if _, ok := last[k]; !ok {
+			order = append(order, k)
+		}
+		last[k] = i
+	}
+	var eps []*Endpoint
+	for si, stat := range []string{StatMeanAbs, StatVariance} {
+		var vals, null []float64
+		for _, k := range order {
+			p := points[last[k]]
+			vals = append(vals, p.Effects[si].Interval.Estimate)
+			null = append(null, p.Null[stat].Mean)
+		}
+		eps = append(eps, NewEndpoint("silencing", points[0].Effects[si].Measure, "z (wake)", 0, -1, order, vals,
+			map[string][]float64{"random unit sets (" + ControlPermuted + ")": null}))
+	}
+	Judge(eps, level)
+	return eps
+}
+
+// unitSetNull returns the effect (perturbed − control ratio of stat) for
+// NullSets random sets of k units, against the silenced set's effect d.
+func unitSetNull(pm, cm []float64, k int, d float64, rng *rand.Rand) UnitSetNull {
+	n := len(pm)
+	vals := make([]float64, NullSets)
+	le := 0
+	for r := range vals {
+		set := mnist.Permutation(rng, n)[:k]
+		vals[r] = GroupRatio(pm, set) - GroupRatio(cm, set)
+		if vals[r] <= d {
+			le++
+		}
+	}
+	u := UnitSetNull{Sets: NullSets, Mean: Mean(vals), SD: StdDev(vals), P: float64(1+le) / float64(1+NullSets)}
+	u.Z = (d - u.Mean) / math.Max(u.SD, 1e-12)
+	return u
 }
 
 func comparePair(p, c *Subject, sil []int, test *mnist.Set, n int, o Options) SilencePoint {
 	zp := wakeLatents(p, test, n, o.Batch, o.Seed)
 	zc := wakeLatents(c, test, n, o.Batch, o.Seed)
-	pt := SilencePoint{Perturbed: p.Info(), Control: c.Info(), PerturbedUnits: Moments(zp, nil), ControlUnits: Moments(zc, nil),
-		PerturbedRatio: map[string]Interval{}, ControlRatio: map[string]Interval{}}
+	return compareLatents(p.Info(), c.Info(), zp, zc, sil, o)
+}
+
+// compareLatents compares the wake latents zp of a perturbed model with
+// those zc of its control [N, Z], row i of both driven by the same
+// stimulus.
+func compareLatents(p, c Info, zp, zc *tensor.Tensor, sil []int, o Options) SilencePoint {
+	n := zp.Dim(0)
+	pt := SilencePoint{Perturbed: p, Control: c, PerturbedUnits: Moments(zp, nil), ControlUnits: Moments(zc, nil),
+		PerturbedRatio: map[string]Interval{}, ControlRatio: map[string]Interval{}, Null: map[string]UnitSetNull{}}
 	rng := rand.New(rand.NewPCG(o.Seed, bootstrapStream+3))
+	nrng := rand.New(rand.NewPCG(o.Seed, silenceStream+1))
 	for _, stat := range []string{StatMeanAbs, StatVariance} {
 		// One paired bootstrap over stimuli (the same digits drive both
 		// models) gives all three intervals.
@@ -170,26 +248,18 @@ func comparePair(p, c *Subject, sil []int, test *mnist.Set, n int, o Options) Si
 		ci := func(est float64, v []float64) Interval { return Interval{est, Percentile(v, q), Percentile(v, 1-q)} }
 		pt.PerturbedRatio[stat] = ci(a0, rp)
 		pt.ControlRatio[stat] = ci(b0, rc)
-		pt.Effects = append(pt.Effects, Effect{Model: fmt.Sprintf("%s vs %s @%d", p.Name, c.Name, p.Trainer.Step),
+		pt.Effects = append(pt.Effects, Effect{Model: fmt.Sprintf("%s vs %s @%d", p.Name, c.Name, p.Step),
 			Measure: "silenced/other ratio of " + stat + ", perturbed - control", Layer: "z (wake)", Null: 0, Sign: -1, Interval: ci(a0-b0, d)})
+		pt.Null[stat] = unitSetNull(unitStat(pt.PerturbedUnits, stat), unitStat(pt.ControlUnits, stat), len(sil), a0-b0, nrng)
 	}
 	return pt
 }
 
-// Findings implements Study: the effect at the last matched step.
+// Findings implements Study: the endpoints across pairs of runs.
 func (r *SilencingResult) Findings() []Finding {
-	last := r.Points[len(r.Points)-1]
 	var out []Finding
-	for _, e := range last.Effects {
-		stat := StatMeanAbs
-		if e.Measure != "silenced/other ratio of "+StatMeanAbs+", perturbed - control" {
-			stat = StatVariance
-		}
-		out = append(out, Finding{Study: r.Name(),
-			Prediction: fmt.Sprintf("silencing units in sleep drags their wake activity toward silence: %s", e.Measure),
-			Effect: fmt.Sprintf("%s, %g%% CI [%s, %s] (ratio perturbed %s, control %s; step %d; predicted < 0)",
-				fmtG(e.Interval.Estimate), 100*r.Level, fmtG(e.Interval.Lo), fmtG(e.Interval.Hi), fmtCI(last.PerturbedRatio[stat]), fmtCI(last.ControlRatio[stat]), last.Perturbed.Step),
-			Verdict: e.Verdict()})
+	for _, e := range r.Endpoints {
+		out = append(out, e.Finding(fmt.Sprintf("silencing units in sleep drags their wake activity toward silence: %s", e.Measure)))
 	}
 	return out
 }
@@ -204,7 +274,8 @@ func (r *SilencingResult) Write(dir string) error {
 		in[u] = true
 	}
 	units := newTable("step", "model", "unit", "silenced", "mean_abs", "mean", "variance")
-	pts := newTable("step", "statistic", "ratio_perturbed", "lo", "hi", "ratio_control", "lo", "hi", "difference", "lo", "hi", "verdict")
+	pts := newTable("perturbed", "control", "step", "statistic", "ratio_perturbed", "lo", "hi", "ratio_control", "lo", "hi", "difference", "lo", "hi",
+		"null_mean", "null_sd", "null_z", "null_p")
 	var effects []Effect
 	for _, p := range r.Points {
 		for _, mu := range []struct {
@@ -217,11 +288,14 @@ func (r *SilencingResult) Write(dir string) error {
 		}
 		for i, stat := range []string{StatMeanAbs, StatVariance} {
 			a, b, e := p.PerturbedRatio[stat], p.ControlRatio[stat], p.Effects[i]
-			pts.add(p.Perturbed.Step, stat, a.Estimate, a.Lo, a.Hi, b.Estimate, b.Lo, b.Hi, e.Interval.Estimate, e.Interval.Lo, e.Interval.Hi, e.Verdict())
+			nl := p.Null[stat]
+			pts.add(p.Perturbed.Name, p.Control.Name, p.Perturbed.Step, stat, a.Estimate, a.Lo, a.Hi, b.Estimate, b.Lo, b.Hi, e.Interval.Estimate, e.Interval.Lo, e.Interval.Hi,
+				nl.Mean, nl.SD, nl.Z, nl.P)
 		}
 		effects = append(effects, p.Effects...)
 	}
-	for name, t := range map[string]*table{"silencing-units.csv": units, "silencing.csv": pts, "silencing-effects.csv": effectsCSV(effects)} {
+	for name, t := range map[string]*table{"silencing-units.csv": units, "silencing.csv": pts, "silencing-effects.csv": effectsCSV(effects),
+		"silencing-endpoints.csv": endpointsCSV(r.Endpoints)} {
 		if err := t.write(filepath.Join(dir, name)); err != nil {
 			return err
 		}
@@ -291,12 +365,18 @@ func (r *SilencingResult) Write(dir string) error {
 		infos = append(infos, p.Perturbed, p.Control)
 	}
 	m.subjectsTable(infos)
+	m.p("## Verdicts over pairs of runs")
+	m.p("Controls: the permutation null over %d random sets of %d latent units (the same size as S), the effect computed for each in the same pair; the silenced set must beat its mean in every pair (paired margin over pairs). Note that the effect is nearly built in: the z critic compares wake z against the silenced prior, so the encoder is trained directly to zero those units; the null shows that the effect is specific to S, not that it arises through the generative model. Not done here: a sham perturbation (a run trained with a perturbation that should not move any unit) and the hierarchical version of the paper (silence the top-down phase of one CIFAR-10 layer and measure the bottom-up activity of it and the layer above), which needs a CIFAR-10 model worth probing.", NullSets, len(r.Silenced))
+	m.p(judgingText)
+	m.endpointsTable(r.Endpoints)
 	m.p("## Results")
-	m.tableHead("step", "statistic", "ratio silenced/other, perturbed", "ratio, control", "difference (effect)", "verdict")
+	m.tableHead("pair", "step", "statistic", "ratio silenced/other, perturbed", "ratio, control", "difference (effect)", "random unit sets: mean ± sd", "z", "permutation p")
 	for _, p := range r.Points {
 		for i, stat := range []string{StatMeanAbs, StatVariance} {
 			e := p.Effects[i]
-			m.row(fmt.Sprint(p.Perturbed.Step), stat, fmtCI(p.PerturbedRatio[stat]), fmtCI(p.ControlRatio[stat]), fmtCI(e.Interval), e.Verdict())
+			nl := p.Null[stat]
+			m.row(p.Perturbed.Name+" vs "+p.Control.Name, fmt.Sprint(p.Perturbed.Step), stat, fmtCI(p.PerturbedRatio[stat]), fmtCI(p.ControlRatio[stat]), fmtCI(e.Interval),
+				fmt.Sprintf("%s ± %s", fmtG(nl.Mean), fmtG(nl.SD)), fmtG(nl.Z), fmtG(nl.P))
 		}
 	}
 	m.end()

@@ -186,7 +186,7 @@ func TestGradedSpearmanMonotone(t *testing.T) {
 	}
 }
 
-func TestVerdictAndSummarize(t *testing.T) {
+func TestEffectVerdict(t *testing.T) {
 	t.Parallel()
 	es := []Effect{
 		{Model: "a", Measure: "m", Layer: "x", Null: 0, Sign: 1, Interval: Interval{1, 0.5, 1.5}},
@@ -196,17 +196,6 @@ func TestVerdictAndSummarize(t *testing.T) {
 	}
 	if es[0].Verdict() != Holds || es[2].Verdict() != Fails || es[3].Verdict() != Inconclusive {
 		t.Errorf("verdicts %s %s %s", es[0].Verdict(), es[2].Verdict(), es[3].Verdict())
-	}
-	ss := Summarize(es, 0.95)
-	if len(ss) != 2 {
-		t.Fatalf("%d summaries, want 2", len(ss))
-	}
-	s := ss[0]
-	if s.Models != 3 || s.Support != 2 || s.Against != 1 || s.Min != -1 || s.Max != 2 || !near(s.T.Estimate, 2.0/3, 1e-12) {
-		t.Errorf("summary %+v", s)
-	}
-	if ss[1].T != es[3].Interval {
-		t.Errorf("one model's summary should carry its own interval: %+v", ss[1])
 	}
 }
 

@@ -91,7 +91,10 @@ func checkFindings(t *testing.T, s Study) {
 		t.Fatalf("%s: no findings", s.Name())
 	}
 	for _, f := range fs {
-		if f.Verdict != Holds && f.Verdict != Fails && f.Verdict != Inconclusive {
+		if f.Verdict == Holds {
+			t.Errorf("%s: %q holds on one tiny model", s.Name(), f.Prediction)
+		}
+		if f.Verdict != Fails && f.Verdict != Inconclusive && f.Verdict != NeedsModels && !strings.HasPrefix(f.Verdict, "sanity check") {
 			t.Errorf("%s: verdict %q", s.Name(), f.Verdict)
 		}
 	}
@@ -131,18 +134,19 @@ func TestSmokeOscillationAndCritic(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFiles(t, filepath.Join(dir, "oscillation"), "oscillation-stimuli.csv", "oscillation-means.csv", "oscillation-effects.csv",
-		"oscillation-summary.csv", "oscillation-noise.png", "oscillation-rotation.png", "oscillation-novelty.png")
+		"oscillation-endpoints.csv", "oscillation-noise.png", "oscillation-rotation.png", "oscillation-novelty.png")
 	checkFindings(t, osc)
-	// 4 measures × 3 layers (x, z, z-excess), summarised over the 2 models.
-	if len(osc.Summaries) != 12 || osc.Summaries[0].Models != 2 {
-		t.Errorf("%d summaries, first over %d models", len(osc.Summaries), osc.Summaries[0].Models)
+	// 4 measures of 4 layers (x, x-excess, z, z-excess) of the 2 models,
+	// too few for a verdict.
+	if len(osc.Endpoints) != 16 || len(osc.Endpoints[0].Values) != 2 || osc.Endpoints[0].Verdict != NeedsModels {
+		t.Errorf("%d endpoints, first over %d models: %s", len(osc.Endpoints), len(osc.Endpoints[0].Values), osc.Endpoints[0].Verdict)
 	}
 	cr := CriticStudy(rs, o)
 	if err := cr.Write(filepath.Join(dir, "critic")); err != nil {
 		t.Fatal(err)
 	}
 	checkFiles(t, filepath.Join(dir, "critic"), "critic-stimuli.csv", "critic-grades.csv", "critic-effects.csv",
-		"critic-summary.csv", "critic-roc.png", "critic-hist.png", "critic-grades.png")
+		"critic-endpoints.csv", "critic-roc.png", "critic-hist.png", "critic-grades.png")
 	checkFindings(t, cr)
 	if err := WriteIndex(dir, []Study{osc, cr}, "wakesleep probe --study all"); err != nil {
 		t.Fatal(err)
@@ -174,7 +178,7 @@ func TestSmokeDevelopmentAndPlasticity(t *testing.T) {
 		loads = append(loads, func() (*Subject, error) { return Load(f.Path, nil) })
 	}
 	o := smokeOptions()
-	dev, err := Development(loads, test, o)
+	dev, err := Development([][]func() (*Subject, error){loads}, test, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,15 +196,18 @@ func TestSmokeDevelopmentAndPlasticity(t *testing.T) {
 	checkFiles(t, filepath.Join(out, "development"), "development.csv", "development-draws.csv", "development.png")
 	checkFindings(t, dev)
 
-	pl, err := Plasticity(loads, test, o)
+	pl, err := Plasticity([][]func() (*Subject, error){loads}, test, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pl.Effects) != 6 { // 3 checkpoints × 2 critics
-		t.Errorf("%d plasticity effects, want 6", len(pl.Effects))
+	if len(pl.Effects) != 12 { // 3 checkpoints × 2 critics × (sanity, endpoint)
+		t.Errorf("%d plasticity effects, want 12", len(pl.Effects))
+	}
+	if len(pl.Endpoints) != 2 || pl.Endpoints[0].Verdict != NeedsModels {
+		t.Errorf("plasticity endpoints %d", len(pl.Endpoints))
 	}
 	st := pl.Points[0].Stats["D_x"]
-	for _, pair := range []string{PairWakeSleep, PairWakeTopDown, PairWakeWake, PairSleepSleep} {
+	for _, pair := range []string{PairWakeSleep, PairPermuted, PairExcess, PairWakeTopDown, PairWakeWake, PairSleepSleep} {
 		if _, ok := st[pair]; !ok {
 			t.Errorf("D_x lacks the %s cosine", pair)
 		}

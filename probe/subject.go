@@ -27,6 +27,7 @@ type Subject struct {
 type Info struct {
 	Name       string  `json:"name"`
 	Path       string  `json:"checkpoint"`
+	Experiment string  `json:"experiment,omitempty"` // "mnist" or "fashionmnist": the set the model learned
 	Step       int     `json:"step"`
 	Algorithm  string  `json:"algorithm"`
 	Gamma      float64 `json:"gamma"`
@@ -40,9 +41,31 @@ type Info struct {
 // Info returns the subject's description.
 func (s *Subject) Info() Info {
 	c := s.Trainer.Config
-	return Info{Name: s.Name, Path: s.Path, Step: s.Trainer.Step, Algorithm: c.Model.Critic,
+	return Info{Name: s.Name, Path: s.Path, Experiment: c.Experiment, Step: s.Trainer.Step, Algorithm: c.Model.Critic,
 		Gamma: c.Objective.Gamma, Seed: c.Seed, BatchSize: c.BatchSize, PixelScale: c.PixelScale,
 		TrainLimit: c.TrainLimit, Silenced: c.Objective.SilenceSleepZ}
+}
+
+// FashionExperiment is the experiment name of a model trained on
+// Fashion-MNIST (experiment/fashionmnist), the other arm of the crossed
+// novelty design.
+const FashionExperiment = "fashionmnist"
+
+// Familiar returns the name of the stimulus condition the model was trained
+// on ("mnist", or "fashion" for a Fashion-MNIST run); Novel the other.
+func (i Info) Familiar() string {
+	if i.Experiment == FashionExperiment {
+		return "fashion"
+	}
+	return "mnist"
+}
+
+// Novel returns the name of the condition the model has never seen.
+func (i Info) Novel() string {
+	if i.Experiment == FashionExperiment {
+		return "mnist"
+	}
+	return "fashion"
 }
 
 // mnistTrain is the number of MNIST training digits.
@@ -81,6 +104,30 @@ func Initial(name string, cfg mnistexp.Config) (*Subject, error) {
 	}
 	return &Subject{Name: name, Trainer: tr}, nil
 }
+
+// EarlySteps is the training length of the few-step control (Early,
+// ControlEarly): an effect that a model shows as strongly after this many
+// steps is no product of learning the data's distribution.
+const EarlySteps = 3
+
+// Early returns the model that a run with config cfg is after k training
+// steps on trainSet (the run's own data order: a pure function of the seed).
+func Early(name string, cfg mnistexp.Config, trainSet *mnist.Set, k int) (*Subject, error) {
+	tr, err := mnistexp.NewTrainer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for s := 0; s < k; s++ {
+		if _, err := tr.TrainStep(tr.Batches(trainSet, s)); err != nil {
+			return nil, fmt.Errorf("probe: few-step control %s, step %d: %w", name, s+1, err)
+		}
+	}
+	return &Subject{Name: name, Trainer: tr}, nil
+}
+
+// ErrSkip, returned by a loader of a development or plasticity run, leaves
+// that model out (e.g. a few-step control of a run that is no longer).
+var ErrSkip = errors.New("probe: model left out")
 
 // CheckpointFile is one "ckpt-<step>.safetensors" file of a folder.
 type CheckpointFile struct {
@@ -139,10 +186,13 @@ type Options struct {
 	Angles    []float64 // graded surprise: rotations in degrees [0, 15, 30, 45, 60, 90]
 
 	// Development: wake and sleep samples per checkpoint [10000] and the
-	// alignments to measure [eval.DefaultAlignments()]; the first is the
-	// headline.
+	// alignments to measure [4x+2z, then the paper's 8x+8z]; the first is
+	// the headline.
 	AlignN     int
 	Alignments []eval.AlignmentOptions
+	// Other is another stimulus set (Fashion-MNIST) for the alignment's
+	// specificity control: wake activity on it against sleep [none].
+	Other *mnist.Set
 	// NoInit leaves out the untrained model (step 0, rebuilt from the
 	// config's seed) from the development and plasticity studies.
 	NoInit bool
@@ -150,6 +200,9 @@ type Options struct {
 	// Plasticity: batches per checkpoint [8] of GradBatch stimuli [256].
 	GradBatches int
 	GradBatch   int
+	// GradPerms is the number of phase-label permutations per batch of the
+	// plasticity null [4].
+	GradPerms int
 
 	Log io.Writer // progress lines [none]
 }
@@ -179,14 +232,17 @@ func (o Options) withDefaults() Options {
 	if o.AlignN == 0 {
 		o.AlignN = 10000
 	}
-	if o.Alignments == nil {
-		o.Alignments = eval.DefaultAlignments()
+	if o.Alignments == nil { // the resolved alignment first: the headline
+		o.Alignments = []eval.AlignmentOptions{eval.ResolvedAlignmentOptions(), eval.DefaultAlignmentOptions()}
 	}
 	if o.GradBatches == 0 {
 		o.GradBatches = 8
 	}
 	if o.GradBatch == 0 {
 		o.GradBatch = 256
+	}
+	if o.GradPerms == 0 {
+		o.GradPerms = 4
 	}
 	if o.Log == nil {
 		o.Log = io.Discard

@@ -23,34 +23,61 @@ import (
 const probeUsage = `
 Usage:
   wakesleep probe --study {oscillation | critic | development | silencing | plasticity | <list> | all}
+                  [--checkpoints <run>,<run>,...] [--novel-checkpoints <Fashion-MNIST run>,...]
                   [--checkpoint <file or run folder>] [--seeds-from <run>,<run>,...]
-                  [--checkpoints <folder of checkpoints>] [--control <run>] [--out <folder>] [flags]
+                  [--perturbed <run>,... --control <run>,...] [--out <folder>] [flags]
 
 Tests the biological predictions of Sec. 4 of the paper on trained MNIST
 models. Each study writes report.md, PNG plots, CSV tables and result.json
 into <out>/<study>; with more than one study, <out>/report.md lists every
 finding, one line each. Definitions and statistics are written in each report.
 
+The unit of replication is the independently trained model (seed): every
+study measures its effects in each model given, and a verdict "holds" only
+with at least 3 models, an interval over models on the predicted side, a
+margin over every control (the same model untrained, rebuilt from its config
+and seed at step 0, and after 3 training steps on its own data; trivial
+detectors: pixel energy, the norm ‖x‖, the mean-image reconstructor;
+permutation nulls) and a Holm-corrected p-value. One model gets
+"needs ≥3 models". Models trained on Fashion-MNIST (wakesleep train
+fashionmnist; --novel-checkpoints) form the second arm of the crossed
+novelty design: familiar Fashion-MNIST, novel MNIST.
+
   oscillation  (Sec. 4.1) the difference between a layer's bottom-up activity
                and its top-down prediction on MNIST (familiar), Fashion-MNIST
-               (novel) and MNIST with graded noise and rotation. Models:
-               --checkpoint and --seeds-from (effects summarised over them).
+               (novel) and MNIST with graded noise and rotation, and the
+               model's own sleep samples (zero surprise). Models: every one
+               of --checkpoints, --novel-checkpoints, --checkpoint and
+               --seeds-from, each also untrained (step 0) and after 3 steps
+               unless --no-init.
   critic       (Sec. 4.2) the critics' outputs on familiar vs novel stimuli,
                their ROC AUC as novelty detectors beside the reconstruction
                error. Models as for oscillation.
   development  (Sec. 4.4) the wake/sleep alignment of 'wakesleep eval' at each
-               checkpoint of --checkpoints (default: the --checkpoint folder),
-               plus the untrained model (step 0) unless --no-init.
-  plasticity   (Sec. 4.2) cosine between the critic-parameter updates of the
-               wake phase alone and the sleep phase alone, per checkpoint of
-               --checkpoints.
-  silencing    (Sec. 4.4) a run trained with 'wakesleep train --silence-z'
-               (--perturbed, default --checkpoint) against a control run with
-               the same seed (--control): wake activity of the silenced units.
-               If both are run folders, every step they both hold is compared.
+               checkpoint of every run folder of --checkpoints (default: the
+               --checkpoint folder), plus the untrained model (step 0) unless
+               --no-init.
+  plasticity   (Sec. 4.2) the critic-parameter updates of the wake phase alone
+               and the sleep phase alone, per checkpoint of each run of
+               --checkpoints: their cosine (a sanity check: negative by
+               construction) and against a phase-label permutation null.
+  silencing    (Sec. 4.4) runs trained with 'wakesleep train --silence-z'
+               (--perturbed, default --checkpoint) against control runs with
+               the same seeds (--control, paired in order): wake activity of
+               the silenced units, against a null of random unit sets of the
+               same size. If both are run folders, every step they both hold
+               is compared.
+
+The results/probes/ table (5 seeds of each algorithm and of Fashion-MNIST):
+  $ scripts/probes.sh    # runs the command below per algorithm
+
+  $ wakesleep probe --study all --out results/probes/local \
+      --checkpoints runs/seeds/local-s1,runs/seeds/local-s2,runs/seeds/local-s3,runs/seeds/local-s4,runs/seeds/local-s5 \
+      --novel-checkpoints runs/seeds/fashion-local-s1,...,runs/seeds/fashion-local-s5 \
+      --perturbed runs/seeds/silenced-local-s1,... --control runs/seeds/local-s1,... --max-checkpoints 6
 
 Examples:
-  $ wakesleep probe --study oscillation --checkpoint runs/local --seeds-from runs/local-s2,runs/local-s3
+  $ wakesleep probe --study oscillation --checkpoints runs/local-s1,runs/local-s2,runs/local-s3
   $ wakesleep probe --study development --checkpoints runs/archive/local --out probe-local
   $ wakesleep train --silence-z 0,1,2,3 --epochs 1 --run runs/silenced
   $ wakesleep probe --study silencing --perturbed runs/silenced --control runs/control
@@ -64,6 +91,7 @@ type probeOptions struct {
 	study          string
 	checkpoint     string
 	checkpoints    string
+	novel          string
 	seedsFrom      string
 	perturbed      string
 	control        string
@@ -96,17 +124,18 @@ func parseProbe(args []string, stderr io.Writer) (o *probeOptions, studies, skip
 	fs.StringVar(&o.study, "study", "all", "oscillation, critic, development, plasticity, silencing, a comma-separated list of them, or all")
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file or run folder (newest good checkpoint): the model of oscillation and critic")
 	fs.StringVar(&o.seedsFrom, "seeds-from", "", "more models (runs or files), comma-separated, e.g. other seeds: oscillation and critic summarise effects over all models")
-	fs.StringVar(&o.checkpoints, "checkpoints", "", "folder of ckpt-<step>.safetensors for development and plasticity (default: --checkpoint if it is a folder)")
+	fs.StringVar(&o.checkpoints, "checkpoints", "", "models (seeds), comma-separated: run folders or checkpoint files; oscillation and critic use each one's newest checkpoint, development and plasticity each folder's checkpoints (default: --checkpoint if it is a folder)")
+	fs.StringVar(&o.novel, "novel-checkpoints", "", "models trained on Fashion-MNIST (the crossed design's second arm), comma-separated, for oscillation and critic")
 	fs.IntVar(&o.maxCheckpoints, "max-checkpoints", 0, "development and plasticity: use at most this many checkpoints, evenly spaced, first and last kept (0: all)")
-	fs.StringVar(&o.perturbed, "perturbed", "", "silencing: the run trained with --silence-z (default: --checkpoint)")
-	fs.StringVar(&o.control, "control", "", "silencing: the control run (same seed, no silencing)")
+	fs.StringVar(&o.perturbed, "perturbed", "", "silencing: the runs trained with --silence-z, comma-separated (default: --checkpoint)")
+	fs.StringVar(&o.control, "control", "", "silencing: the control runs (same seeds, no silencing), comma-separated, paired with --perturbed in order")
 	fs.StringVar(&o.out, "out", "", "output folder (default: <folder of the checkpoint>/probe)")
 	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: embedded)")
 	fs.StringVar(&o.fashionDir, "fashion", mnist.FashionDir, "folder with the Fashion-MNIST IDX files (novel stimuli)")
 	fs.IntVar(&o.opts.N, "n", 1000, "stimuli per condition (oscillation, critic) and digits (silencing)")
 	fs.IntVar(&o.opts.AlignN, "align-n", 10000, "development: wake and sleep samples per checkpoint")
-	fs.StringVar(&o.alignments, "alignments", "8x8z,4x2z", "development: alignments as <x units>x<z units>z, comma-separated (as 'wakesleep eval')")
-	fs.BoolVar(&o.opts.NoInit, "no-init", false, "development and plasticity: leave out the untrained model (step 0)")
+	fs.StringVar(&o.alignments, "alignments", "4x2z,8x8z", "development: alignments as <x units>x<z units>z, comma-separated (as 'wakesleep eval'); the first is the headline, and only those whose missing mass stays below 0.5 are judged")
+	fs.BoolVar(&o.opts.NoInit, "no-init", false, "leave out the untrained model (step 0): no verdict can then hold")
 	fs.IntVar(&o.opts.GradBatches, "grad-batches", 8, "plasticity: batches per checkpoint")
 	fs.IntVar(&o.opts.GradBatch, "grad-batch", 256, "plasticity: stimuli per batch")
 	fs.StringVar(&o.noise, "noise", "0,0.1,0.2,0.3,0.5", "graded surprise: pixel noise levels σ, comma-separated")
@@ -139,7 +168,7 @@ func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	out := o.out
 	if out == "" {
-		base := firstNonEmpty(o.checkpoint, o.checkpoints, o.perturbed)
+		base := firstNonEmpty(o.checkpoint, firstOf(o.checkpoints), firstOf(o.perturbed))
 		if st, err := os.Stat(base); err == nil && !st.IsDir() {
 			base = filepath.Dir(base)
 		}
@@ -172,14 +201,20 @@ func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Write
 			if err != nil {
 				return err
 			}
-			loads, err := o.folderLoaders(stderr)
+			runs, err := o.runLoaders(stderr)
 			if err != nil {
 				return err
 			}
 			if name == "development" {
-				s, err = probe.Development(loads, test, o.opts)
+				opts := o.opts
+				if other, err := mnist.LoadDir(o.fashionDir, "test"); err == nil {
+					opts.Other = other
+				} else {
+					fmt.Fprintf(stderr, "probe: development without the specificity control (Fashion-MNIST: %v)\n", err)
+				}
+				s, err = probe.Development(runs, test, opts)
 			} else {
-				s, err = probe.Plasticity(loads, test, o.opts)
+				s, err = probe.Plasticity(runs, test, o.opts)
 			}
 			if err != nil {
 				return err
@@ -214,6 +249,14 @@ func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(out, probe.IndexFile))
 	}
 	return nil
+}
+
+// firstOf returns the first entry of a comma-separated list ("" if none).
+func firstOf(list string) string {
+	if l := splitList(list); len(l) > 0 {
+		return l[0]
+	}
+	return ""
 }
 
 func firstNonEmpty(s ...string) string {
@@ -284,8 +327,8 @@ func (o *probeOptions) validate() (studies, skipped []string, err error) {
 	lacks := func(study string) string {
 		switch study {
 		case "oscillation", "critic":
-			if o.checkpoint == "" && o.seedsFrom == "" {
-				return "--checkpoint or --seeds-from"
+			if o.checkpoint == "" && o.seedsFrom == "" && o.checkpoints == "" && o.novel == "" {
+				return "--checkpoints, --checkpoint or --seeds-from"
 			}
 		case "development", "plasticity":
 			if o.checkpoints == "" {
@@ -294,6 +337,9 @@ func (o *probeOptions) validate() (studies, skipped []string, err error) {
 		case "silencing":
 			if o.control == "" || o.perturbed == "" {
 				return "--control and --perturbed (or --checkpoint)"
+			}
+			if len(splitList(o.control)) != len(splitList(o.perturbed)) {
+				return fmt.Sprintf("as many --control runs as --perturbed (%d, %d)", len(splitList(o.control)), len(splitList(o.perturbed)))
 			}
 		}
 		return ""
@@ -375,42 +421,109 @@ func (o *probeOptions) respond(stderr io.Writer) ([]*probe.Responses, error) {
 	if err != nil {
 		return nil, err
 	}
-	var paths []string
-	if o.checkpoint != "" {
-		paths = append(paths, o.checkpoint)
+	type model struct {
+		path  string
+		novel bool // must be a Fashion-MNIST run
 	}
-	for _, p := range strings.Split(o.seedsFrom, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			paths = append(paths, p)
+	var paths []model
+	seen := map[string]bool{}
+	add := func(list string, novel bool) {
+		for _, p := range splitList(list) {
+			if k := filepath.Clean(p); !seen[k] {
+				seen[k] = true
+				paths = append(paths, model{p, novel})
+			}
 		}
 	}
+	add(o.checkpoint, false)
+	add(o.seedsFrom, false)
+	add(o.checkpoints, false)
+	add(o.novel, true)
 	var rs []*probe.Responses
 	names := map[string]int{}
 	for _, p := range paths {
-		s, err := probe.Load(p, stderr)
+		s, err := probe.Load(p.path, stderr)
 		if err != nil {
 			return nil, err
+		}
+		if p.novel && s.Info().Experiment != probe.FashionExperiment {
+			return nil, fmt.Errorf("--novel-checkpoints %s: a run of %q, not of %s", p.path, s.Info().Experiment, probe.FashionExperiment)
 		}
 		// Two checkpoints of folders with the same name stay apart.
 		if names[s.Name]++; names[s.Name] > 1 {
 			s.Name = fmt.Sprintf("%s#%d", s.Name, names[s.Name])
 		}
-		rs = append(rs, probe.Respond(s, st, o.opts))
+		r := probe.Respond(s, st, o.opts)
+		if !o.opts.NoInit {
+			u, err := probe.Initial(s.Name+" (untrained)", *s.Trainer.Config)
+			if err != nil {
+				return nil, err
+			}
+			r.Untrained = probe.Respond(u, st, o.opts)
+			e, err := o.early(s)
+			if err != nil {
+				return nil, err
+			}
+			r.Early = probe.Respond(e, st, o.opts)
+		}
+		rs = append(rs, r)
 	}
 	return rs, nil
 }
 
-// folderLoaders returns loaders for the checkpoints of --checkpoints, the
-// initial model first unless --no-init.
-func (o *probeOptions) folderLoaders(stderr io.Writer) ([]func() (*probe.Subject, error), error) {
-	files, err := probe.Checkpoints(o.checkpoints)
+// splitList returns the non-empty comma-separated entries of s.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// runLoaders returns, for each run folder of --checkpoints, loaders for its
+// checkpoints, the initial model first unless --no-init.
+func (o *probeOptions) runLoaders(stderr io.Writer) ([][]func() (*probe.Subject, error), error) {
+	var runs [][]func() (*probe.Subject, error)
+	for _, dir := range splitList(o.checkpoints) {
+		loads, err := o.folderLoaders(dir, stderr)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, loads)
+	}
+	return runs, nil
+}
+
+// early returns the few-step control of a model: the same config after
+// probe.EarlySteps steps on its own training set.
+func (o *probeOptions) early(s *probe.Subject) (*probe.Subject, error) {
+	cfg := *s.Trainer.Config
+	var trainSet *mnist.Set
+	var err error
+	if s.Info().Experiment == probe.FashionExperiment {
+		trainSet, err = mnist.LoadDir(o.fashionDir, "train")
+	} else {
+		trainSet, _, err = loadMNIST(o.dataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("few-step control of %s: %w", s.Name, err)
+	}
+	return probe.Early(fmt.Sprintf("%s (%d steps)", s.Name, probe.EarlySteps), cfg, trainSet, probe.EarlySteps)
+}
+
+// folderLoaders returns loaders for the checkpoints of one folder, the
+// initial model and its few-step control first unless --no-init.
+func (o *probeOptions) folderLoaders(dir string, stderr io.Writer) ([]func() (*probe.Subject, error), error) {
+	files, err := probe.Checkpoints(dir)
 	if err != nil {
 		return nil, err
 	}
 	if n := o.maxCheckpoints; n > 0 && len(files) > n {
 		files = evenly(files, n)
 	}
-	name := filepath.Base(filepath.Clean(o.checkpoints))
+	name := filepath.Base(filepath.Clean(dir))
 	var loads []func() (*probe.Subject, error)
 	if !o.opts.NoInit {
 		first := files[0].Path
@@ -429,6 +542,20 @@ func (o *probeOptions) folderLoaders(stderr io.Writer) ([]func() (*probe.Subject
 			}
 			return probe.Initial(name, *c)
 		})
+		loads = append(loads, func() (*probe.Subject, error) {
+			s, err := probe.Load(first, stderr)
+			if err != nil {
+				return nil, err
+			}
+			if s.Trainer.Step <= probe.EarlySteps { // the run itself is no longer
+				return nil, errSkip
+			}
+			e, err := o.early(s)
+			if err == nil {
+				e.Name = name
+			}
+			return e, err
+		})
 	}
 	for _, f := range files {
 		loads = append(loads, func() (*probe.Subject, error) {
@@ -441,6 +568,9 @@ func (o *probeOptions) folderLoaders(stderr io.Writer) ([]func() (*probe.Subject
 	}
 	return loads, nil
 }
+
+// errSkip tells a study to leave a loader's model out.
+var errSkip = probe.ErrSkip
 
 // evenly returns n of files, evenly spaced, the first and last included.
 func evenly(files []probe.CheckpointFile, n int) []probe.CheckpointFile {
@@ -459,20 +589,34 @@ func evenly(files []probe.CheckpointFile, n int) []probe.CheckpointFile {
 	return out
 }
 
-// silencePairs matches the perturbed and control checkpoints: every step
-// both run folders hold, or the two given checkpoints.
+// silencePairs matches the perturbed and control checkpoints of each pair
+// of runs (--perturbed and --control, in order): every step both run
+// folders hold, or the two given checkpoints.
 func (o *probeOptions) silencePairs(stderr io.Writer) ([]probe.SilencePair, error) {
-	load := func(p string) func() (*probe.Subject, error) {
-		return func() (*probe.Subject, error) { return probe.Load(p, stderr) }
-	}
-	pst, perr := os.Stat(o.perturbed)
-	cst, cerr := os.Stat(o.control)
-	if perr == nil && cerr == nil && pst.IsDir() && cst.IsDir() {
-		pf, err := probe.Checkpoints(o.perturbed)
+	cs := splitList(o.control)
+	var all []probe.SilencePair
+	for i, p := range splitList(o.perturbed) {
+		pairs, err := silencePairsOf(p, cs[i], stderr)
 		if err != nil {
 			return nil, err
 		}
-		cf, err := probe.Checkpoints(o.control)
+		all = append(all, pairs...)
+	}
+	return all, nil
+}
+
+func silencePairsOf(perturbed, control string, stderr io.Writer) ([]probe.SilencePair, error) {
+	load := func(p string) func() (*probe.Subject, error) {
+		return func() (*probe.Subject, error) { return probe.Load(p, stderr) }
+	}
+	pst, perr := os.Stat(perturbed)
+	cst, cerr := os.Stat(control)
+	if perr == nil && cerr == nil && pst.IsDir() && cst.IsDir() {
+		pf, err := probe.Checkpoints(perturbed)
+		if err != nil {
+			return nil, err
+		}
+		cf, err := probe.Checkpoints(control)
 		if err != nil {
 			return nil, err
 		}
@@ -489,7 +633,7 @@ func (o *probeOptions) silencePairs(stderr io.Writer) ([]probe.SilencePair, erro
 		if len(pairs) > 0 {
 			return pairs, nil
 		}
-		fmt.Fprintf(stderr, "warning: %s and %s share no checkpoint step: comparing their newest checkpoints\n", o.perturbed, o.control)
+		fmt.Fprintf(stderr, "warning: %s and %s share no checkpoint step: comparing their newest checkpoints\n", perturbed, control)
 	}
-	return []probe.SilencePair{{Perturbed: load(o.perturbed), Control: load(o.control)}}, nil
+	return []probe.SilencePair{{Perturbed: load(perturbed), Control: load(control)}}, nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,7 @@ func TestProbeUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"probe", "--study", "dreams", "--checkpoint", "x"}, `--study "dreams"`},
-		{[]string{"probe", "--study", "oscillation"}, "needs --checkpoint or --seeds-from"},
+		{[]string{"probe", "--study", "oscillation"}, "needs --checkpoints, --checkpoint or --seeds-from"},
 		{[]string{"probe", "--study", "critic,dreams", "--checkpoint", "x"}, `--study "dreams"`},
 		{[]string{"probe", "--study", "development"}, "needs --checkpoints"},
 		{[]string{"probe", "--study", "silencing", "--checkpoint", "x"}, "needs --control"},
@@ -86,5 +87,54 @@ func TestProbeAll(t *testing.T) {
 	idx, err := os.ReadFile(filepath.Join(out, "report.md"))
 	if err != nil || !strings.Contains(string(idx), "silencing/report.md") {
 		t.Errorf("index: %v", err)
+	}
+}
+
+// TestProbeSeedsGiveNoHolds trains three tiny seeds of MNIST and three of
+// Fashion-MNIST for two steps each (models that have learned nothing) and
+// runs the studies across them: the crossed design and the untrained
+// controls are measured, and no study says "holds".
+func TestProbeSeedsGiveNoHolds(t *testing.T) {
+	t.Parallel()
+	data, run := goodRun()
+	tmp := t.TempDir()
+	mnistRuns := []string{run}
+	var fashionRuns []string
+	for seed := 2; seed <= 6; seed++ {
+		exp, dir := "mnist", filepath.Join(tmp, fmt.Sprintf("mnist-s%d", seed))
+		if seed > 3 {
+			exp, dir = "fashionmnist", filepath.Join(tmp, fmt.Sprintf("fashion-s%d", seed))
+		}
+		code, _, stderr := runCLI(append([]string{"train", exp, "--data", data, "--run", dir, "--epochs", "1", "--checkpoint-every", "1",
+			"--seed", fmt.Sprint(seed)}, tinyFlags...)...)
+		if code != 0 {
+			t.Fatalf("train %s seed %d: exit %d: %s", exp, seed, code, stderr)
+		}
+		if exp == "mnist" {
+			mnistRuns = append(mnistRuns, dir)
+		} else {
+			fashionRuns = append(fashionRuns, dir)
+		}
+	}
+	out := filepath.Join(tmp, "probe")
+	code, stdout, stderr := runCLI("probe", "--study", "oscillation,critic,development,plasticity",
+		"--checkpoints", strings.Join(mnistRuns, ","), "--novel-checkpoints", strings.Join(fashionRuns, ","),
+		"--data", data, "--fashion", data, "--out", out,
+		"--n", "10", "--align-n", "16", "--alignments", "2x1z", "--grad-batches", "2", "--grad-batch", "4",
+		"--bootstrap", "20", "--noise", "0,0.5", "--angles", "0,90")
+	if code != 0 {
+		t.Fatalf("probe: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout, ": holds:") {
+		t.Errorf("a model that learned nothing gets a verdict:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "crossed: AUC") || !strings.Contains(stdout, "margin over untrained") {
+		t.Errorf("stdout lacks the crossed endpoints or the untrained control:\n%s", stdout)
+	}
+	// A Fashion-MNIST arm must be Fashion-MNIST runs.
+	code, _, stderr = runCLI("probe", "--study", "oscillation", "--checkpoints", run, "--novel-checkpoints", mnistRuns[1],
+		"--data", data, "--fashion", data, "--out", out, "--n", "10", "--bootstrap", "5")
+	if code == 0 || !strings.Contains(stderr, "--novel-checkpoints") {
+		t.Errorf("an MNIST run as the novel arm: exit %d, %s", code, stderr)
 	}
 }
