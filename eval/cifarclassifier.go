@@ -2,18 +2,15 @@ package eval
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
-	"github.com/wakesleep/wakesleep/checkpoint"
 	cifardata "github.com/wakesleep/wakesleep/data/cifar10"
 	"github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/nn"
@@ -340,72 +337,28 @@ func TrainCIFARClassifier(ctx context.Context, cfg CIFARClassifierConfig, trainS
 // BatchNorm2d and Linear names) with metadata: the config, the test accuracy
 // and the command that made it.
 func SaveCIFARClassifier(path string, c *CIFARClassifier, testAccuracy float64, command string) error {
-	ts := map[string]*tensor.Tensor{}
-	for _, p := range c.Parameters() {
-		ts[p.Name] = p.V.Value
-	}
-	for _, b := range c.Buffers() {
-		ts[b.Name] = b.T
-	}
-	cfg, err := json.Marshal(c.Config)
-	if err != nil {
-		return err
-	}
-	return checkpoint.Save(path, ts, map[string]string{
-		metaCIFARClassifierConfig: string(cfg),
-		metaClassifierAccuracy:    strconv.FormatFloat(testAccuracy, 'f', 4, 64),
-		metaClassifierCommand:     command,
-	})
+	return saveClassifierFile(path, c.Parameters(), c.Buffers(), metaCIFARClassifierConfig, c.Config, testAccuracy, command)
 }
 
 const metaCIFARClassifierConfig = "wakesleep.cifar10_classifier.config"
 
 // LoadCIFARClassifier reads a classifier written by SaveCIFARClassifier.
 func LoadCIFARClassifier(path string) (*CIFARClassifier, ClassifierInfo, error) {
-	ts, meta, err := checkpoint.Load(path)
-	if err != nil {
-		return nil, ClassifierInfo{}, err
-	}
-	c, info, err := cifarClassifierFrom(ts, meta)
-	if err != nil {
-		return nil, info, fmt.Errorf("cifar10 classifier %q: %w", path, err)
-	}
-	info.Source = path
-	return c, info, nil
+	return loadClassifierFile(path, "cifar10 classifier", cifarClassifierFrom)
 }
 
 func cifarClassifierFrom(ts map[string]*tensor.Tensor, meta map[string]string) (*CIFARClassifier, ClassifierInfo, error) {
-	var info ClassifierInfo
 	var cfg CIFARClassifierConfig
-	s, ok := meta[metaCIFARClassifierConfig]
-	if !ok {
-		return nil, info, fmt.Errorf("no %s metadata: not a wakesleep CIFAR-10 classifier", metaCIFARClassifierConfig)
+	info, err := readClassifierMeta(meta, metaCIFARClassifierConfig, "CIFAR-10 classifier", &cfg)
+	if err != nil {
+		return nil, info, err
 	}
-	if err := json.Unmarshal([]byte(s), &cfg); err != nil {
-		return nil, info, fmt.Errorf("config: %w", err)
-	}
-	info.TestAccuracy, _ = strconv.ParseFloat(meta[metaClassifierAccuracy], 64)
-	info.Command = meta[metaClassifierCommand]
 	c, err := NewCIFARClassifier(cfg, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
 		return nil, info, err
 	}
-	dst := map[string]*tensor.Tensor{}
-	for _, p := range c.Parameters() {
-		dst[p.Name] = p.V.Value
-	}
-	for _, b := range c.Buffers() {
-		dst[b.Name] = b.T
-	}
-	for name, d := range dst {
-		v, ok := ts[name]
-		switch {
-		case !ok:
-			return nil, info, fmt.Errorf("lacks tensor %q", name)
-		case !tensor.SameShape(v.Shape(), d.Shape()):
-			return nil, info, fmt.Errorf("tensor %q is %v, want %v", name, v.Shape(), d.Shape())
-		}
-		d.CopyFrom(v.AsType(tensor.Float32))
+	if err := copyClassifierTensors(ts, c.Parameters(), c.Buffers()); err != nil {
+		return nil, info, err
 	}
 	return c, info, nil
 }
@@ -424,20 +377,5 @@ var ErrNoCIFARClassifier = errors.New("this build embeds no CIFAR-10 classifier:
 // CIFAR10Classifier returns the embedded CIFAR-10 classifier, which judges
 // the samples and reconstructions of CIFAR-10 runs.
 func CIFAR10Classifier() (*CIFARClassifier, ClassifierInfo, error) {
-	b, err := fs.ReadFile(embedded, "files/"+embeddedCIFARClassifierName)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ClassifierInfo{}, ErrNoCIFARClassifier
-	} else if err != nil {
-		return nil, ClassifierInfo{}, err
-	}
-	f, err := checkpoint.Decode(b)
-	if err != nil {
-		return nil, ClassifierInfo{}, fmt.Errorf("embedded classifier %s: %w", embeddedCIFARClassifierName, err)
-	}
-	c, info, err := cifarClassifierFrom(f.Tensors, f.Meta)
-	if err != nil {
-		return nil, info, fmt.Errorf("embedded classifier %s: %w", embeddedCIFARClassifierName, err)
-	}
-	info.Source = "embedded eval/files/" + embeddedCIFARClassifierName
-	return c, info, nil
+	return embeddedClassifier(embeddedCIFARClassifierName, ErrNoCIFARClassifier, cifarClassifierFrom)
 }

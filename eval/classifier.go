@@ -2,18 +2,15 @@ package eval
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
-	"github.com/wakesleep/wakesleep/checkpoint"
 	"github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/nn"
 	"github.com/wakesleep/wakesleep/optim"
@@ -381,20 +378,7 @@ const (
 // "fc<i>.bias" (PyTorch's Linear layout) and metadata with the config, the
 // test accuracy and the command that made it.
 func SaveClassifier(path string, c *Classifier, testAccuracy float64, command string) error {
-	ts := map[string]*tensor.Tensor{}
-	for _, p := range c.Parameters() {
-		ts[p.Name] = p.V.Value
-	}
-	cfg, err := json.Marshal(c.Config)
-	if err != nil {
-		return err
-	}
-	meta := map[string]string{
-		metaClassifierConfig:   string(cfg),
-		metaClassifierAccuracy: strconv.FormatFloat(testAccuracy, 'f', 4, 64),
-		metaClassifierCommand:  command,
-	}
-	return checkpoint.Save(path, ts, meta)
+	return saveClassifierFile(path, c.Parameters(), nil, metaClassifierConfig, c.Config, testAccuracy, command)
 }
 
 // ClassifierInfo is what a classifier file says about itself.
@@ -406,43 +390,21 @@ type ClassifierInfo struct {
 
 // LoadClassifier reads a classifier written by SaveClassifier.
 func LoadClassifier(path string) (*Classifier, ClassifierInfo, error) {
-	ts, meta, err := checkpoint.Load(path)
-	if err != nil {
-		return nil, ClassifierInfo{}, err
-	}
-	c, info, err := classifierFrom(ts, meta)
-	if err != nil {
-		return nil, info, fmt.Errorf("classifier %q: %w", path, err)
-	}
-	info.Source = path
-	return c, info, nil
+	return loadClassifierFile(path, "classifier", classifierFrom)
 }
 
 func classifierFrom(ts map[string]*tensor.Tensor, meta map[string]string) (*Classifier, ClassifierInfo, error) {
-	var info ClassifierInfo
 	var cfg ClassifierConfig
-	s, ok := meta[metaClassifierConfig]
-	if !ok {
-		return nil, info, fmt.Errorf("no %s metadata: not a wakesleep classifier", metaClassifierConfig)
+	info, err := readClassifierMeta(meta, metaClassifierConfig, "classifier", &cfg)
+	if err != nil {
+		return nil, info, err
 	}
-	if err := json.Unmarshal([]byte(s), &cfg); err != nil {
-		return nil, info, fmt.Errorf("config: %w", err)
-	}
-	info.TestAccuracy, _ = strconv.ParseFloat(meta[metaClassifierAccuracy], 64)
-	info.Command = meta[metaClassifierCommand]
 	c, err := NewClassifier(cfg, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
 		return nil, info, err
 	}
-	for _, p := range c.Parameters() {
-		v, ok := ts[p.Name]
-		switch {
-		case !ok:
-			return nil, info, fmt.Errorf("lacks tensor %q", p.Name)
-		case !tensor.SameShape(v.Shape(), p.V.Shape()):
-			return nil, info, fmt.Errorf("tensor %q is %v, want %v", p.Name, v.Shape(), p.V.Shape())
-		}
-		p.V.Value.CopyFrom(v.AsType(tensor.Float32))
+	if err := copyClassifierTensors(ts, c.Parameters(), nil); err != nil {
+		return nil, info, err
 	}
 	return c, info, nil
 }
@@ -461,7 +423,7 @@ var ErrNoEmbeddedClassifier = errors.New("this build embeds no MNIST classifier:
 // DefaultClassifier returns the classifier embedded in the binary (the
 // committed eval/files/mnist-classifier.safetensors).
 func DefaultClassifier() (*Classifier, ClassifierInfo, error) {
-	return embeddedClassifier(embeddedClassifierName, ErrNoEmbeddedClassifier)
+	return embeddedClassifier(embeddedClassifierName, ErrNoEmbeddedClassifier, classifierFrom)
 }
 
 // EmbeddedFashionClassifierFile is the committed Fashion-MNIST classifier,
@@ -474,24 +436,5 @@ const embeddedFashionClassifierName = "fashion-mnist-classifier.safetensors"
 // judges the samples and reconstructions of Fashion-MNIST runs.
 func FashionClassifier() (*Classifier, ClassifierInfo, error) {
 	return embeddedClassifier(embeddedFashionClassifierName,
-		errors.New("this build embeds no Fashion-MNIST classifier: pass --classifier"))
-}
-
-func embeddedClassifier(name string, missing error) (*Classifier, ClassifierInfo, error) {
-	b, err := fs.ReadFile(embedded, "files/"+name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ClassifierInfo{}, missing
-	} else if err != nil {
-		return nil, ClassifierInfo{}, err
-	}
-	f, err := checkpoint.Decode(b)
-	if err != nil {
-		return nil, ClassifierInfo{}, fmt.Errorf("embedded classifier %s: %w", name, err)
-	}
-	c, info, err := classifierFrom(f.Tensors, f.Meta)
-	if err != nil {
-		return nil, info, fmt.Errorf("embedded classifier %s: %w", name, err)
-	}
-	info.Source = "embedded eval/files/" + name
-	return c, info, nil
+		errors.New("this build embeds no Fashion-MNIST classifier: pass --classifier"), classifierFrom)
 }
