@@ -3,12 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 
 	cifardata "github.com/wakesleep/wakesleep/data/cifar10"
 	"github.com/wakesleep/wakesleep/eval"
@@ -49,14 +44,10 @@ func parseCIFARClassifier(args []string, stderr io.Writer) (*cifarClassifierOpti
 	fs.String("dataset", "cifar10", "mnist or cifar10")
 	fs.StringVar(&o.out, "out", "", "output safetensors file (required)")
 	channels := fs.String("channels", joinInts(def.Channels), "channels of the conv stages, comma-separated")
-	fs.IntVar(&cfg.Epochs, "epochs", def.Epochs, "passes over the training set")
-	fs.IntVar(&cfg.BatchSize, "batch-size", def.BatchSize, "batch size")
-	fs.Float64Var(&cfg.LearningRate, "learning-rate", def.LearningRate, "initial Adam learning rate (cosine-annealed to 0)")
-	fs.Float64Var(&cfg.WeightDecay, "weight-decay", def.WeightDecay, "Adam L2 weight decay")
+	classifierTrainFlags(fs, &cfg.Epochs, &cfg.BatchSize, &cfg.LearningRate, &cfg.WeightDecay, &cfg.Seed)
 	fs.IntVar(&cfg.CropPad, "crop-pad", def.CropPad, "augmentation: random crops of the image padded by this many pixels")
 	fs.BoolVar(&cfg.Flip, "flip", def.Flip, "augmentation: random horizontal flips")
 	fs.IntVar(&cfg.TrainLimit, "train-limit", def.TrainLimit, "use only N training images, evenly spaced over the set (0: all)")
-	fs.Uint64Var(&cfg.Seed, "seed", def.Seed, "random seed")
 	fs.StringVar(&o.dataDir, "data", "", "CIFAR-10 binary batches, image tree or tarball (default: found in $"+cifardata.DataEnv+" or the current folder, as train cifar10)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -76,26 +67,16 @@ func parseCIFARClassifier(args []string, stderr io.Writer) (*cifarClassifierOpti
 			return nil, usagef("--channels: %d exceeds 4096", c)
 		}
 	}
-	switch {
-	case cfg.Seed == 0:
-		return nil, usagef("--seed must be positive")
-	case cfg.Epochs > 100000:
-		return nil, usagef("--epochs %d exceeds 100000", cfg.Epochs)
-	case cfg.BatchSize > 50000:
-		return nil, usagef("--batch-size %d exceeds the 50000 training images", cfg.BatchSize)
-	case o.out == "":
+	if err := classifierTrainBounds(cfg.Seed, cfg.Epochs, cfg.BatchSize, 50000, "images"); err != nil {
+		return nil, err
+	}
+	if o.out == "" {
 		return nil, usagef("--out is required with --dataset cifar10 (the committed file is %s)", eval.EmbeddedCIFARClassifierFile)
 	}
 	if err := outFile("out", o.out); err != nil {
 		return nil, err
 	}
-	cmd := []string{"wakesleep", "classifier", "train", "--dataset=cifar10"}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name != "out" && f.Name != "data" && f.Name != "dataset" {
-			cmd = append(cmd, "--"+f.Name+"="+f.Value.String())
-		}
-	})
-	o.command = strings.Join(cmd, " ")
+	o.command = classifierCommand(fs, "wakesleep", "classifier", "train", "--dataset=cifar10")
 	return o, nil
 }
 
@@ -109,14 +90,7 @@ func runCIFARClassifier(ctx context.Context, o *cifarClassifierOptions, stdout, 
 		return err
 	}
 	acc := c.Accuracy(testSet)
-	if dir := filepath.Dir(o.out); dir != "." {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	if err := eval.SaveCIFARClassifier(o.out, c, acc, o.command); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "test accuracy %.4f; wrote %s\n", acc, o.out)
-	return nil
+	return writeClassifier(o.out, acc, stdout, func(path string) error {
+		return eval.SaveCIFARClassifier(path, c, acc, o.command)
+	})
 }

@@ -45,6 +45,10 @@ func TestClassifierTrainUsageErrors(t *testing.T) {
 		{[]string{"classifier", "train", "--dataset=cifar10", "--out", "x", "--channels", "4,0"}, "channels 0"},
 		{[]string{"classifier", "train", "--dataset", "cifar10", "--out", "x", "--hidden", "4"}, "hidden"},
 		{[]string{"classifier", "train", "--dataset", "cifar10", "--out", "x", "--seed", "0"}, "--seed"},
+		// The bounds both classifiers share, each with its own training-set size.
+		{[]string{"classifier", "train", "--dataset", "cifar10", "--out", "x", "--batch-size", "50001"}, "--batch-size 50001 exceeds the 50000 training images"},
+		{[]string{"classifier", "train", "--out", "x", "--batch-size", "60001"}, "--batch-size 60001 exceeds the 60000 training digits"},
+		{[]string{"classifier", "train", "--dataset", "cifar10", "--out", "x", "--epochs", "100001"}, "--epochs 100001 exceeds 100000"},
 	} {
 		code, _, stderr := runCLI(tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

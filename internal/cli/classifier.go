@@ -93,13 +93,9 @@ func parseClassifier(args []string, stderr io.Writer) (*classifierOptions, error
 	fs.StringVar(&o.out, "out", "", "output safetensors file (required)")
 	fs.String("dataset", "mnist", "mnist or cifar10 (cifar10 has its own flags: --dataset cifar10 -h)")
 	hidden := fs.String("hidden", joinInts(def.Hidden), "hidden layer widths, comma-separated")
-	fs.IntVar(&cfg.Epochs, "epochs", def.Epochs, "passes over the training set")
-	fs.IntVar(&cfg.BatchSize, "batch-size", def.BatchSize, "batch size")
-	fs.Float64Var(&cfg.LearningRate, "learning-rate", def.LearningRate, "initial Adam learning rate (cosine-annealed to 0)")
-	fs.Float64Var(&cfg.WeightDecay, "weight-decay", def.WeightDecay, "Adam L2 weight decay")
+	classifierTrainFlags(fs, &cfg.Epochs, &cfg.BatchSize, &cfg.LearningRate, &cfg.WeightDecay, &cfg.Seed)
 	fs.IntVar(&cfg.MaxShift, "max-shift", def.MaxShift, "augmentation: random shifts up to this many pixels")
 	fs.Float64Var(&cfg.Dropout, "dropout", def.Dropout, "dropout probability on hidden units")
-	fs.Uint64Var(&cfg.Seed, "seed", def.Seed, "random seed")
 	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: embedded)")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
@@ -123,14 +119,60 @@ func parseClassifier(args []string, stderr io.Writer) (*classifierOptions, error
 	if err := outFile("out", o.out); err != nil {
 		return nil, err
 	}
-	cmd := []string{"wakesleep", "classifier", "train"}
+	o.command = classifierCommand(fs, "wakesleep", "classifier", "train")
+	return o, nil
+}
+
+// classifierTrainFlags defines the training flags that both classifiers
+// share, each defaulting to the value it points at.
+func classifierTrainFlags(fs *flag.FlagSet, epochs, batchSize *int, learningRate, weightDecay *float64, seed *uint64) {
+	fs.IntVar(epochs, "epochs", *epochs, "passes over the training set")
+	fs.IntVar(batchSize, "batch-size", *batchSize, "batch size")
+	fs.Float64Var(learningRate, "learning-rate", *learningRate, "initial Adam learning rate (cosine-annealed to 0)")
+	fs.Float64Var(weightDecay, "weight-decay", *weightDecay, "Adam L2 weight decay")
+	fs.Uint64Var(seed, "seed", *seed, "random seed")
+}
+
+// classifierTrainBounds refuses a zero seed and sizes that could not be
+// trained: over 100000 epochs, or a batch larger than the n training items
+// ("digits", "images").
+func classifierTrainBounds(seed uint64, epochs, batchSize, n int, items string) error {
+	switch {
+	case seed == 0:
+		return usagef("--seed must be positive")
+	case epochs > 100000:
+		return usagef("--epochs %d exceeds 100000", epochs)
+	case batchSize > n:
+		return usagef("--batch-size %d exceeds the %d training %s", batchSize, n, items)
+	}
+	return nil
+}
+
+// classifierCommand returns the command line that remakes a classifier:
+// base, then every flag set but --out, --data and --dataset.
+func classifierCommand(fs *flag.FlagSet, base ...string) string {
+	cmd := base
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name != "out" && f.Name != "data" && f.Name != "dataset" {
 			cmd = append(cmd, "--"+f.Name+"="+f.Value.String())
 		}
 	})
-	o.command = strings.Join(cmd, " ")
-	return o, nil
+	return strings.Join(cmd, " ")
+}
+
+// writeClassifier makes out's folder, writes the trained classifier there
+// with save and reports its test accuracy acc on stdout.
+func writeClassifier(out string, acc float64, stdout io.Writer, save func(path string) error) error {
+	if dir := filepath.Dir(out); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := save(out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "test accuracy %.4f; wrote %s\n", acc, out)
+	return nil
 }
 
 // parseClassifierCommand parses a classifier command line: the options of
@@ -165,16 +207,9 @@ func runClassifier(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	acc := c.Accuracy(testSet)
-	if dir := filepath.Dir(*out); dir != "." {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	if err := eval.SaveClassifier(*out, c, acc, o.command); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "test accuracy %.4f; wrote %s\n", acc, *out)
-	return nil
+	return writeClassifier(*out, acc, stdout, func(path string) error {
+		return eval.SaveClassifier(path, c, acc, o.command)
+	})
 }
 
 func joinInts(v []int) string {
@@ -211,13 +246,5 @@ func classifierBounds(c eval.ClassifierConfig) error {
 			return usagef("--hidden: width %d exceeds 16384", h)
 		}
 	}
-	switch {
-	case c.Seed == 0:
-		return usagef("--seed must be positive")
-	case c.Epochs > 100000:
-		return usagef("--epochs %d exceeds 100000", c.Epochs)
-	case c.BatchSize > 60000:
-		return usagef("--batch-size %d exceeds the 60000 training digits", c.BatchSize)
-	}
-	return nil
+	return classifierTrainBounds(c.Seed, c.Epochs, c.BatchSize, 60000, "digits")
 }
