@@ -120,16 +120,7 @@ func isTrivial(det string) bool {
 	return false
 }
 
-func criticEffects(ms []*ModelCritic) []modelEffects {
-	if ms == nil {
-		return nil
-	}
-	out := make([]modelEffects, len(ms))
-	for i, m := range ms {
-		out[i] = modelEffects{m.Subject, m.Effects}
-	}
-	return out
-}
+func (m *ModelCritic) subjectEffects() modelEffects { return modelEffects{m.Subject, m.Effects} }
 
 // CriticStudy runs the study on the responses of one or more models, each
 // with its untrained control when measured. The critic's sign is fixed in
@@ -141,24 +132,10 @@ func CriticStudy(rs []*Responses, o Options) *CriticResult {
 	}
 	o = o.withDefaults()
 	res := &CriticResult{N: len(rs[0].Conds[0].AmpX), Level: o.Level, Bootstrap: o.Bootstrap, Seed: o.Seed, responses: rs}
-	withUntrained := true
-	for _, r := range rs {
-		res.Models = append(res.Models, modelCritic(r, o, false))
-		withUntrained = withUntrained && r.Untrained != nil
-	}
-	if withUntrained {
-		for _, r := range rs {
-			res.Untrained = append(res.Untrained, modelCritic(r.Untrained, o, true))
-		}
-	}
+	res.Models, res.Untrained, res.Early = eachModel(rs, o, modelCritic)
 	// Endpoints: the critics (the predictions); the reconstruction error
 	// is the oscillation study's x layer.
-	if withEarly(rs) {
-		for _, r := range rs {
-			res.Early = append(res.Early, modelCritic(r.Early, o, true))
-		}
-	}
-	res.Endpoints = oscillationEndpoints(res.Name(), criticEffects(res.Models), criticEffects(res.Untrained), criticEffects(res.Early), rs[0].Critics, o.Level)
+	res.Endpoints = oscillationEndpoints(res.Name(), effectsOf(res.Models), effectsOf(res.Untrained), effectsOf(res.Early), rs[0].Critics, o.Level)
 	return res
 }
 

@@ -206,15 +206,40 @@ type modelEffects struct {
 	Effects []Effect
 }
 
-func oscEffects(ms []*ModelOscillation) []modelEffects {
+func (m *ModelOscillation) subjectEffects() modelEffects { return modelEffects{m.Subject, m.Effects} }
+
+// effectsOf returns the effects of each of ms (nil for nil).
+func effectsOf[M interface{ subjectEffects() modelEffects }](ms []M) []modelEffects {
 	if ms == nil {
 		return nil
 	}
 	out := make([]modelEffects, len(ms))
 	for i, m := range ms {
-		out[i] = modelEffects{m.Subject, m.Effects}
+		out[i] = m.subjectEffects()
 	}
 	return out
+}
+
+// eachModel runs study on every model's responses and, where every model
+// has them, on the untrained and the few-step (early) controls, with
+// estimates only (study's third argument).
+func eachModel[M any](rs []*Responses, o Options, study func(r *Responses, o Options, estimatesOnly bool) M) (models, untrained, early []M) {
+	withUntrained := true
+	for _, r := range rs {
+		models = append(models, study(r, o, false))
+		withUntrained = withUntrained && r.Untrained != nil
+	}
+	if withUntrained {
+		for _, r := range rs {
+			untrained = append(untrained, study(r.Untrained, o, true))
+		}
+	}
+	if withEarly(rs) {
+		for _, r := range rs {
+			early = append(early, study(r.Early, o, true))
+		}
+	}
+	return models, untrained, early
 }
 
 // oscillationEndpoints judges the effects across models. Models trained on
@@ -326,22 +351,8 @@ func Oscillation(rs []*Responses, o Options) *OscillationResult {
 	}
 	o = o.withDefaults()
 	res := &OscillationResult{N: len(rs[0].Conds[0].AmpX), Level: o.Level, Bootstrap: o.Bootstrap, Seed: o.Seed, responses: rs}
-	withUntrained := true
-	for _, r := range rs {
-		res.Models = append(res.Models, modelOscillation(r, o, false))
-		withUntrained = withUntrained && r.Untrained != nil
-	}
-	if withUntrained {
-		for _, r := range rs {
-			res.Untrained = append(res.Untrained, modelOscillation(r.Untrained, o, true))
-		}
-	}
-	if withEarly(rs) {
-		for _, r := range rs {
-			res.Early = append(res.Early, modelOscillation(r.Early, o, true))
-		}
-	}
-	res.Endpoints = oscillationEndpoints(res.Name(), oscEffects(res.Models), oscEffects(res.Untrained), oscEffects(res.Early), oscLayers, o.Level)
+	res.Models, res.Untrained, res.Early = eachModel(rs, o, modelOscillation)
+	res.Endpoints = oscillationEndpoints(res.Name(), effectsOf(res.Models), effectsOf(res.Untrained), effectsOf(res.Early), oscLayers, o.Level)
 	return res
 }
 
