@@ -204,19 +204,9 @@ func developmentEndpoints(points []DevPoint, runEffects [][]Effect, o Options) (
 
 // developmentRun measures one run's checkpoints.
 func developmentRun(load []func() (*Subject, error), test *mnist.Set, o Options) (*DevelopmentResult, error) {
-	if len(load) == 0 {
-		return nil, errors.New("probe: development needs at least one checkpoint")
-	}
 	n := min(o.AlignN, test.N)
 	res := &DevelopmentResult{N: n, Seed: o.Seed, Level: o.Level}
-	for _, f := range load {
-		s, err := f()
-		if errors.Is(err, ErrSkip) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := eachCheckpoint("development", load, func(_ int, s *Subject) error {
 		start := time.Now()
 		tr := s.Trainer
 		wake, sleep := WakeSleep(tr.Model, tr.Model.DType(), tr.Config.PixelScale, test, n, o.Seed)
@@ -228,7 +218,7 @@ func developmentRun(load []func() (*Subject, error), test *mnist.Set, o Options)
 		for _, ao := range o.Alignments {
 			a, err := eval.Alignment(wake, sleep, ao, other...)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			p.Alignments = append(p.Alignments, a)
 		}
@@ -236,6 +226,10 @@ func developmentRun(load []func() (*Subject, error), test *mnist.Set, o Options)
 		fmt.Fprintf(o.Log, "probe: development %s step %d: KL(wake||sleep) %s %.3f ± %.3f bits (control %.3f) (%.1fs)\n",
 			s.Name, tr.Step, a.Options.Label(), a.WakeSleep.Mean, a.WakeSleep.Std, a.Control.Mean, time.Since(start).Seconds())
 		res.Points = append(res.Points, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	res.Effects = developmentEffects(res.Points, o)
 	return res, nil

@@ -122,18 +122,8 @@ func Plasticity(runs [][]func() (*Subject, error), test *mnist.Set, o Options) (
 	var ends []runEnd
 	var critics []string
 	for _, load := range runs {
-		if len(load) == 0 {
-			return nil, errors.New("probe: plasticity needs at least one checkpoint")
-		}
 		end := runEnd{}
-		for li, f := range load {
-			s, err := f()
-			if errors.Is(err, ErrSkip) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
+		err := eachCheckpoint("plasticity", load, func(li int, s *Subject) error {
 			start := time.Now()
 			p := measurePlasticity(s, test, o)
 			res.Points = append(res.Points, p)
@@ -157,6 +147,10 @@ func Plasticity(runs [][]func() (*Subject, error), test *mnist.Set, o Options) (
 				end.last, end.lastStep = ex, s.Trainer.Step
 			}
 			fmt.Fprintf(o.Log, "probe: plasticity %s step %d: %s (%.1fs)\n", s.Name, s.Trainer.Step, fmtStats(p), time.Since(start).Seconds())
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		ends = append(ends, end)
 	}

@@ -129,6 +129,29 @@ func Early(name string, cfg mnistexp.Config, trainSet *mnist.Set, k int) (*Subje
 // that model out (e.g. a few-step control of a run that is no longer).
 var ErrSkip = errors.New("probe: model left out")
 
+// eachCheckpoint loads the checkpoints of one run of a study ("development",
+// "plasticity") in order and calls measure with each one's index in load and
+// its subject, passing over those whose loader returns ErrSkip; the first
+// other error ends it. A run without checkpoints is an error.
+func eachCheckpoint(study string, load []func() (*Subject, error), measure func(i int, s *Subject) error) error {
+	if len(load) == 0 {
+		return fmt.Errorf("probe: %s needs at least one checkpoint", study)
+	}
+	for i, f := range load {
+		s, err := f()
+		if errors.Is(err, ErrSkip) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := measure(i, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CheckpointFile is one "ckpt-<step>.safetensors" file of a folder.
 type CheckpointFile struct {
 	Path string
