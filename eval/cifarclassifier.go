@@ -8,13 +8,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
-	"time"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	cifardata "github.com/wakesleep/wakesleep/data/cifar10"
-	"github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/nn"
-	"github.com/wakesleep/wakesleep/optim"
 	"github.com/wakesleep/wakesleep/tensor"
 )
 
@@ -278,57 +275,29 @@ func TrainCIFARClassifier(ctx context.Context, cfg CIFARClassifierConfig, trainS
 		trainSet = spreadSubset(trainSet, cfg.TrainLimit)
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xDA7A))
-	params := c.Parameters()
-	opt := optim.NewAdam(optim.AdamConfig{LearningRate: cfg.LearningRate, Beta1: 0.9, Beta2: 0.999,
-		Eps: 1e-8, WeightDecay: cfg.WeightDecay}, params)
-	steps := trainSet.N / cfg.BatchSize
-	if steps == 0 {
-		return nil, fmt.Errorf("cifar10 classifier: batch size %d exceeds the %d training images", cfg.BatchSize, trainSet.N)
-	}
-	total := cfg.Epochs * steps
-	onehot := tensor.New(tensor.Float32, cfg.BatchSize, cifardata.NumClasses)
-	for epoch := 0; epoch < cfg.Epochs; epoch++ {
-		start := time.Now()
-		order := mnist.Permutation(rng, trainSet.N)
-		var sum float64
-		right := 0
-		for s := 0; s < steps; s++ {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			t := epoch*steps + s
-			opt.SetLearningRate(cfg.LearningRate * 0.5 * (1 + math.Cos(math.Pi*float64(t)/float64(total))))
-			idx := order[s*cfg.BatchSize : (s+1)*cfg.BatchSize]
+	right := 0 // training items classified right this epoch
+	fit := classifierFit{Label: "cifar10 classifier", Params: c.Parameters(), LearningRate: cfg.LearningRate, WeightDecay: cfg.WeightDecay,
+		Epochs: cfg.Epochs, BatchSize: cfg.BatchSize, N: trainSet.N, Labels: trainSet.Labels, Classes: cifardata.NumClasses, RNG: rng,
+		Logits: func(idx []int) *ad.Var {
 			x := augmentedCIFAR(trainSet, idx, cfg.CropPad, cfg.Flip, rng)
-			onehot.Fill(0)
-			for b, i := range idx {
-				onehot.SetAt(b*cifardata.NumClasses+int(trainSet.Labels[i]), 1)
-			}
 			logits, _ := c.forward(ad.Const(x), true)
 			for b, row := range rows(logits.Value, false) {
 				if argmax(row) == int(trainSet.Labels[idx[b]]) {
 					right++
 				}
 			}
-			loss := crossEntropy(logits, onehot)
-			l := loss.Item()
-			if math.IsNaN(l) || math.IsInf(l, 0) {
-				return nil, fmt.Errorf("cifar10 classifier: loss is %g at epoch %d step %d", l, epoch+1, s+1)
-			}
-			sum += l
-			gs := ad.Grad(loss, nn.Vars(params), nil)
-			grads := make([]*tensor.Tensor, len(gs))
-			for i, g := range gs {
-				grads[i] = g.Value
-			}
-			opt.Update(grads)
-		}
-		fmt.Fprintf(log, "epoch %d/%d  loss %.4f  train accuracy %.4f", epoch+1, cfg.Epochs, sum/float64(steps),
-			float64(right)/float64(steps*cfg.BatchSize))
-		if testSet != nil {
-			fmt.Fprintf(log, "  test accuracy %.4f", c.Accuracy(testSet))
-		}
-		fmt.Fprintf(log, "  (%.1fs)\n", time.Since(start).Seconds())
+			return logits
+		},
+		EpochNote: func(seen int) string {
+			note := fmt.Sprintf("  train accuracy %.4f", float64(right)/float64(seen))
+			right = 0
+			return note
+		}}
+	if testSet != nil {
+		fit.TestAccuracy = func() float64 { return c.Accuracy(testSet) }
+	}
+	if err := fit.run(ctx, log); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -8,12 +8,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
-	"time"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/nn"
-	"github.com/wakesleep/wakesleep/optim"
 	"github.com/wakesleep/wakesleep/tensor"
 )
 
@@ -318,51 +316,18 @@ func TrainClassifier(ctx context.Context, cfg ClassifierConfig, trainSet, testSe
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xDA7A))
-	params := c.Parameters()
-	opt := optim.NewAdam(optim.AdamConfig{LearningRate: cfg.LearningRate, Beta1: 0.9, Beta2: 0.999,
-		Eps: 1e-8, WeightDecay: cfg.WeightDecay}, params)
-	steps := trainSet.N / cfg.BatchSize
-	if steps == 0 {
-		return nil, fmt.Errorf("classifier: batch size %d exceeds the %d training images", cfg.BatchSize, trainSet.N)
-	}
-	total := cfg.Epochs * steps
-	onehot := tensor.New(tensor.Float32, cfg.BatchSize, mnist.NumClasses)
-	for epoch := 0; epoch < cfg.Epochs; epoch++ {
-		start := time.Now()
-		order := mnist.Permutation(rng, trainSet.N)
-		var sum float64
-		for s := 0; s < steps; s++ {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			t := epoch*steps + s
-			// Cosine annealing (Loshchilov & Hutter 2017) from lr₀ to 0.
-			opt.SetLearningRate(cfg.LearningRate * 0.5 * (1 + math.Cos(math.Pi*float64(t)/float64(total))))
-			idx := order[s*cfg.BatchSize : (s+1)*cfg.BatchSize]
+	fit := classifierFit{Label: "classifier", Params: c.Parameters(), LearningRate: cfg.LearningRate, WeightDecay: cfg.WeightDecay,
+		Epochs: cfg.Epochs, BatchSize: cfg.BatchSize, N: trainSet.N, Labels: trainSet.Labels, Classes: mnist.NumClasses, RNG: rng,
+		Logits: func(idx []int) *ad.Var {
 			x := augmentedBatch(trainSet, idx, cfg.MaxShift, rng)
-			onehot.Fill(0)
-			for b, i := range idx {
-				onehot.SetAt(b*mnist.NumClasses+int(trainSet.Labels[i]), 1)
-			}
 			logits, _ := c.forward(ad.Const(x), rng)
-			loss := crossEntropy(logits, onehot)
-			l := loss.Item()
-			if math.IsNaN(l) || math.IsInf(l, 0) {
-				return nil, fmt.Errorf("classifier: loss is %g at epoch %d step %d", l, epoch+1, s+1)
-			}
-			sum += l
-			gs := ad.Grad(loss, nn.Vars(params), nil)
-			grads := make([]*tensor.Tensor, len(gs))
-			for i, g := range gs {
-				grads[i] = g.Value
-			}
-			opt.Update(grads)
-		}
-		fmt.Fprintf(log, "epoch %d/%d  loss %.4f", epoch+1, cfg.Epochs, sum/float64(steps))
-		if testSet != nil {
-			fmt.Fprintf(log, "  test accuracy %.4f", c.Accuracy(testSet))
-		}
-		fmt.Fprintf(log, "  (%.1fs)\n", time.Since(start).Seconds())
+			return logits
+		}}
+	if testSet != nil {
+		fit.TestAccuracy = func() float64 { return c.Accuracy(testSet) }
+	}
+	if err := fit.run(ctx, log); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
