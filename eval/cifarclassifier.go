@@ -171,39 +171,10 @@ func (c *CIFARClassifier) Classify(x *tensor.Tensor, features bool) *Outputs {
 	return out
 }
 
-// rows returns the rows of m [N, K] as float64 slices, each through softmax
-// if asked.
-func rows(m *tensor.Tensor, soft bool) [][]float64 {
-	n, k := m.Dim(0), m.Dim(1)
-	out := make([][]float64, n)
-	for i := range out {
-		row := make([]float64, k)
-		for j := range row {
-			row[j] = m.At(i*k + j)
-		}
-		if soft {
-			softmax(row)
-		}
-		out[i] = row
-	}
-	return out
-}
-
 // Accuracy returns the fraction of set's images that c classifies correctly.
 func (c *CIFARClassifier) Accuracy(set *cifardata.Set) float64 {
 	x := set.Batch(seq(set.N), tensor.Float32, cifardata.ScaleUnit)
 	return accuracyOf(c.Classify(x, false), set.Labels)
-}
-
-// accuracyOf is the fraction of outputs whose arg-max is the label.
-func accuracyOf(o *Outputs, labels []uint8) float64 {
-	right := 0
-	for i, p := range o.Predicted() {
-		if p == int(labels[i]) {
-			right++
-		}
-	}
-	return float64(right) / float64(len(labels))
 }
 
 // spreadSubset returns n images evenly spaced over set (image i·N/n for

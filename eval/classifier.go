@@ -164,6 +164,35 @@ func argmax(v []float64) int {
 	return best
 }
 
+// rows returns the rows of m [N, K] as float64 slices, each through softmax
+// if asked.
+func rows(m *tensor.Tensor, soft bool) [][]float64 {
+	n, k := m.Dim(0), m.Dim(1)
+	out := make([][]float64, n)
+	for i := range out {
+		row := make([]float64, k)
+		for j := range row {
+			row[j] = m.At(i*k + j)
+		}
+		if soft {
+			softmax(row)
+		}
+		out[i] = row
+	}
+	return out
+}
+
+// accuracyOf is the fraction of outputs whose arg-max is the label.
+func accuracyOf(o *Outputs, labels []uint8) float64 {
+	right := 0
+	for i, p := range o.Predicted() {
+		if p == int(labels[i]) {
+			right++
+		}
+	}
+	return float64(right) / float64(len(labels))
+}
+
 // evalBatch is the batch size of inference passes: large enough for BLAS to
 // be efficient, small enough to keep memory modest.
 const evalBatch = 1000
@@ -182,24 +211,9 @@ func (c *Classifier) Classify(x *tensor.Tensor, features bool) *Outputs {
 		e := min(b+evalBatch, n)
 		xb := clamp01(tensor.Slice(x, 0, b, e).AsType(tensor.Float32))
 		logits, feat := c.forward(ad.Const(xb), nil)
-		k := logits.Dim(1)
-		for i := 0; i < e-b; i++ {
-			row := make([]float64, k)
-			for j := range row {
-				row[j] = logits.Value.At(i*k + j)
-			}
-			softmax(row)
-			out.Probs = append(out.Probs, row)
-		}
+		out.Probs = append(out.Probs, rows(logits.Value, true)...)
 		if features {
-			f := feat.Dim(1)
-			for i := 0; i < e-b; i++ {
-				row := make([]float64, f)
-				for j := range row {
-					row[j] = feat.Value.At(i*f + j)
-				}
-				out.Features = append(out.Features, row)
-			}
+			out.Features = append(out.Features, rows(feat.Value, false)...)
 		}
 	}
 	return out
@@ -237,14 +251,7 @@ func softmax(v []float64) {
 // Accuracy returns the fraction of set's images that c classifies correctly.
 func (c *Classifier) Accuracy(set *mnist.Set) float64 {
 	x := set.Batch(seq(set.N), tensor.Float32, mnist.ScaleUnit)
-	pred := c.Classify(x, false).Predicted()
-	right := 0
-	for i, p := range pred {
-		if p == int(set.Labels[i]) {
-			right++
-		}
-	}
-	return float64(right) / float64(set.N)
+	return accuracyOf(c.Classify(x, false), set.Labels[:set.N])
 }
 
 func seq(n int) []int {
