@@ -263,11 +263,7 @@ func (c *Response) layerValues(layer string) []float64 {
 	case "x-retest":
 		return c.RetestX
 	case "x-excess":
-		ex := make([]float64, len(c.AmpX))
-		for i := range ex {
-			ex[i] = c.AmpX[i] - c.RetestX[i]
-		}
-		return ex
+		return retestExcess(c.AmpX, c.RetestX)
 	case ControlEnergy:
 		return c.Energy
 	case ControlNorm:
@@ -275,13 +271,18 @@ func (c *Response) layerValues(layer string) []float64 {
 	case ControlMeanImage:
 		return c.MeanImage
 	case "z-excess":
-		ex := make([]float64, len(c.AmpZ))
-		for i := range ex {
-			ex[i] = c.AmpZ[i] - c.RetestZ[i]
-		}
-		return ex
+		return retestExcess(c.AmpZ, c.RetestZ)
 	}
 	return c.Scores[layer]
+}
+
+// retestExcess returns amp − retest, stimulus by stimulus.
+func retestExcess(amp, retest []float64) []float64 {
+	ex := make([]float64, len(amp))
+	for i := range ex {
+		ex[i] = amp[i] - retest[i]
+	}
+	return ex
 }
 
 // GradedSpearman returns Spearman's correlation between the surprise level
