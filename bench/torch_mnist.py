@@ -256,6 +256,8 @@ def main():
         "median_ms": statistics.median(times),
         "median_cpu_ms": statistics.median(cpu),
         "peak_rss_mib": peak_rss_mib(),
+        "network_params": sum(p.numel() for p in tr.net_params),
+        "critic_params": sum(p.numel() for p in tr.critic_params),
     }
     json.dump(res, sys.stdout)
     print()

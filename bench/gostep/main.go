@@ -11,7 +11,9 @@
 // batch size), runs -warmup untimed steps, then -steps timed ones on a fixed
 // random batch, and prints one JSON object: the per-step times and CPU times
 // in milliseconds, their medians, the peak resident memory (VmHWM of
-// /proc/self/status) in MiB and the parameter counts.
+// /proc/self/status) in MiB, the parameter counts, and the floating-point
+// operations of the matrix products of one step (blas.Flops32, which counts
+// what every float32 product and convolution asks of sgemm).
 //
 // Models:
 //
@@ -70,6 +72,7 @@ type result struct {
 	PeakMiB     float64   `json:"peak_rss_mib"`
 	NetParams   int       `json:"network_params"`
 	CritParams  int       `json:"critic_params"`
+	GemmFlops   int64     `json:"gemm_flops_per_step"` // 2·m·n·k of every float32 product of a timed step (blas.Flops32)
 }
 
 // bench is one experiment's trainer and a fixed batch for it.
@@ -147,12 +150,14 @@ func main() {
 	res := result{Impl: "go " + blas.Implementation, Model: *name, Preset: *preset, Batch: b.batch,
 		Procs: runtime.GOMAXPROCS(0), BLASThreads: blas.Threads(),
 		NetParams: count(b.tr.Network.Params), CritParams: count(b.tr.Critic.Params)}
+	f0 := blas.Flops32()
 	for i := 0; i < *steps; i++ {
 		c0, t0 := cpuTime(), time.Now()
 		step()
 		res.TimesMS = append(res.TimesMS, float64(time.Since(t0).Microseconds())/1e3)
 		res.CPUMS = append(res.CPUMS, float64((cpuTime()-c0).Microseconds())/1e3)
 	}
+	res.GemmFlops = (blas.Flops32() - f0) / int64(*steps)
 	if *cpuprofile != "" {
 		pprof.StopCPUProfile()
 	}
