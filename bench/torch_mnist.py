@@ -12,8 +12,8 @@ objective/mnist.go and objective/penalty.go, op for op:
   3. network loss against the updated critics, reusing the recorded phases;
      gradients w.r.t. inference and generation parameters, checks, Adam step.
 
-Shapes are the paper's (A.1.3): inference 784→512→2·128 and 128→512→2·128,
-generation 128→512→2·784 and 784→512→2·784, one recurrent step, mean merge,
+Shapes are the paper's (A.1.3): inference 784→512→2·64 and 64→512→2·64,
+generation 64→512→2·784 and 784→512→2·784, one recurrent step, mean merge,
 softplus standard deviations; critics of 3 hidden layers of 512, LeakyReLU 0.2.
 Adam (β = 0.5, 0.99, L2 weight decay 2e-5; lr 1e-4 networks, 4e-4 critics),
 λ = 1, one critic update per network update, batch 512. The weights are drawn
@@ -45,7 +45,7 @@ from torch import nn  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
 import wakesleep_torch as ws  # noqa: E402
 
-XDIM, ZDIM, HIDDEN, STEPS = 784, 128, 512, 1
+XDIM, ZDIM, HIDDEN, STEPS = 784, 64, 512, 1  # model.DefaultMNISTConfig
 CRITIC_WIDTH, CRITIC_DEPTH, SLOPE = 512, 3, 0.2
 PENALTY_EPS = 1e-12  # objective/penalty.go penaltyEps
 
@@ -256,6 +256,8 @@ def main():
         "median_ms": statistics.median(times),
         "median_cpu_ms": statistics.median(cpu),
         "peak_rss_mib": peak_rss_mib(),
+        "network_params": sum(p.numel() for p in tr.net_params),
+        "critic_params": sum(p.numel() for p in tr.critic_params),
     }
     json.dump(res, sys.stdout)
     print()

@@ -9,6 +9,16 @@
 // Matrices are row-major. Panics on inconsistent dimensions, like any BLAS.
 package blas
 
+import "sync/atomic"
+
+// flops32 counts the floating-point operations Gemm32 has been asked for.
+var flops32 atomic.Int64
+
+// Flops32 returns the floating-point operations, 2·m·n·k per product, of
+// every Gemm32 call so far (with k > 0): what bench/gostep reports as a
+// training step's matrix-product work. One atomic add per call.
+func Flops32() int64 { return flops32.Load() }
+
 // Gemm32 computes C = alpha * op(A) * op(B) + beta * C for row-major float32
 // matrices, where op(X) is X or Xᵀ as tA, tB say; op(A) is m×k, op(B) k×n.
 func Gemm32(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -24,6 +34,7 @@ func Gemm32(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []f
 		}
 		return
 	}
+	flops32.Add(2 * int64(m) * int64(n) * int64(k))
 	gemm32(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
