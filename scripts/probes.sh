@@ -16,6 +16,8 @@
 # A study whose runs are missing is skipped (and says so); a verdict needs
 # at least 3 seeds. Only results/probes/<A>/ is written. EXTRA adds flags to
 # every probe command (e.g. EXTRA="--n 200 --align-n 2000" for a quick look).
+# ALGS chooses the algorithms (default "local global"); two invocations with
+# ALGS=local and ALGS=global (and their own BIN) run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-runs/seeds}
@@ -28,7 +30,7 @@ go build -o "$BIN" ./cmd/wakesleep
 
 join() { local IFS=,; echo "$*"; }
 
-for alg in local global; do
+for alg in ${ALGS:-local global}; do
   mnist=() fashion=() perturbed=() control=()
   for s in $SEED_LIST; do
     if [[ "${TRAIN:-0}" == 1 ]]; then
