@@ -101,7 +101,7 @@ func figures() []figure {
 			}},
 		{name: "fig4", about: "CIFAR-10 hierarchy (Fig. 4)", missing: "results/ commits no Fig. 4 run yet: there are no numbers to reproduce"},
 		{name: "fig5", about: "Moving MNIST prediction (Fig. 5)", missing: "results/ commits no Fig. 5 run yet: there are no numbers to reproduce"},
-		{name: "probes", about: "the biological predictions (Sec. 4, wakesleep probe)", missing: "results/ commits no probe study yet: there are no numbers to reproduce"},
+		{name: "probes", about: "the biological predictions (Sec. 4, wakesleep probe)", missing: "results/probes/ is made by scripts/seeds.sh then scripts/probes.sh (see results/probes/README.md); this command does not yet rerun and compare it"},
 	}
 }
 

@@ -182,8 +182,8 @@ func TestReproduce(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "--set 'local: --algorithm local --max-steps 4000'") || strings.Count(stdout, "committed in") != 14 {
 		t.Errorf("fig3 --dry-run: exit %d\n%s%s", code, stdout, stderr)
 	}
-	for _, fig := range []string{"fig4", "fig5", "probes"} {
-		if code, _, stderr := runCLI("reproduce", fig); code != 1 || !strings.Contains(stderr, "no numbers to reproduce") {
+	for fig, want := range map[string]string{"fig4": "no numbers to reproduce", "fig5": "no numbers to reproduce", "probes": "does not yet rerun and compare"} {
+		if code, _, stderr := runCLI("reproduce", fig); code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("%s: exit %d, %s", fig, code, stderr)
 		}
 	}
