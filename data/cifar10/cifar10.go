@@ -304,12 +304,7 @@ func (fb *folderBuilder) add(key, path string, data []byte) {
 }
 
 // build decodes every image, classes sorted by name (labels 0, 1, …) and
-// images by file name within a class, then interleaves the classes: the
-// first image of every class, then the second of every class, and so on.
-// Any prefix of the set is then balanced across classes as a prefix of the
-// official batches is, so "the first N training images" (train cifar10
-// --train-limit) holds every class rather than only airplanes. where names
-// the split for messages.
+// images by file name within a class. where names the split for messages.
 func (fb *folderBuilder) build(where string) (*Set, error) {
 	if len(fb.files) == 0 {
 		return nil, fmt.Errorf("%s: %w: no PNG or JPEG images in class folders", where, ErrFormat)
@@ -333,9 +328,8 @@ func (fb *folderBuilder) build(where string) (*Set, error) {
 	for i, c := range classes {
 		label[c] = uint8(i)
 	}
-	keys = interleaveClasses(keys, label, len(classes))
 	s := &Set{Images: make([]uint8, len(keys)*ImageBytes), Labels: make([]uint8, len(keys)), Classes: classes, N: len(keys)}
-	// Decode on every core; report the first failing file in set order.
+	// Decode on every core; report the first failing file in sorted order.
 	errs := make([]error, len(keys))
 	workers := max(1, min(runtime.GOMAXPROCS(0), len(keys)/64))
 	var wg sync.WaitGroup
@@ -357,26 +351,6 @@ func (fb *folderBuilder) build(where string) (*Set, error) {
 		}
 	}
 	return s, nil
-}
-
-// interleaveClasses reorders keys sorted by class folder (then name) into
-// rounds that take the next image of each class in label order; a class
-// that runs out is skipped in later rounds.
-func interleaveClasses(keys []string, label map[string]uint8, classes int) []string {
-	byClass := make([][]string, classes)
-	for _, k := range keys {
-		c := label[path.Dir(k)]
-		byClass[c] = append(byClass[c], k)
-	}
-	out := make([]string, 0, len(keys))
-	for round := 0; len(out) < len(keys); round++ {
-		for _, ks := range byClass {
-			if round < len(ks) {
-				out = append(out, ks[round])
-			}
-		}
-	}
-	return out
 }
 
 // LoadFolder reads a split of a folder tree dir/split/class/*.png|*.jpg|*.jpeg.

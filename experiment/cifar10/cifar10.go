@@ -77,7 +77,7 @@ func (*experiment) Flags() []train.Flag {
 		train.FloatFlag("init-std", "initial standard deviation of every stochastic layer (default 0.1; 0: PyTorch's init, about 0.69)", func(c C) *float64 { return &c.Model.InitStd }),
 		train.StringFlag("top-activation", "top layer: linear (Gaussian, matches the N(0,I) prior) or relu-norm (prior samples rectified and normalised too)", func(c C) *string { return &c.Model.TopActivation }),
 		train.StringFlag("pixel-scale", "pixel range: sym ([-1,1]) or unit ([0,1]) (default: from the preset, sym)", func(c C) *string { return &c.PixelScale }),
-		train.IntFlag("train-limit", "use only the first N training images (0: all; default: the preset's)", func(c C) *int { return &c.TrainLimit }),
+		train.IntFlag("train-limit", "use only N training images, evenly spaced over the set so that every class is in it (0: all; default: the preset's)", func(c C) *int { return &c.TrainLimit }),
 		train.IntFlag("picture-every", "steps between picture grids (0: once per epoch)", func(c C) *int { return &c.PictureEvery }),
 	)
 }
@@ -172,8 +172,26 @@ func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
 		}
 		return nil
 	}
-	batch := func(idx []int) *tensor.Tensor { return d.Train.Batch(idx, t.Model.DType(), t.Config.PixelScale) }
-	return train.SetFeed(&t.Config.Settings, train.UsedImages(d.Train.N, t.Config.TrainLimit), batch, pictures, write)
+	used := train.UsedImages(d.Train.N, t.Config.TrainLimit)
+	batch := func(idx []int) *tensor.Tensor {
+		return d.Train.Batch(spread(idx, used, d.Train.N), t.Model.DType(), t.Config.PixelScale)
+	}
+	return train.SetFeed(&t.Config.Settings, used, batch, pictures, write)
+}
+
+// spread maps image j of a subset of used images to image ⌊j·n/used⌋ of
+// the n in the set: the subset is evenly spaced over the set, so that every
+// class is in it whatever the set's order (an image tree is read sorted by
+// class: its first 5,000 images are all airplanes).
+func spread(idx []int, used, n int) []int {
+	if used >= n {
+		return idx
+	}
+	out := make([]int, len(idx))
+	for i, j := range idx {
+		out[i] = j * n / used
+	}
+	return out
 }
 
 // Trainer is a trainer of this experiment with its model and config at hand.

@@ -21,7 +21,7 @@ type Config struct {
 	train.Settings
 
 	PixelScale   string `json:"pixel_scale"`   // "sym" ([−1,1], DCGAN's) or "unit" ([0,1])
-	TrainLimit   int    `json:"train_limit"`   // use only the first N training images (0: all)
+	TrainLimit   int    `json:"train_limit"`   // use only N training images, evenly spaced over the set (0: all)
 	PictureEvery int    `json:"picture_every"` // steps between picture grids (0: each epoch only)
 }
 
