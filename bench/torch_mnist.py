@@ -221,6 +221,20 @@ def matmul_flops(trainer, x):
     return total
 
 
+def time_steps(step, x, warmup, steps):
+    """Runs step(x) warmup times untimed, then steps times; returns the wall
+    and CPU milliseconds of each timed step."""
+    for _ in range(warmup):
+        step(x)
+    times, cpu = [], []
+    for _ in range(steps):
+        c0, t0 = time.process_time(), time.perf_counter()
+        step(x)
+        times.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    return times, cpu
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--algo", default="global", choices=["global", "local", "combined"])
@@ -239,14 +253,7 @@ def main():
         tr.step(x)
         print(json.dumps({"algo": args.algo, "batch": args.batch, "matmul_flops": matmul_flops(tr, x)}))
         return
-    for _ in range(args.warmup):
-        tr.step(x)
-    times, cpu = [], []
-    for _ in range(args.steps):
-        c0, t0 = time.process_time(), time.perf_counter()
-        tr.step(x)
-        times.append((time.perf_counter() - t0) * 1e3)
-        cpu.append((time.process_time() - c0) * 1e3)
+    times, cpu = time_steps(tr.step, x, args.warmup, args.steps)
     res = {
         "impl": f"torch {torch.__version__} (OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, {torch.get_num_threads()} threads)",
         "algo": args.algo,

@@ -296,14 +296,7 @@ def main():
     torch.manual_seed(1)
     tr = Trainer(cfg)
     x = batch_of(cfg)
-    for _ in range(args.warmup):
-        tr.step(x)
-    times, cpu = [], []
-    for _ in range(args.steps):
-        c0, t0 = time.process_time(), time.perf_counter()
-        tr.step(x)
-        times.append((time.perf_counter() - t0) * 1e3)
-        cpu.append((time.process_time() - c0) * 1e3)
+    times, cpu = tm.time_steps(tr.step, x, args.warmup, args.steps)
     res = {
         "impl": f"torch {torch.__version__} (OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, "
                 f"{torch.get_num_threads()} threads)",
