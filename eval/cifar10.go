@@ -254,7 +254,7 @@ func EvaluateSubject(m CIFAR10Subject, test *cifardata.Set, o CIFAR10Options) (*
 	sq := make([]float64, L+1)
 	var testAcc, sampleAcc channelAcc
 	rng := rand.New(rand.NewPCG(o.Seed, 0xC1FA))
-	testIdx := spread(test.N, n)
+	testIdx := cifardata.Spread(test.N, n)
 	labels := make([]uint8, n)
 	for i, j := range testIdx {
 		labels[i] = test.Labels[j]
@@ -326,7 +326,7 @@ func EvaluateSubject(m CIFAR10Subject, test *cifardata.Set, o CIFAR10Options) (*
 		}
 		r.FrechetSamples = fd
 		if o.Train != nil {
-			tr := o.Train.Batch(spread(o.Train.N, n), tensor.Float32, cifardata.ScaleUnit)
+			tr := o.Train.Batch(cifardata.Spread(o.Train.N, n), tensor.Float32, cifardata.ScaleUnit)
 			if r.FrechetFloor, err = FrechetDistance(c.Classify(tr, true).Features, testOut.Features); err != nil {
 				return nil, err
 			}
@@ -336,7 +336,7 @@ func EvaluateSubject(m CIFAR10Subject, test *cifardata.Set, o CIFAR10Options) (*
 	if o.Train != nil {
 		fmt.Fprintln(o.Log, "cifar10 eval: linear probes")
 		r.ProbeTrain = o.ProbeTrain
-		trIdx := spread(o.Train.N, o.ProbeTrain)
+		trIdx := cifardata.Spread(o.Train.N, o.ProbeTrain)
 		trLabels := make([]uint8, len(trIdx))
 		trPooled := make([][]*tensor.Tensor, L+1)
 		for lo := 0; lo < len(trIdx); lo += batch {
@@ -381,15 +381,6 @@ func EvaluateSubject(m CIFAR10Subject, test *cifardata.Set, o CIFAR10Options) (*
 const maxPSNR = 100
 
 func psnr(mse float64) float64 { return math.Min(maxPSNR, 10*math.Log10(1/mse)) }
-
-// spread returns n indices evenly spaced over 0 … total−1 (i·total/n).
-func spread(total, n int) []int {
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i * total / n
-	}
-	return idx
-}
 
 // flat reshapes x [B, …] to [B, rest] (float32, sharing storage if it is).
 func flat(x *tensor.Tensor) *tensor.Tensor {

@@ -177,18 +177,6 @@ func (c *CIFARClassifier) Accuracy(set *cifardata.Set) float64 {
 	return accuracyOf(c.Classify(x, false), set.Labels)
 }
 
-// spreadSubset returns n images evenly spaced over set (image i·N/n for
-// i < n): every class, also in a copy sorted by class.
-func spreadSubset(set *cifardata.Set, n int) *cifardata.Set {
-	out := &cifardata.Set{Images: make([]uint8, 0, n*cifarPixels), Labels: make([]uint8, n), Classes: set.Classes, N: n}
-	for i := 0; i < n; i++ {
-		j := i * set.N / n
-		out.Images = append(out.Images, set.Image(j)...)
-		out.Labels[i] = set.Labels[j]
-	}
-	return out
-}
-
 // augmentedCIFAR returns the images idx of set as [B, 3, 32, 32] in [0, 1],
 // each a random 32×32 crop of the image zero-padded by pad pixels and, with
 // flip, mirrored left to right with probability ½.
@@ -243,7 +231,7 @@ func TrainCIFARClassifier(ctx context.Context, cfg CIFARClassifierConfig, trainS
 		return nil, err
 	}
 	if cfg.TrainLimit > 0 && cfg.TrainLimit < trainSet.N {
-		trainSet = spreadSubset(trainSet, cfg.TrainLimit)
+		trainSet = trainSet.Spread(cfg.TrainLimit)
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xDA7A))
 	right := 0 // training items classified right this epoch

@@ -144,6 +144,31 @@ func (s *Set) Head(n int) *Set {
 	return &Set{Images: s.Images[:n*ImageBytes], Labels: s.Labels[:n], Classes: s.Classes, N: n}
 }
 
+// Spread returns n indices evenly spaced over 0 … total−1 (i·total/n for
+// i < n), so that a subset of a set sorted by class (an image tree) holds
+// every class; all total indices if n ≤ 0 or n ≥ total.
+func Spread(total, n int) []int {
+	if n <= 0 || n > total {
+		n = total
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i * total / n
+	}
+	return idx
+}
+
+// Spread returns a copy of the n images of s at Spread(s.N, n).
+func (s *Set) Spread(n int) *Set {
+	idx := Spread(s.N, n)
+	out := &Set{Images: make([]uint8, 0, len(idx)*ImageBytes), Labels: make([]uint8, len(idx)), Classes: s.Classes, N: len(idx)}
+	for i, j := range idx {
+		out.Images = append(out.Images, s.Image(j)...)
+		out.Labels[i] = s.Labels[j]
+	}
+	return out
+}
+
 func classNames() []string { return append([]string(nil), ClassNames[:]...) }
 
 // ReadBinaryBatch reads one official binary batch: records of a label byte

@@ -517,3 +517,31 @@ func FuzzReadBinaryBatch(f *testing.F) {
 		}
 	})
 }
+
+// Spread covers every class of a set sorted by class (an image tree), and
+// takes the whole set as it is.
+func TestSpreadCoversEveryClass(t *testing.T) {
+	const n, used = 50000, 5000 // 10 classes of 5,000, sorted by class
+	seen := map[int]int{}
+	for _, j := range Spread(n, used) {
+		if j < 0 || j >= n {
+			t.Fatalf("index %d outside the set", j)
+		}
+		seen[j/5000]++
+	}
+	for c := 0; c < 10; c++ {
+		if seen[c] != 500 {
+			t.Errorf("class %d: %d of the 5,000 images, want 500", c, seen[c])
+		}
+	}
+	for _, m := range []int{0, n, n + 1} {
+		if got := Spread(n, m); len(got) != n || got[3] != 3 || got[n-1] != n-1 {
+			t.Errorf("Spread(%d, %d) must be every index in order", n, m)
+		}
+	}
+	s := &Set{Images: make([]uint8, 4*ImageBytes), Labels: []uint8{0, 0, 1, 1}, Classes: []string{"a", "b"}, N: 4}
+	s.Images[2*ImageBytes] = 7
+	if sub := s.Spread(2); sub.N != 2 || sub.Labels[1] != 1 || sub.Image(1)[0] != 7 {
+		t.Errorf("Set.Spread(2) = labels %v, first pixel of image 1 %d", sub.Labels, sub.Image(1)[0])
+	}
+}

@@ -173,25 +173,18 @@ func (d *Data) Feed(tr *train.Trainer) (train.Feed, error) {
 		return nil
 	}
 	used := train.UsedImages(d.Train.N, t.Config.TrainLimit)
+	// The used images are spread over the set, so that every class is in
+	// them whatever its order (an image tree is read sorted by class: its
+	// first 5,000 images are all airplanes).
+	pick := cifardata.Spread(d.Train.N, used)
 	batch := func(idx []int) *tensor.Tensor {
-		return d.Train.Batch(spread(idx, used, d.Train.N), t.Model.DType(), t.Config.PixelScale)
+		set := make([]int, len(idx))
+		for i, j := range idx {
+			set[i] = pick[j]
+		}
+		return d.Train.Batch(set, t.Model.DType(), t.Config.PixelScale)
 	}
 	return train.SetFeed(&t.Config.Settings, used, batch, pictures, write)
-}
-
-// spread maps image j of a subset of used images to image ⌊j·n/used⌋ of
-// the n in the set: the subset is evenly spaced over the set, so that every
-// class is in it whatever the set's order (an image tree is read sorted by
-// class: its first 5,000 images are all airplanes).
-func spread(idx []int, used, n int) []int {
-	if used >= n {
-		return idx
-	}
-	out := make([]int, len(idx))
-	for i, j := range idx {
-		out[i] = j * n / used
-	}
-	return out
 }
 
 // Trainer is a trainer of this experiment with its model and config at hand.

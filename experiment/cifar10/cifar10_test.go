@@ -96,28 +96,3 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
-
-// A training subset is spread over the set: with images sorted by class
-// (an image tree) every class is in it.
-func TestSpreadCoversEveryClass(t *testing.T) {
-	const n, used = 50000, 5000 // 10 classes of 5,000, sorted by class
-	idx := make([]int, used)
-	for i := range idx {
-		idx[i] = i
-	}
-	seen := map[int]int{}
-	for _, j := range spread(idx, used, n) {
-		if j < 0 || j >= n {
-			t.Fatalf("index %d outside the set", j)
-		}
-		seen[j/5000]++
-	}
-	for c := 0; c < 10; c++ {
-		if seen[c] != 500 {
-			t.Errorf("class %d: %d of the 5,000 images, want 500", c, seen[c])
-		}
-	}
-	if got := spread([]int{3, 7}, n, n); got[0] != 3 || got[1] != 7 {
-		t.Errorf("the whole set must be used as it is, got %v", got)
-	}
-}
