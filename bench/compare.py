@@ -42,6 +42,16 @@ time, as the work of the step. For MNIST it equals matmul_flops below,
 which the smoke run checks. PyTorch itself does 7-10% more on MNIST (its
 double backward of leaky_relu multiplies zero gradients through the critic).
 
+OpenBLAS core: OpenBLAS 0.3.21 (Debian's, which PyTorch's BLAS calls also
+go through) does not know newer CPUs and falls back to its generic
+"Prescott" (SSE3) kernels, 2-4x below the hardware's sgemm speed: this
+machine's Xeon (family 6, model 207) is one. --openblas-coretype auto (the
+default) asks the library which core it picked and, if that is Prescott
+on a CPU with AVX-512 or AVX2, sets OPENBLAS_CORETYPE=SkylakeX or Haswell
+for every process (PyTorch's and our OpenBLAS build's alike), so that
+neither is timed on a crippled BLAS; the header prints the core in use.
+--openblas-coretype none leaves the library's own choice.
+
 Load average (1 minute) is sampled after every process; each table gives
 the range seen while its settings ran.
 """
@@ -124,6 +134,46 @@ def machine():
     return cpu, os.cpu_count()
 
 
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def openblas_core(env):
+    """The kernel family OpenBLAS picks under env (None: no libopenblas)."""
+    code = ("import ctypes, ctypes.util\n"
+            "n = ctypes.util.find_library('openblas') or 'libopenblas.so.0'\n"
+            "l = ctypes.CDLL(n); l.openblas_get_corename.restype = ctypes.c_char_p\n"
+            "print(l.openblas_get_corename().decode())")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+def choose_coretype(want):
+    """OPENBLAS_CORETYPE to set for every process ('' for none), and why."""
+    if want == "none":
+        return "", f"OPENBLAS_CORETYPE left as is; OpenBLAS picks {openblas_core(dict(os.environ))}"
+    if want != "auto":
+        return want, f"OPENBLAS_CORETYPE={want} (--openblas-coretype); OpenBLAS picks {openblas_core(dict(os.environ, OPENBLAS_CORETYPE=want))}"
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        return os.environ["OPENBLAS_CORETYPE"], f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} from the environment"
+    e = dict(os.environ)
+    own = openblas_core(e)
+    flags = cpu_flags()
+    if own == "Prescott" and ("avx512f" in flags or "avx2" in flags):
+        ct = "SkylakeX" if "avx512f" in flags else "Haswell"
+        return ct, (f"OpenBLAS's own pick is its generic Prescott core on a CPU with "
+                    f"{'AVX-512' if ct == 'SkylakeX' else 'AVX2'}: OPENBLAS_CORETYPE={ct} for every process "
+                    f"(picks {openblas_core(dict(e, OPENBLAS_CORETYPE=ct))})")
+    return "", f"OpenBLAS picks {own}"
+
+
 def load1():
     return os.getloadavg()[0]
 
@@ -161,6 +211,10 @@ def main():
     ap.add_argument("--impls", default=",".join(IMPLS))
     ap.add_argument("--go-openblas-threads", default="1",
                     help="OPENBLAS_NUM_THREADS for our OpenBLAS build's steps ('auto': unset, gostep sets GOMAXPROCS)")
+    ap.add_argument("--torch-openblas-threads", default="1",
+                    help="OPENBLAS_NUM_THREADS for PyTorch's steps ('T': the setting's thread count)")
+    ap.add_argument("--openblas-coretype", default="auto",
+                    help="OPENBLAS_CORETYPE for every process: auto (fix OpenBLAS's generic fallback), none, or a core name")
     ap.add_argument("--sgemm-size", type=int, default=2048, help="side of the square product of the peak (0: skip)")
     ap.add_argument("--sgemm-reps", type=int, default=10)
     ap.add_argument("--smoke", action="store_true",
@@ -176,6 +230,8 @@ def main():
     threads = csv(args.threads, conv=int)
     batches = csv(args.batch, conv=int)
     presets = csv(args.presets, ("quick", "paper"))
+    if args.torch_openblas_threads not in ("1", "T"):
+        raise SystemExit("compare.py: --torch-openblas-threads is 1 or T")
     if min(threads + batches) < 1 or args.rounds < 1 or args.steps < 1 or args.warmup < 0:
         raise SystemExit("compare.py: threads, batch sizes, rounds and steps must be ≥ 1, warm-up ≥ 0")
 
@@ -208,8 +264,12 @@ def main():
                 configs[key] = path
             return configs[key]
 
+        coretype, core_note = choose_coretype(args.openblas_coretype)
+
         def env(impl, t, sgemm=False):
             e = dict(os.environ, OPENBLAS_NUM_THREADS="1", GOMAXPROCS=str(t))
+            if coretype:
+                e["OPENBLAS_CORETYPE"] = coretype
             if sgemm:
                 e["OPENBLAS_NUM_THREADS"] = str(t)
             elif impl == "openblas":
@@ -217,6 +277,8 @@ def main():
                     e.pop("OPENBLAS_NUM_THREADS")
                 else:
                     e["OPENBLAS_NUM_THREADS"] = args.go_openblas_threads
+            elif impl == "torch" and args.torch_openblas_threads == "T":
+                e["OPENBLAS_NUM_THREADS"] = str(t)
             return e
 
         def command(impl, s):
@@ -243,7 +305,8 @@ def main():
         print(f"machine: {cpu}, {ncpu} CPUs, {platform.platform()}")
         print(f"go: {sh(['go', 'version']).strip()}")
         print(f"torch: {sh([TORCH_PYTHON, '-c', 'import torch; print(torch.__version__)']).strip()} ({TORCH_PYTHON}), "
-              "OPENBLAS_NUM_THREADS=1 for its steps")
+              f"OPENBLAS_NUM_THREADS={args.torch_openblas_threads} for its steps")
+        print(f"openblas: {core_note}")
         print(f"ours: OPENBLAS_NUM_THREADS={args.go_openblas_threads} for the OpenBLAS build's steps")
         print(f"{len(settings)} settings; {args.rounds} rounds × ({args.warmup} warm-up + {args.steps} timed steps) "
               f"per implementation and setting{'  [SMOKE: tiny sizes, not a measurement]' if args.smoke else ''}")

@@ -292,6 +292,15 @@ func (c *LayerCritic) Features(z *ad.Var) *ad.Var {
 	return ad.Flatten(h)
 }
 
+// ForwardLayers returns D(z) and both hidden layers' activity, flattened,
+// first to last (the last is Features): what L_RECON compares when it
+// compares every layer.
+func (c *LayerCritic) ForwardLayers(z *ad.Var) (d *ad.Var, hidden []*ad.Var) {
+	h1 := nn.PixelNorm(ad.LeakyReLU(c.Conv1.Forward(z), c.Slope), 0)
+	h2 := ad.Flatten(nn.PixelNorm(ad.LeakyReLU(c.Conv2.Forward(h1), c.Slope), 0))
+	return c.Out.Forward(h2), []*ad.Var{ad.Flatten(h1), h2}
+}
+
 // Forward returns D(z) [B, 1].
 func (c *LayerCritic) Forward(z *ad.Var) *ad.Var { return c.Out.Forward(c.Features(z)) }
 

@@ -23,7 +23,8 @@ import (
 //
 //	L_WS,i   = E[D_i(z^w_i)] − E[D_i(z^s_i)]
 //	L_O,i    = E[D_i(z^w_i)] − E[D_i(ẑ_i)]
-//	L_RECON,i = mean ‖Φ_i(z^w_i) − Φ_i(ẑ_i)‖²   (Φ_i: D_i's penultimate features)
+//	L_RECON,i = mean ‖Φ_i(z^w_i) − Φ_i(ẑ_i)‖²   (Φ_i: D_i's penultimate features;
+//	            with Settings.ReconLayers "all", the mean of this distance over both hidden layers)
 //
 //	networks minimise  Σ_i γ·L_WS,i + (1−γ)·(L_O,i + L_RECON,i)
 //	critics maximise   Σ_i γ·L_WS,i + (1−γ)·L_O,i, each term with its WGAN-GP penalty
@@ -81,16 +82,21 @@ func LayerName(i int) string {
 	return "z" + strconv.Itoa(i)
 }
 
-// criticOn returns critic c's outputs [B, 1] (and features [B, F]) on each
-// of the batches zs, computed in one call on their concatenation.
-func criticOn(c *model.LayerCritic, zs ...*ad.Var) (ds, fs []*ad.Var) {
+// criticOn returns critic c's outputs [B, 1] (and its hidden layers'
+// activity, hs[k][l]: batch k, layer l, first to last) on each of the
+// batches zs, computed in one call on their concatenation.
+func criticOn(c *model.LayerCritic, zs ...*ad.Var) (ds []*ad.Var, hs [][]*ad.Var) {
 	b := zs[0].Dim(0)
-	d, f := c.ForwardFeatures(ad.Concat(0, zs...))
+	d, hidden := c.ForwardLayers(ad.Concat(0, zs...))
 	for k := range zs {
 		ds = append(ds, ad.Slice(d, 0, k*b, (k+1)*b))
-		fs = append(fs, ad.Slice(f, 0, k*b, (k+1)*b))
+		var layers []*ad.Var
+		for _, h := range hidden {
+			layers = append(layers, ad.Slice(h, 0, k*b, (k+1)*b))
+		}
+		hs = append(hs, layers)
 	}
-	return ds, fs
+	return ds, hs
 }
 
 func layerCritic(c *model.LayerCritic) func([]*ad.Var) *ad.Var {
@@ -159,10 +165,10 @@ func CIFAR10NetworkLoss(m *model.CIFAR10, p *HierPhases, s Settings) (*ad.Var, T
 			loss = Combined(g, osc, osc, nil) // = L_O,L: the two terms coincide
 			t["net/osc_"+name] = osc.Item()
 		} else {
-			ds, fs := criticOn(c, p.Wake[i], p.Sleep[i], p.TopDown[i])
+			ds, hs := criticOn(c, p.Wake[i], p.Sleep[i], p.TopDown[i])
 			ws := WakeSleepValue(ds[0], ds[1])
 			osc := OscillatoryValue(ds[0], ds[2])
-			recon := ad.Scale(FeatureReconstruction(ad.Detach(fs[0]), fs[2]), s.ReconWeight)
+			recon := ad.Scale(reconstruction(hs[0], hs[2], s.ReconLayers), s.ReconWeight)
 			loss = Combined(g, ws, osc, recon) // Eq. 8
 			t["net/ws_"+name], t["net/osc_"+name], t["net/recon_"+name] = ws.Item(), osc.Item(), recon.Item()
 		}

@@ -117,6 +117,32 @@ func TestCIFAR10LossesAreEq8(t *testing.T) {
 	}
 }
 
+// With ReconLayers "all", each layer's L_RECON is the mean over both hidden
+// layers of its critic of the wake/top-down feature MSE (computed here on
+// separate batches: pixel norm acts per sample, so that is the same).
+func TestCIFAR10ReconAllLayers(t *testing.T) {
+	t.Parallel()
+	m, x := tinyCIFAR(t)
+	p := RunHierPhases(m, x, rand.New(rand.NewPCG(3, 4)))
+	s := Settings{Gamma: 0.3, Lambda: 2, ReconWeight: 0.7, ReconLayers: ReconAll}
+	_, terms := CIFAR10NetworkLoss(m, p, s)
+	for i := 0; i < m.Layers(); i++ {
+		_, hw := m.Critics[i].ForwardLayers(p.Wake[i])
+		_, ht := m.Critics[i].ForwardLayers(p.TopDown[i])
+		f := m.Critics[i].Features(p.Wake[i])
+		if d := tensor.Binary(tensor.OpSub, f.Value, hw[1].Value); tensor.Dot(d, d) != 0 {
+			t.Fatalf("layer %d: the last hidden layer is not Features", i)
+		}
+		var want float64
+		for l := range hw {
+			want += ad.Mean(ad.Square(ad.Sub(hw[l], ht[l]))).Item() / float64(len(hw))
+		}
+		if got := terms["net/recon_"+LayerName(i)]; math.Abs(got-s.ReconWeight*want) > 1e-10 {
+			t.Errorf("layer %d: recon %g, want %g", i, got, s.ReconWeight*want)
+		}
+	}
+}
+
 // The critic loss trains only the critics (the phases are detached); the
 // network loss reaches every inference and generation parameter.
 func TestCIFAR10LossGradientsReach(t *testing.T) {

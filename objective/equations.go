@@ -43,6 +43,23 @@ func FeatureReconstruction(truth, recon *ad.Var) *ad.Var {
 	return ad.Mean(ad.Square(ad.Sub(truth, recon)))
 }
 
+// LayersReconstruction is L_RECON over a critic's hidden layers (first to
+// last) on the true activity and on its reconstruction: the last layer's
+// FeatureReconstruction (ReconLast or ""), or the mean of every layer's
+// (ReconAll). Whether the truth is a fixed target is the caller's choice
+// (detach it first).
+func LayersReconstruction(truth, recon []*ad.Var, layers string) *ad.Var {
+	last := len(truth) - 1
+	if layers != ReconAll {
+		return FeatureReconstruction(truth[last], recon[last])
+	}
+	sum := FeatureReconstruction(truth[0], recon[0])
+	for l := 1; l <= last; l++ {
+		sum = ad.Add(sum, FeatureReconstruction(truth[l], recon[l]))
+	}
+	return ad.Scale(sum, 1/float64(len(truth)))
+}
+
 // Combined returns the per-layer objective of Eq. (8):
 //
 //	L_i = γ·L_WS + (1 − γ)·(L_O,i + L_RECON)

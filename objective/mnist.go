@@ -35,6 +35,9 @@ type Settings struct {
 const (
 	ReconLast = "last" // the penultimate layer (VAE-GAN)
 	ReconAll  = "all"  // every hidden layer, distances averaged
+
+	// ReconLayersHelp is the help of every experiment's --recon-layers.
+	ReconLayersHelp = "critic hidden layers L_RECON compares: last (VAE-GAN, the paper's features before the linear layer) or all (default: from the preset)"
 )
 
 // Validate reports a setting out of range.
@@ -235,13 +238,9 @@ func NetworkTerms(m *model.MNIST, p *Phases, s Settings) ([]Term, Terms) {
 // true activity (truth, detached: the target) and on its reconstruction:
 // the last layer's distance, or the mean of every layer's (Settings.ReconLayers).
 func reconstruction(truth, recon []*ad.Var, layers string) *ad.Var {
-	last := len(truth) - 1
-	if layers != ReconAll {
-		return FeatureReconstruction(ad.Detach(truth[last]), recon[last])
+	fixed := make([]*ad.Var, len(truth))
+	for l, t := range truth {
+		fixed[l] = ad.Detach(t)
 	}
-	sum := FeatureReconstruction(ad.Detach(truth[0]), recon[0])
-	for l := 1; l <= last; l++ {
-		sum = ad.Add(sum, FeatureReconstruction(ad.Detach(truth[l]), recon[l]))
-	}
-	return ad.Scale(sum, 1/float64(len(truth)))
+	return LayersReconstruction(fixed, recon, layers)
 }

@@ -65,6 +65,10 @@ type VideoSettings struct {
 	Horizon        int     `json:"horizon"`         // predicted frames P (10)
 	SleepSteps     int     `json:"sleep_steps"`     // steps K of the sleep phase (10)
 	TeacherForcing bool    `json:"teacher_forcing"` // encoder reads true frames after the context (false)
+	// ReconLayers: which hidden layers of D_x L_RECON compares, as
+	// Settings.ReconLayers: "last" (or empty: the paper's "features before
+	// the linear layer") or "all" (both convolutions' activity, averaged).
+	ReconLayers string `json:"recon_layers,omitempty"`
 }
 
 // DefaultVideoSettings returns the paper's settings: γ = 0.5, λ = 1, 10
@@ -81,6 +85,8 @@ func (s VideoSettings) Validate(frames int) error {
 	switch {
 	case !(s.Gamma >= 0 && s.Gamma <= 1):
 		return fmt.Errorf("objective: gamma %g must be in [0, 1]", s.Gamma)
+	case s.ReconLayers != "" && s.ReconLayers != ReconLast && s.ReconLayers != ReconAll:
+		return fmt.Errorf("objective: recon layers %q must be %q or %q", s.ReconLayers, ReconLast, ReconAll)
 	case !(s.Lambda >= 0) || !(s.ReconWeight >= 0):
 		return fmt.Errorf("objective: lambda %g and recon weight %g must be ≥ 0", s.Lambda, s.ReconWeight)
 	case s.Context < 1 || s.Horizon < 1:
@@ -141,6 +147,24 @@ func jointCritic(c *model.ConvCritic, xs ...*ad.Var) (ds, fs []*ad.Var) {
 		off += n
 	}
 	return ds, fs
+}
+
+// jointCriticLayers is jointCritic with every hidden layer of the critic:
+// hs[k][l] is batch k's activity in layer l (first to last).
+func jointCriticLayers(c *model.ConvCritic, xs ...*ad.Var) (ds []*ad.Var, hs [][]*ad.Var) {
+	d, hidden := c.ForwardLayers(ad.Concat(0, xs...), true)
+	off := 0
+	for _, x := range xs {
+		n := x.Dim(0)
+		ds = append(ds, ad.Slice(d, 0, off, off+n))
+		var layers []*ad.Var
+		for _, h := range hidden {
+			layers = append(layers, ad.Slice(h, 0, off, off+n))
+		}
+		hs = append(hs, layers)
+		off += n
+	}
+	return ds, hs
 }
 
 // penalisedCritic evaluates D once, in training mode, on the concatenation of
@@ -233,10 +257,10 @@ func VideoCriticLoss(m *model.MovingMNIST, ph *VideoPhases, s VideoSettings, rng
 // predictions ("pred/mse") for monitoring; that is not part of the loss.
 func VideoNetworkLoss(m *model.MovingMNIST, ph *VideoPhases, s VideoSettings) (*ad.Var, Terms) {
 	g := s.Gamma
-	ds, fs := jointCritic(m.CriticX, ph.TrueX, ph.SleepX, ph.PredX)
+	ds, hs := jointCriticLayers(m.CriticX, ph.TrueX, ph.SleepX, ph.PredX)
 	wsX := WakeSleepValue(ds[0], ds[1])
 	oX := OscillatoryValue(ds[0], ds[2])
-	recon := ad.Scale(FeatureReconstruction(fs[0], fs[2]), s.ReconWeight) // L_RECON
+	recon := ad.Scale(LayersReconstruction(hs[0], hs[2], s.ReconLayers), s.ReconWeight) // L_RECON
 	dz, _ := jointCritic(m.CriticZ, ph.WakeZ, ph.SleepZ)
 	wsZ := WakeSleepValue(dz[0], dz[1])
 	loss := Combined(g, ad.Add(wsX, wsZ), oX, recon) // Eq. 8

@@ -115,14 +115,17 @@ func TestVideoPhasesShapes(t *testing.T) {
 // reading earlier predictions), and the sleep terms through the x–z bouncing.
 func TestVideoNetworkLossGradients(t *testing.T) {
 	t.Parallel()
-	for _, teacher := range []bool{false, true} {
+	for _, c := range []struct {
+		teacher bool
+		layers  string
+	}{{false, ""}, {true, ""}, {false, ReconAll}} {
 		name := "closed loop"
-		if teacher {
+		if c.teacher {
 			name = "teacher forcing"
 		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(name+"/recon "+c.layers, func(t *testing.T) {
 			m, s, frames := tinyVideo(t, model.NormBatch)
-			s.TeacherForcing = teacher
+			s.TeacherForcing, s.ReconLayers, s.ReconWeight = c.teacher, c.layers, 3
 			xs := []*tensor.Tensor{
 				m.Encoder.Gates.B.Value, m.Encoder.Head.W.Value, m.Decoder.Gates.B.Value,
 				m.Decoder.Head.W.Value, m.Readout2.W.Value, m.Readout2.B.Value,
@@ -185,6 +188,39 @@ func TestVideoLossWeights(t *testing.T) {
 		if math.Abs(loss.Item()-want) > 1e-12 {
 			t.Errorf("γ = %g: loss %g, want %g", g, loss.Item(), want)
 		}
+	}
+}
+
+// TestVideoReconLayers: L_RECON over "all" layers is the mean of the two
+// convolutions' feature MSEs, "last" (and "") the second one's alone, each
+// computed here by hand from the critic's layers on one joint batch.
+func TestVideoReconLayers(t *testing.T) {
+	t.Parallel()
+	m, s, frames := tinyVideo(t, model.NormNone)
+	ph := RunVideoPhases(m, frames, s, rand.New(rand.NewPCG(1, 1)))
+	n := ph.TrueX.Dim(0)
+	_, hs := m.CriticX.ForwardLayers(ad.Concat(0, ph.TrueX, ph.SleepX, ph.PredX), true)
+	if len(hs) != 2 {
+		t.Fatalf("%d hidden layers, want 2", len(hs))
+	}
+	mse := func(h *ad.Var) float64 {
+		a, b := tensor.Slice(h.Value, 0, 0, n), tensor.Slice(h.Value, 0, 2*n, 3*n)
+		d := tensor.Binary(tensor.OpSub, a, b)
+		return tensor.Dot(d, d) / float64(d.Len())
+	}
+	if f := m.CriticX.Features(ph.TrueX, true); f.Value.Len()*3 != hs[1].Value.Len() {
+		t.Fatalf("last hidden layer has %d values for 3 batches, Features %d for one", hs[1].Value.Len(), f.Value.Len())
+	}
+	for layers, want := range map[string]float64{"": mse(hs[1]), ReconLast: mse(hs[1]), ReconAll: (mse(hs[0]) + mse(hs[1])) / 2} {
+		s.ReconLayers, s.ReconWeight = layers, 2
+		_, terms := VideoNetworkLoss(m, ph, s)
+		if got := terms["net/recon_x"]; math.Abs(got-2*want) > 1e-12*math.Max(1, want) {
+			t.Errorf("%q: recon %g, want 2 × %g", layers, got, want)
+		}
+	}
+	s.ReconLayers = "every"
+	if err := s.Validate(4); err == nil {
+		t.Error("recon layers \"every\" accepted")
 	}
 }
 

@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""MNIST recipe study (issue: Fig. 3 on a laptop).
+"""Recipe studies: MNIST (Fig. 3), CIFAR-10 (Fig. 4) and Moving MNIST (Fig. 5).
 
-Trains the MNIST model under named candidate recipes (settings), for several
+Trains an experiment under named candidate recipes (settings), for several
 seeds, keeping a checkpoint every --every steps, then scores each checkpoint
-at the requested step counts with `wakesleep eval` and `wakesleep diagnose`.
-Writes one CSV row per (setting, seed, step) and a markdown summary of means
-over seeds.
+at the requested step counts with `wakesleep eval` (and, for MNIST,
+`wakesleep diagnose`). Writes one CSV row per (setting, seed, step) and a
+markdown summary of means over seeds.
 
-The settings live in scripts/recipe_study.json: a name, the algorithm and the
-flags added to `wakesleep train` (on top of --preset, which each setting
-names). Runs that already finished are not trained again; an interrupted one
-resumes from its newest checkpoint; evaluations already made are reused.
+The settings live in scripts/recipe_study.json (MNIST) or another
+--settings-file (scripts/recipe_study_cifar10.json,
+scripts/recipe_study_movingmnist.json): a name, the experiment (default
+mnist), for MNIST the algorithm, and the flags added to `wakesleep train` (on
+top of --preset, which each setting names). Runs that already finished are
+not trained again; an interrupted one resumes from its newest checkpoint;
+evaluations already made are reused. CIFAR-10 reads its data from
+$WAKESLEEP_DATA or the current folder, as `wakesleep train cifar10` does.
 
 Standard library only. Example (two workers, one core each):
 
@@ -48,6 +52,13 @@ def run_dir(out, name, seed):
     return os.path.join(out, f"{name}-s{seed}")
 
 
+MNIST_LIKE = ("mnist", "fashionmnist")
+
+
+def experiment(setting):
+    return setting.get("experiment", "mnist")
+
+
 def ckpt_path(d, step):
     return os.path.join(d, f"ckpt-{step:08d}.safetensors")
 
@@ -59,11 +70,12 @@ def train(args, setting, seed, max_step):
         with open(done) as f:
             if json.load(f).get("max_steps", 0) >= max_step:
                 return d  # trained far enough; a longer study resumes it
-    cmd = [args.bin, "train", "--algorithm", setting["algorithm"],
+    exp = experiment(setting)
+    cmd = [args.bin, "train", exp] + (["--algorithm", setting["algorithm"]] if exp in MNIST_LIKE else []) + [
            "--preset", setting.get("preset", "paper"),
            "--seed", str(seed), "--max-steps", str(max_step),
            "--epochs", "1000", "--checkpoint-every", str(args.every),
-           "--keep", "100000", "--log-every", "50", "--run", d]
+           "--keep", "100000", "--log-every", str(min(50, args.every)), "--run", d]
     cmd += setting.get("flags", [])
     resume = os.path.exists(os.path.join(d, "config.json"))
     if resume:
@@ -98,19 +110,27 @@ def train(args, setting, seed, max_step):
     return d
 
 
-def evaluate(args, d, step):
+EVAL_FILE = {"mnist": "eval.json", "fashionmnist": "eval.json", "cifar10": "cifar10.json", "movingmnist": "prediction.json"}
+
+
+def evaluate(args, setting, d, step):
     ck = ckpt_path(d, step)
     if not os.path.exists(ck):
         return None
+    exp = experiment(setting)
     out = os.path.join(d, f"eval-{step:08d}")
-    ej = os.path.join(out, "eval.json")
+    ej = os.path.join(out, EVAL_FILE[exp])
     if not os.path.exists(ej):
         env = dict(os.environ, GOMAXPROCS=str(args.threads), OPENBLAS_NUM_THREADS="1")
-        subprocess.check_call([args.bin, "eval", "--checkpoint", ck, "--n", str(args.n),
-                               "--alignments", "4x2z", "--draws", "10", "--out", out],
+        extra = ["--alignments", "4x2z", "--draws", "10"] if exp in MNIST_LIKE else []
+        if exp == "movingmnist":
+            extra = ["--samples", "5"]
+        subprocess.check_call([args.bin, "eval", "--checkpoint", ck, "--n", str(args.n), *extra, "--out", out],
                               stdout=subprocess.DEVNULL, env=env)
     with open(ej) as f:
         e = json.load(f)
+    if exp not in MNIST_LIKE:
+        return e, {}
     dj = os.path.join(out, "diagnose.json")
     if args.diagnose and not os.path.exists(dj):
         env = dict(os.environ, GOMAXPROCS=str(args.threads), OPENBLAS_NUM_THREADS="1")
@@ -125,18 +145,50 @@ def evaluate(args, d, step):
     return e, diag
 
 
+def mean(xs):
+    return sum(xs) / len(xs)
+
+
 def row(setting, seed, step, wall, e, diag):
-    a = e["alignments"][0]
+    exp = experiment(setting)
     r = {
-        "setting": setting["name"], "algorithm": setting["algorithm"], "seed": seed, "step": step,
+        "setting": setting["name"], "algorithm": setting.get("algorithm", exp), "seed": seed, "step": step,
         "wall_s": round(wall, 1) if wall is not None else "",
+    }
+    if exp == "cifar10":
+        for dp in e["depths"]:
+            r[f"agreement_d{dp['depth']}"] = dp["agreement"]["agreement"]
+            r[f"mse_d{dp['depth']}"] = round(dp["mse"], 5)
+        r["input_accuracy"] = e["accuracy"]
+        r["fd_samples"] = round(e["frechet_samples_test"], 2)
+        r["fd_floor"] = round(e["frechet_train_test"], 2)
+        r["sample_entropy_bits"] = round(e["sample_classes"]["entropy_bits"], 3)
+        for pr in e.get("probes") or []:
+            r[f"probe_l{pr['layer']}"] = pr["accuracy"]
+        for al in e.get("alignments") or []:
+            a = al["alignment"]
+            r[f"kl_l{al['layer']}"] = round(a["kl_wake_sleep"]["mean"], 3)
+            r[f"kl_control_l{al['layer']}"] = round(a["kl_control_wake"]["mean"], 3)
+        return r
+    if exp == "movingmnist":
+        for name, key in (("model", "model"), ("meank", "mean_of_k"), ("bestk", "best_of_k"),
+                          ("repeat", "baseline"), ("black", "blank")):
+            r[f"mse_{name}"] = round(mean(e[key]["mse"]), 5)
+            r[f"ssim_{name}"] = round(mean(e[key]["ssim"]), 4)
+        r["identity_model"] = round(mean(e["identity"]["model"]), 3)
+        r["identity_truth"] = round(mean(e["identity"]["truth"]), 3)
+        sa = e["sleep_alignment"]
+        r["kl_z"], r["kl_control_z"] = round(sa["kl_wake_sleep"]["mean"], 3), round(sa["kl_control_wake"]["mean"], 3)
+        return r
+    a = e["alignments"][0]
+    r.update({
         "recon_agreement": e["reconstruction"]["agreement"],
         "sleep_confidence": e["sleep"]["mean_confidence"],
         "sleep_entropy_bits": e["sleep"]["entropy_bits"],
         "kl_ws_4x2z": a["kl_wake_sleep"]["mean"],
         "kl_control_4x2z": a["kl_control_wake"]["mean"],
         "fd_sleep": e["frechet"]["sleep_test"], "fd_recon": e["frechet"]["recon_test"],
-    }
+    })
     for k in ("probe_z_accuracy", "probe_zmean_accuracy", "recon_mean_agreement",
               "latent_sigma", "latent_mean_spread", "pixel_sigma"):
         if diag.get(k) is not None:
@@ -192,7 +244,7 @@ def main():
         with open(os.path.join(d, "study-times.json")) as f:
             times = {int(k): v for k, v in json.load(f).items()}
         for step in steps:
-            got = evaluate(args, d, step)
+            got = evaluate(args, setting, d, step)
             if got is None:
                 continue
             rows.append(row(setting, seed, step, times.get(step), *got))
@@ -230,13 +282,25 @@ def fmt(v, nd=2):
     return "" if v is None else f"{v:.{nd}f}"
 
 
+SUMMARY_COLUMNS = {
+    "mnist": [("recon_agreement", 2), ("sleep_confidence", 2), ("sleep_entropy_bits", 2),
+              ("kl_ws_4x2z", 3), ("kl_control_4x2z", 3), ("probe_z_accuracy", 2), ("latent_sigma", 2), ("wall_s", 0)],
+    "cifar10": [("agreement_d1", 2), ("agreement_d2", 2), ("agreement_d3", 2), ("agreement_d4", 2),
+                ("agreement_d5", 2), ("mse_d5", 3), ("fd_samples", 1), ("sample_entropy_bits", 2),
+                ("probe_l5", 2), ("wall_s", 0)],
+    "movingmnist": [("mse_model", 4), ("ssim_model", 3), ("mse_meank", 4), ("ssim_meank", 3), ("mse_bestk", 4),
+                    ("ssim_bestk", 3), ("mse_repeat", 4), ("ssim_repeat", 3), ("mse_black", 4), ("ssim_black", 3),
+                    ("identity_model", 2), ("wall_s", 0)],
+}
+
+
 def summarize(rows, path):
     """Means over seeds, with the min-max range, per setting and step."""
     groups = {}
     for r in rows:
         groups.setdefault((r["setting"], r["algorithm"], int(r["step"])), []).append(r)
-    cols = [("recon_agreement", 2), ("sleep_confidence", 2), ("sleep_entropy_bits", 2),
-            ("kl_ws_4x2z", 3), ("kl_control_4x2z", 3), ("probe_z_accuracy", 2), ("latent_sigma", 2), ("wall_s", 0)]
+    kinds = {r["algorithm"] for r in rows}
+    cols = SUMMARY_COLUMNS[next(iter(kinds))] if len(kinds) == 1 and next(iter(kinds)) in SUMMARY_COLUMNS else SUMMARY_COLUMNS["mnist"]
     lines = ["| setting | alg | step | seeds | " + " | ".join(c for c, _ in cols) + " |",
              "|" + "---|" * (4 + len(cols))]
     for (name, alg, step), rs in sorted(groups.items()):

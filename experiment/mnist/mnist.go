@@ -112,7 +112,7 @@ func (k *Kind) Flags() []train.Flag {
 			return &c.Objective.Gamma, &c.Objective.Lambda, &c.Objective.ReconWeight
 		})...)
 	return append(flags,
-		train.StringFlag("recon-layers", "critic hidden layers L_RECON compares: last (VAE-GAN) or all (default: from the preset)", func(c C) *string { return &c.Objective.ReconLayers }),
+		train.StringFlag("recon-layers", objective.ReconLayersHelp, func(c C) *string { return &c.Objective.ReconLayers }),
 		train.FloatFlag("init-std", "initial standard deviation of every Gaussian unit (default: from the preset; 0: PyTorch's init, about 0.69)", func(c C) *float64 { return &c.Model.InitStd }),
 		train.FloatFlag("max-std", "bound on every Gaussian unit's σ: σ = max·sigmoid(s) instead of softplus(s) (default: from the preset; 0: no bound)", func(c C) *float64 { return &c.Model.MaxStd }),
 		train.IntFlag("recurrent-steps", "steps of stochastic recurrence in each network (default: from the preset; 1)", func(c C) *int { return &c.Model.RecurrentSteps }),

@@ -64,6 +64,7 @@ func (*experiment) Flags() []train.Flag {
 			return &c.Objective.Gamma, &c.Objective.Lambda, &c.Objective.ReconWeight
 		})
 	return append(flags,
+		train.StringFlag("recon-layers", objective.ReconLayersHelp, func(c C) *string { return &c.Objective.ReconLayers }),
 		train.IntFlag("sequences-per-epoch", "training sequences per epoch (default: from the preset)", func(c C) *int { return &c.SequencesPerEpoch }),
 		train.IntFlag("train-pool", "cycle through only N distinct training sequences (0: a new sequence every time)", func(c C) *int { return &c.TrainPool }),
 		train.IntFlag("patch", "pixels per side folded into channels before the ConvLSTMs (4: 16x16 grid; default: from the preset)", func(c C) *int { return &c.Model.Patch }),
