@@ -28,6 +28,9 @@ var impl gonum.Implementation
 // program sets the thread count the same way for either build.
 func SetThreads(n int) {}
 
+// CoreName is "" in the pure-Go build, which has no OpenBLAS core to choose.
+func CoreName() string { return "" }
+
 // Threads reports how many goroutines a product may use: GOMAXPROCS.
 func Threads() int { return runtime.GOMAXPROCS(0) }
 

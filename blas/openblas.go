@@ -23,6 +23,10 @@ func SetThreads(n int) {
 // Threads reports how many threads OpenBLAS uses for each product.
 func Threads() int { return int(C.openblas_get_num_threads()) }
 
+// CoreName is the kernel family OpenBLAS chose for this CPU ("SkylakeX",
+// "Haswell", "Prescott", …); see BetterCoreType.
+func CoreName() string { return C.GoString(C.openblas_get_corename()) }
+
 func trans(t bool) C.enum_CBLAS_TRANSPOSE {
 	if t {
 		return C.CblasTrans

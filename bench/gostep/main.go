@@ -65,6 +65,7 @@ type result struct {
 	Batch       int       `json:"batch"`
 	Procs       int       `json:"gomaxprocs"`
 	BLASThreads int       `json:"blas_threads"`
+	BLASCore    string    `json:"blas_core,omitempty"` // OpenBLAS's kernel family (blas.CoreName)
 	TimesMS     []float64 `json:"times_ms"`
 	CPUMS       []float64 `json:"cpu_ms"` // user+system CPU time of the process per step
 	MedianMS    float64   `json:"median_ms"`
@@ -147,7 +148,7 @@ func main() {
 			fail(1, err)
 		}
 	}
-	res := result{Impl: "go " + blas.Implementation, Model: *name, Preset: *preset, Batch: b.batch,
+	res := result{Impl: "go " + blas.Implementation, BLASCore: blas.CoreName(), Model: *name, Preset: *preset, Batch: b.batch,
 		Procs: runtime.GOMAXPROCS(0), BLASThreads: blas.Threads(),
 		NetParams: count(b.tr.Network.Params), CritParams: count(b.tr.Critic.Params)}
 	f0 := blas.Flops32()
@@ -283,7 +284,7 @@ func timeSgemm(n, warmup, steps int) {
 		best = min(best, t)
 	}
 	json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"impl": "go " + blas.Implementation, "n": n, "gomaxprocs": runtime.GOMAXPROCS(0), "blas_threads": blas.Threads(),
+		"impl": "go " + blas.Implementation, "n": n, "gomaxprocs": runtime.GOMAXPROCS(0), "blas_threads": blas.Threads(), "blas_core": blas.CoreName(),
 		"times_ms": ms, "median_gflops": flops / median(ms) / 1e6, "best_gflops": flops / best / 1e6,
 	})
 }

@@ -345,13 +345,17 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, k := range keys {
 			fmt.Fprintf(stdout, "%s=%s\n", k, info[k])
 		}
+		fmt.Fprintf(stdout, "blas=%s\nblas.threads=%d\n", blas.Implementation, blas.Threads())
+		if core := blas.CoreName(); core != "" {
+			fmt.Fprintf(stdout, "blas.core=%s\n", core)
+		}
 	}
 	return nil
 }
 
 func parseVersion(args []string, stderr io.Writer) (verbose bool, err error) {
 	fs := newFlagSet("version", "Usage: wakesleep version [-v]\n\nPrints the build: module version, VCS revision (first 12 digits), its time,\nwhether the tree was dirty, and the Go version. Every config.json and\nreport records the same line. The revision is stamped by go build in a git\nclone (not with -buildvcs=false, nor in a linked worktree).", stderr)
-	fs.BoolVar(&verbose, "v", false, "also print each field of the build info on its own line")
+	fs.BoolVar(&verbose, "v", false, "also print each field of the build info on its own line, and the BLAS in use (its threads and, for OpenBLAS, the kernels it chose)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return false, err
