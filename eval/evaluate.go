@@ -129,6 +129,10 @@ type Result struct {
 	Alignments     []*AlignmentResult `json:"alignments"`
 	Reconstruction Agreement          `json:"reconstruction"`
 	Sleep          ClassStats         `json:"sleep"` // classes of sleep samples
+	// SleepMean: classes of E[x | z] for the same prior draws z, every
+	// stochastic unit at its mean (the model without sampling noise; nil
+	// for a model that has no such mean).
+	SleepMean *ClassStats `json:"sleep_mean,omitempty"`
 	Test           ClassStats         `json:"test"`  // classes of the N test digits, for reference
 	Frechet        Frechet            `json:"frechet"`
 }
@@ -176,7 +180,8 @@ func Evaluate(m Model, pixelScale string, data Data, opts *Options) (*Result, er
 		dt = d.DType()
 	}
 	x := data.Test.Batch(idx, dt, pixelScale) // [N, 784], model scale
-	var wakeZ, recon, sleepX, sleepZ []*tensor.Tensor
+	var wakeZ, recon, sleepX, sleepZ, sleepMeanX []*tensor.Tensor
+	meaner, hasMean := m.(interface{ GenerateMean(*ad.Var) *ad.Var })
 	for b := 0; b < o.N; b += o.Batch {
 		e := min(b+o.Batch, o.N)
 		z := m.Infer(ad.Const(tensor.Slice(x, 0, b, e)), rng)
@@ -188,6 +193,9 @@ func Evaluate(m Model, pixelScale string, data Data, opts *Options) (*Result, er
 		z := m.Prior(e-b, rng)
 		sleepZ = append(sleepZ, z.Value)
 		sleepX = append(sleepX, m.Generate(z, rng).Value)
+		if hasMean {
+			sleepMeanX = append(sleepMeanX, meaner.GenerateMean(z).Value)
+		}
 	}
 	wake := Phase{X: x, Z: tensor.Concat(0, wakeZ...)}
 	sleep := Phase{X: tensor.Concat(0, sleepX...), Z: tensor.Concat(0, sleepZ...)}
@@ -213,6 +221,10 @@ func Evaluate(m Model, pixelScale string, data Data, opts *Options) (*Result, er
 	res.ClassifierFeatures = len(testOut.Features[0])
 	res.Reconstruction = AgreementOf(testOut, reconOut, labels)
 	res.Sleep = ClassStatsOf(sleepOut)
+	if hasMean {
+		s := ClassStatsOf(c.Classify(toUnit(tensor.Concat(0, sleepMeanX...), pixelScale), false))
+		res.SleepMean = &s
+	}
 	res.Test = ClassStatsOf(testOut)
 	testFit, err := FitGaussian(testOut.Features)
 	if err != nil {

@@ -194,6 +194,44 @@ func TestEvaluatePerfectModel(t *testing.T) {
 	}
 }
 
+// noisyModel's samples are the prior's digits under heavy pixel noise, its
+// means the digits themselves.
+type noisyModel struct{ perfectModel }
+
+func (m noisyModel) Generate(z *ad.Var, rng *rand.Rand) *ad.Var {
+	noise := tensor.RandNormal(rng, tensor.Float32, z.Shape()...)
+	return ad.Const(tensor.Binary(tensor.OpAdd, z.Value, tensor.Affine(noise, 0.8, 0)))
+}
+func (m noisyModel) GenerateMean(z *ad.Var) *ad.Var { return z }
+
+// Sleep means are scored beside sleep samples when the model has them: for
+// noiseless means the classifier is as sure as on real digits, and its
+// samples, under noise, less so; a model without means gets none.
+func TestEvaluateSleepMeans(t *testing.T) {
+	t.Parallel()
+	data := Data{Test: loadTest(t)}
+	c := tinyClassifier(t)
+	o := &Options{N: 500, Classifier: c, Alignments: []AlignmentOptions{opts(func(o *AlignmentOptions) { o.Draws = 2 })}}
+	plain, err := Evaluate(perfectModel{loadTrain(t), mnist.ScaleUnit}, mnist.ScaleUnit, data, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.SleepMean != nil {
+		t.Errorf("a model without GenerateMean got sleep means %+v", plain.SleepMean)
+	}
+	noisy, err := Evaluate(noisyModel{perfectModel{loadTrain(t), mnist.ScaleUnit}}, mnist.ScaleUnit, data, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if noisy.SleepMean == nil {
+		t.Fatal("no sleep means")
+	}
+	if sm := noisy.SleepMean.MeanConfidence; math.Abs(sm-plain.Sleep.MeanConfidence) > 0.03 || sm < noisy.Sleep.MeanConfidence+0.05 {
+		t.Errorf("sleep means confidence %.3f: want about the real digits' %.3f and above the noisy samples' %.3f",
+			sm, plain.Sleep.MeanConfidence, noisy.Sleep.MeanConfidence)
+	}
+}
+
 // tinyTrainer returns a trainer with a small untrained model.
 func tinyTrainer(t *testing.T) *mnistexp.Trainer {
 	t.Helper()

@@ -87,6 +87,10 @@ func historyRow(r *Result) (cols, vals []string) {
 	add("classifier_accuracy", g(r.Reconstruction.Accuracy))
 	add("sleep_confidence", g(r.Sleep.MeanConfidence))
 	add("sleep_entropy_bits", g(r.Sleep.EntropyBits))
+	if sm := r.SleepMean; sm != nil {
+		add("sleep_mean_confidence", g(sm.MeanConfidence))
+		add("sleep_mean_entropy_bits", g(sm.EntropyBits))
+	}
 	add("fd_sleep_test", g(r.Frechet.SleepTest))
 	add("fd_recon_test", g(r.Frechet.ReconTest))
 	return cols, vals

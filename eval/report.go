@@ -173,6 +173,9 @@ func writeMarkdown(w io.Writer, r *Result) {
 	p("| reconstruction consistency | %.4f | fraction whose reconstruction gets the same predicted class as the input |\n", rc.Consistency)
 	p("| sleep mean confidence | %.4f | mean max-softmax probability on %d sleep samples (test digits: %.4f) |\n", r.Sleep.MeanConfidence, r.N, r.Test.MeanConfidence)
 	p("| sleep class entropy | %.3f bits | entropy of the sleep samples' predicted-class histogram (uniform: %.3f; test digits: %.3f) |\n", r.Sleep.EntropyBits, math.Log2(10), r.Test.EntropyBits)
+	if sm := r.SleepMean; sm != nil {
+		p("| sleep means: confidence, entropy | %.4f, %.3f bits | the same for E[x\\|z] of the same prior draws z, every stochastic unit at its mean (no sampling noise) |\n", sm.MeanConfidence, sm.EntropyBits)
+	}
 	p("| Fréchet distance, sleep vs test | %.3f | ‖μ₁−μ₂‖² + Tr(Σ₁ + Σ₂ − 2(Σ₁^½Σ₂Σ₁^½)^½) between Gaussian fits of the classifier's last hidden layer (%d units) |\n", r.Frechet.SleepTest, r.ClassifierFeatures)
 	p("| Fréchet distance, reconstructions vs test | %.3f | the same for the reconstructions |\n", r.Frechet.ReconTest)
 	if r.Frechet.TrainTest >= 0 {
