@@ -133,8 +133,8 @@ type Result struct {
 	// stochastic unit at its mean (the model without sampling noise; nil
 	// for a model that has no such mean).
 	SleepMean *ClassStats `json:"sleep_mean,omitempty"`
-	Test           ClassStats         `json:"test"`  // classes of the N test digits, for reference
-	Frechet        Frechet            `json:"frechet"`
+	Test      ClassStats  `json:"test"` // classes of the N test digits, for reference
+	Frechet   Frechet     `json:"frechet"`
 }
 
 // Evaluate runs model m (pixels scaled as pixelScale, mnist.ScaleUnit or
