@@ -2,8 +2,9 @@
 //
 // Two implementations sit behind the same functions, chosen at build time:
 //
-//	go build ./...                  pure Go: our AVX2+FMA assembly sgemm on amd64
-//	                                (gonum's blas on other CPUs and for float64)
+//	go build ./...                  pure Go: our AVX2+FMA assembly sgemm on amd64,
+//	                                AVX-512F where the CPU has it (gonum's blas
+//	                                on other CPUs and for float64)
 //	go build -tags openblas ./...   OpenBLAS through cgo (apt-get install libopenblas-dev)
 //
 // Matrices are row-major. Panics on inconsistent dimensions, like any BLAS.

@@ -11,12 +11,13 @@ import (
 
 // Implementation names the BLAS this binary was built with: gonum, with
 // float32 products on wakesleep's own assembly kernel where the CPU has
-// AVX2 and FMA (see sgemm_amd64.go).
+// AVX2 and FMA, its AVX-512F variant where it has that too (see
+// sgemm_amd64.go).
 var Implementation = implementationName()
 
 func implementationName() string {
 	if useAsmSgemm {
-		return "pure Go (" + asmSgemmName + "; gonum dgemm)"
+		return "pure Go (" + asmSgemmName() + "; gonum dgemm)"
 	}
 	return "gonum (pure Go)"
 }

@@ -3,7 +3,8 @@
 package blas
 
 // A GotoBLAS/BLIS-style float32 GEMM on top of a 6×16 AVX2+FMA micro-kernel
-// (sgemm_amd64.s). Goto and van de Geijn, "Anatomy of high-performance matrix
+// (sgemm_amd64.s) and, where the CPU and OS have AVX-512F, a 12×16 one that
+// does two 6-row tiles at once. Goto and van de Geijn, "Anatomy of high-performance matrix
 // multiplication", ACM TOMS 34(3), 2008, describe the scheme.
 //
 // Loop nest of gemmJob.run, outermost first:
@@ -13,6 +14,7 @@ package blas
 //	  pc: k in blocks of kc    pack op(A)[ic:ic+mc, pc:pc+kc] (L2)
 //	   jr: nc in steps of 16   one B micro-panel [kc, 16] (≤ 16 KiB, L1)
 //	    ir: mc in steps of 6   the micro-kernel, looping inside the assembly
+//	                           (steps of 12 on the AVX-512 kernel)
 //
 // Packed layouts: an A micro-panel holds, for p = 0..kc-1, the 6 values
 // op(A)[i0:i0+6, p] (6·kc floats); a B micro-panel holds, for p = 0..kc-1,
@@ -45,8 +47,19 @@ import (
 // cover the gonum fallback on the same machine.
 var useAsmSgemm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
+// useAVX512 reports whether sgemmAsm runs full pairs of tiles on the
+// AVX-512F kernel, sgemmKernel12x16Z, rather than the AVX2 one; tests and
+// benchmarks switch it off to cover both kernels on an AVX-512 machine.
+// cpu.X86.HasAVX512F is only set when the OS saves the ZMM state too.
+var useAVX512 = useAsmSgemm && cpu.X86.HasAVX512F
+
 // asmSgemmName goes into Implementation when the assembly kernel is used.
-const asmSgemmName = "AVX2+FMA assembly sgemm"
+func asmSgemmName() string {
+	if useAVX512 {
+		return "AVX-512F assembly sgemm"
+	}
+	return "AVX2+FMA assembly sgemm"
+}
 
 // sgemmKernel6x16 computes C[6t:6t+6, 0:16] += alpha·Apanel(t)·Bpanel for t
 // in [0, tiles), with consecutive packed A micro-panels; = instead of += when
@@ -54,6 +67,14 @@ const asmSgemmName = "AVX2+FMA assembly sgemm"
 //
 //go:noescape
 func sgemmKernel6x16(k, tiles int, a, b, c *float32, ldc int, accumulate bool, alpha float32)
+
+// sgemmKernel12x16Z computes C[12t:12t+12, 0:16] += alpha·[Apanel(2t);
+// Apanel(2t+1)]·Bpanel for t in [0, pairs), with consecutive packed A
+// micro-panels, on AVX-512F; = instead of += when accumulate is false.
+// k ≥ 1, pairs ≥ 1.
+//
+//go:noescape
+func sgemmKernel12x16Z(k, pairs int, a, b, c *float32, ldc int, accumulate bool, alpha float32)
 
 // sgemmPackA6 packs 6 rows of 8·groups floats, row i at src[i·lds:], into
 // an A micro-panel: dst[6p+i] = src[i·lds+p]. groups ≥ 1.
@@ -357,7 +378,15 @@ func macroKernel(mb, nb, kb int, alpha float32, ap, bp []float32, c []float32, l
 			// Bounds: the kernel writes rows [0, 6·fullTiles) × cols [jr, jr+16).
 			_ = c[(fullTiles*mr-1)*ldc+jr+nr-1]
 			_ = ap[fullTiles*mr*kb-1]
-			sgemmKernel6x16(kb, fullTiles, &ap[0], &bPanel[0], &c[jr], ldc, accumulate, alpha)
+			t0 := 0
+			if useAVX512 && fullTiles >= 2 {
+				pairs := fullTiles / 2
+				sgemmKernel12x16Z(kb, pairs, &ap[0], &bPanel[0], &c[jr], ldc, accumulate, alpha)
+				t0 = 2 * pairs
+			}
+			if t0 < fullTiles {
+				sgemmKernel6x16(kb, fullTiles-t0, &ap[t0*mr*kb], &bPanel[0], &c[t0*mr*ldc+jr], ldc, accumulate, alpha)
+			}
 		}
 		// Tiles that stick out of C: compute into scratch, then add or copy
 		// the part inside C.

@@ -318,3 +318,177 @@ packA6Tloop:
 	DECQ    CX
 	JNZ     packA6Tloop
 	RET
+
+// AVX-512F micro-kernel: two 6-row A micro-panels against one B micro-panel.
+//
+// Kernel registers:
+//	AX   packed A, upper tile: k steps of 6 floats (24 bytes)
+//	R13  packed A, lower tile: the next micro-panel, AX + 24·k
+//	BX   packed B: k steps of 16 floats (64 bytes)
+//	CX   k-loop counter
+//	DX   C tile, top-left element
+//	R8   ldc in bytes
+//	R11  pairs of tiles left
+//	R12  24·k, the A micro-panel size in bytes
+//	Z0..Z11   the 12×16 accumulator: row i of the pair is Zi
+//	Z12, Z13  one row of B (16 floats)
+//	Z15       alpha, broadcast
+//
+// Each FMA takes its A value as an embedded broadcast from memory, so a k
+// step is one 64-byte load of B and 12 FMAs.
+
+// ZSTEP does one rank-1 update of the 12×16 accumulator: the B row at
+// offset b of BX (into register zb) times the 6 A values at offsets a0..a5
+// of AX (rows 0-5) and of R13 (rows 6-11).
+#define ZSTEP(zb, b, a0, a1, a2, a3, a4, a5) \
+	VMOVUPS          b(BX), zb;       \
+	VFMADD231PS.BCST a0(AX), zb, Z0;  \
+	VFMADD231PS.BCST a1(AX), zb, Z1;  \
+	VFMADD231PS.BCST a2(AX), zb, Z2;  \
+	VFMADD231PS.BCST a3(AX), zb, Z3;  \
+	VFMADD231PS.BCST a4(AX), zb, Z4;  \
+	VFMADD231PS.BCST a5(AX), zb, Z5;  \
+	VFMADD231PS.BCST a0(R13), zb, Z6; \
+	VFMADD231PS.BCST a1(R13), zb, Z7; \
+	VFMADD231PS.BCST a2(R13), zb, Z8; \
+	VFMADD231PS.BCST a3(R13), zb, Z9; \
+	VFMADD231PS.BCST a4(R13), zb, Z10; \
+	VFMADD231PS.BCST a5(R13), zb, Z11
+
+// ZSTORE adds alpha (Z15) times accumulator row z to the 16 floats at DX,
+// then moves DX down one row; ZSTORENEW overwrites them instead.
+#define ZSTORE(z) \
+	VMOVUPS     (DX), Z12;     \
+	VFMADD231PS z, Z15, Z12;   \
+	VMOVUPS     Z12, (DX);     \
+	ADDQ        R8, DX
+
+#define ZSTORENEW(z) \
+	VMULPS  z, Z15, Z12; \
+	VMOVUPS Z12, (DX);   \
+	ADDQ    R8, DX
+
+// ZPREFETCHC warms one C row (64 bytes, maybe across two lines) at R9 and
+// moves R9 down one row.
+#define ZPREFETCHC \
+	PREFETCHT0 (R9);   \
+	PREFETCHT0 63(R9); \
+	ADDQ       R8, R9
+
+// func sgemmKernel12x16Z(k, pairs int, a, b, c *float32, ldc int, accumulate bool, alpha float32)
+//
+// For t in [0, pairs): C[12t:12t+12, 0:16] += alpha · [Apanel(2t); Apanel(2t+1)]
+// · Bpanel, the A micro-panels back to back (6k floats each) and Bpanel the
+// one packed B micro-panel; = instead of += when accumulate is false.
+// Requires k ≥ 1, pairs ≥ 1, and AVX-512F.
+TEXT ·sgemmKernel12x16Z(SB), NOSPLIT, $0-56
+	MOVQ a+16(FP), AX
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	MOVQ pairs+8(FP), R11
+	MOVQ k+0(FP), R12
+	LEAQ (R12)(R12*2), R12
+	SHLQ $3, R12           // 24·k
+
+zpair:
+	MOVQ b+24(FP), BX
+	MOVQ k+0(FP), CX
+	LEAQ (AX)(R12*1), R13
+
+	// Warm the 12 C rows this pair will update while the k loop runs.
+	MOVQ DX, R9
+	ZPREFETCHC
+	ZPREFETCHC
+	ZPREFETCHC
+	ZPREFETCHC
+	ZPREFETCHC
+	ZPREFETCHC
+	ZPREFETCHC
+	ZPREFETCHC
+	ZPREFETCHC
+	ZPREFETCHC
+	ZPREFETCHC
+	ZPREFETCHC
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+	MOVQ CX, R10
+	SHRQ $2, R10
+	JZ   ztail
+
+zloop4:
+	ZSTEP(Z12, 0, 0, 4, 8, 12, 16, 20)
+	ZSTEP(Z13, 64, 24, 28, 32, 36, 40, 44)
+	ZSTEP(Z12, 128, 48, 52, 56, 60, 64, 68)
+	ZSTEP(Z13, 192, 72, 76, 80, 84, 88, 92)
+	ADDQ $96, AX
+	ADDQ $96, R13
+	ADDQ $256, BX
+	DECQ R10
+	JNZ  zloop4
+
+ztail:
+	ANDQ $3, CX
+	JZ   zstore
+
+zloop1:
+	ZSTEP(Z12, 0, 0, 4, 8, 12, 16, 20)
+	ADDQ $24, AX
+	ADDQ $24, R13
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  zloop1
+
+zstore:
+	VBROADCASTSS alpha+52(FP), Z15
+	CMPB         accumulate+48(FP), $0
+	JEQ          zstorenew
+	ZSTORE(Z0)
+	ZSTORE(Z1)
+	ZSTORE(Z2)
+	ZSTORE(Z3)
+	ZSTORE(Z4)
+	ZSTORE(Z5)
+	ZSTORE(Z6)
+	ZSTORE(Z7)
+	ZSTORE(Z8)
+	ZSTORE(Z9)
+	ZSTORE(Z10)
+	ZSTORE(Z11)
+	JMP          znextpair
+
+zstorenew:
+	ZSTORENEW(Z0)
+	ZSTORENEW(Z1)
+	ZSTORENEW(Z2)
+	ZSTORENEW(Z3)
+	ZSTORENEW(Z4)
+	ZSTORENEW(Z5)
+	ZSTORENEW(Z6)
+	ZSTORENEW(Z7)
+	ZSTORENEW(Z8)
+	ZSTORENEW(Z9)
+	ZSTORENEW(Z10)
+	ZSTORENEW(Z11)
+
+znextpair:
+	// R13 is at the end of the lower tile's A micro-panel, where the next
+	// pair's begins; DX is at the next pair's first C row.
+	MOVQ R13, AX
+	DECQ R11
+	JNZ  zpair
+
+	VZEROUPPER
+	RET

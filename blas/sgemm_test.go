@@ -31,15 +31,23 @@ func (tc gemmCase) String() string {
 }
 
 // gemmPaths runs f once per float32 GEMM implementation this build has: the
-// assembly kernel (where the CPU supports it) and the fallback.
+// assembly sgemm on its AVX2 kernel and on its AVX-512 one (each where the
+// CPU supports it) and the fallback.
 func gemmPaths(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	saved := useAsmSgemm
-	defer func() { useAsmSgemm = saved }()
+	saved, savedZ := useAsmSgemm, useAVX512
+	defer func() { useAsmSgemm, useAVX512 = saved, savedZ }()
 	if saved {
-		t.Run("asm", func(t *testing.T) { useAsmSgemm = true; f(t) })
+		t.Run("asm-avx2", func(t *testing.T) { useAsmSgemm, useAVX512 = true, false; f(t) })
+		t.Run("asm-avx512", func(t *testing.T) {
+			if !savedZ {
+				t.Skip("no AVX-512F on this CPU")
+			}
+			useAsmSgemm, useAVX512 = true, true
+			f(t)
+		})
 	}
-	t.Run("fallback", func(t *testing.T) { useAsmSgemm = false; f(t) })
+	t.Run("fallback", func(t *testing.T) { useAsmSgemm, useAVX512 = false, false; f(t) })
 }
 
 // checkGemm32 runs Gemm32 on random operands for tc and compares with a naive
@@ -195,21 +203,52 @@ func TestGemm32AlphaBeta(t *testing.T) {
 	})
 }
 
-// TestGemm32Workers runs the assembly path's parallel splits with more
-// workers than this machine may have cores, and with one.
+// TestGemm32Workers runs the assembly path's parallel splits, on each
+// kernel, with one worker, with two, and with more than this machine may
+// have cores.
 func TestGemm32Workers(t *testing.T) {
 	if !useAsmSgemm {
 		t.Skip("no assembly sgemm here")
 	}
 	rng := rand.New(rand.NewPCG(5, 5))
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	for _, procs := range []int{1, 3} {
-		runtime.GOMAXPROCS(procs)
-		for _, s := range [][3]int{{200, 300, 100}, {97, 190, 301}, {10, 3000, 200}, {40, 1000, 300}, {600, 17, 500}} {
-			checkGemm32(t, rng, gemmCase{m: s[0], n: s[1], k: s[2], padC: 1, alpha: 1, beta: 0})
-			checkGemm32(t, rng, gemmCase{tA: true, tB: true, m: s[0], n: s[1], k: s[2], padA: 1, padB: 2, alpha: 0.5, beta: -1})
+	gemmPaths(t, func(t *testing.T) {
+		if !useAsmSgemm {
+			t.Skip("the fallback has no parallel splits of its own")
 		}
-	}
+		for _, procs := range []int{1, 2, 3} {
+			runtime.GOMAXPROCS(procs)
+			for _, s := range [][3]int{{200, 300, 100}, {97, 190, 301}, {10, 3000, 200}, {40, 1000, 300}, {600, 17, 500}} {
+				checkGemm32(t, rng, gemmCase{m: s[0], n: s[1], k: s[2], padC: 1, alpha: 1, beta: 0, nanC: true})
+				checkGemm32(t, rng, gemmCase{tA: true, tB: true, m: s[0], n: s[1], k: s[2], padA: 1, padB: 2, alpha: 0.5, beta: -1})
+			}
+		}
+	})
+}
+
+// TestGemm32Edges sweeps m over 1..30 and n over 1..40, every way a product
+// can end inside a 6-row tile, a 12-row pair of them (the AVX-512 kernel's
+// step) and a 16-column panel, with k from one step to three kc blocks and
+// the transposes, alpha and beta drawn for each shape.
+func TestGemm32Edges(t *testing.T) {
+	ks := []int{1, 7, 257, 513}
+	gemmPaths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(6, 6))
+		for m := 1; m <= 30; m++ {
+			for n := 1; n <= 40; n++ {
+				tc := gemmCase{tA: rng.IntN(2) == 1, tB: rng.IntN(2) == 1, m: m, n: n, k: ks[rng.IntN(len(ks))]}
+				switch rng.IntN(3) {
+				case 0: // the first kc block stores, NaN in C must not leak
+					tc.alpha, tc.nanC = 1, true
+				case 1:
+					tc.alpha, tc.beta, tc.padA, tc.padB, tc.padC = -0.75, 1.5, 3, 5, 2
+				default:
+					tc.alpha, tc.padC = 2, 1
+				}
+				checkGemm32(t, rng, tc)
+			}
+		}
+	})
 }
 
 // TestGemm32BetaZeroNaN checks the BLAS rule that beta = 0 overwrites C
