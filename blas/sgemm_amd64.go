@@ -88,6 +88,12 @@ func sgemmPackA6(groups int, src *float32, lds int, dst *float32)
 //go:noescape
 func sgemmPackA6T(k int, src *float32, lds int, dst *float32)
 
+// sgemmPackB16 packs a B micro-panel from the stored B: dst[16p+j] =
+// src[p·lds+j] for p < k, j < 16. k ≥ 1.
+//
+//go:noescape
+func sgemmPackB16(k int, src *float32, lds int, dst *float32)
+
 // sgemmPackBT8 packs 8 rows of 8·groups floats, row j at src[j·lds:], as 8
 // columns of a B micro-panel: dst[16p+j] = src[j·lds+p]. groups ≥ 1.
 //
@@ -484,9 +490,9 @@ func packB(tB bool, kb, nb int, b []float32, ldb, pc, jc int, dst []float32) {
 				}
 				continue
 			}
-			for p := 0; p < kb; p++ {
-				*(*[nr]float32)(panel[p*nr:]) = [nr]float32(b[(pc+p)*ldb+jc+t*nr:])
-			}
+			// Bounds: rows pc .. pc+kb-1 of b, columns jc+16t .. +15.
+			_ = b[(pc+kb-1)*ldb+jc+t*nr+nr-1]
+			sgemmPackB16(kb, &b[pc*ldb+jc+t*nr], ldb, &panel[0])
 		}
 		return
 	}

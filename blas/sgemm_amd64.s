@@ -492,3 +492,27 @@ znextpair:
 
 	VZEROUPPER
 	RET
+
+// func sgemmPackB16(k int, src *float32, lds int, dst *float32)
+//
+// Packs a B micro-panel from k rows of the stored B: dst[16p+j] =
+// src[p·lds+j] for p < k, j < 16, two 32-byte moves per row.
+TEXT ·sgemmPackB16(SB), NOSPLIT, $0-32
+	MOVQ k+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+
+packB16loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    R8, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     packB16loop
+
+	VZEROUPPER
+	RET
