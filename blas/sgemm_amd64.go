@@ -110,14 +110,14 @@ const (
 	// 144 KiB, in L2 next to the B micro-panels streaming through; the
 	// packed B panel, [k, nc] ≤ bPanelMax floats (8 MiB), sits in L3.
 	kcMax     = 256
-	mcMax     = 144 // multiple of mr
+	mcMax     = 144 // multiple of 2·mr
 	ncMax     = 2048
 	bPanelMax = 1 << 21
 
 	// Parallel work is handed out in A blocks of at least mcMin rows, about
 	// blocksPerWorker of them per worker, so a worker whose core is busy
 	// with another process leaves its share to the others.
-	mcMin           = 4 * mr
+	mcMin           = 4 * mr // multiple of 2·mr
 	blocksPerWorker = 3
 
 	// parallelMinWork is the m·n·k from which gemm uses more than one
@@ -150,14 +150,19 @@ func sgemmAsm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b [
 	}
 
 	g := gemmJob{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, overwrite: beta == 0}
+	// A blocks are whole pairs of tiles where the AVX-512 kernel does pairs.
+	unit := mr
+	if useAVX512 {
+		unit = 2 * mr
+	}
 	workers := max(1, min(runtime.GOMAXPROCS(0), m*n*k/parallelMinWork))
 	mTiles, nTiles := (m+mr-1)/mr, (n+nr-1)/nr
 	switch {
 	case workers == 1:
-		g.run(1, evenBlock(m, mcMax, mr))
+		g.run(1, evenBlock(m, mcMax, unit))
 	case mTiles*mr >= mcMin*workers:
 		// Share out blocks of rows; the workers pack B together.
-		mc := min(mcMax, max(mcMin, roundUp((m+blocksPerWorker*workers-1)/(blocksPerWorker*workers), mr)))
+		mc := min(mcMax, max(mcMin, roundUp((m+blocksPerWorker*workers-1)/(blocksPerWorker*workers), unit)))
 		g.run(workers, mc)
 	default:
 		// Few rows: split the columns, each part a GEMM of its own.
@@ -174,12 +179,12 @@ func sgemmAsm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b [
 				part.b = b[j0:]
 			}
 			if w == workers-1 {
-				part.run(1, evenBlock(m, mcMax, mr))
+				part.run(1, evenBlock(m, mcMax, unit))
 				break
 			}
 			go func() {
 				defer wg.Done()
-				part.run(1, evenBlock(m, mcMax, mr))
+				part.run(1, evenBlock(m, mcMax, unit))
 			}()
 		}
 		wg.Wait()
