@@ -76,3 +76,50 @@ func BenchmarkSgemmKernels(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmKernelsInCache runs each micro-kernel alone on packed
+// panels that stay in cache (24 A micro-panels of kc = 256, 16 B
+// micro-panels, C 144×256), what the kernels do without packing and edges:
+//
+//	GOMAXPROCS=1 go test ./blas -run '^$' -bench SgemmKernelsInCache -benchtime 200x
+func BenchmarkSgemmKernelsInCache(b *testing.B) {
+	const kb, tiles, panels, ldc = 256, 24, 16, 256
+	a := alignedFloat32s(tiles * mr * kb)
+	bp := alignedFloat32s(panels * nr * kb)
+	c := alignedFloat32s(tiles * mr * ldc)
+	for i := range a {
+		a[i] = 1e-3
+	}
+	for i := range bp {
+		bp[i] = 1e-3
+	}
+	for _, avx512 := range []bool{false, true} {
+		name := "avx2"
+		if avx512 {
+			if !useAVX512 {
+				continue
+			}
+			name = "avx512"
+		}
+		b.Run(name, func(b *testing.B) {
+			sweep := func() {
+				for jr := range panels {
+					if avx512 {
+						sgemmKernel12x16Z(kb, tiles/2, &a[0], &bp[jr*nr*kb], &c[jr*nr], ldc, true, 1)
+					} else {
+						sgemmKernel6x16(kb, tiles, &a[0], &bp[jr*nr*kb], &c[jr*nr], ldc, true, 1)
+					}
+				}
+			}
+			sweep()
+			best := time.Duration(1<<63 - 1)
+			b.ResetTimer()
+			for range b.N {
+				t0 := time.Now()
+				sweep()
+				best = min(best, time.Since(t0))
+			}
+			b.ReportMetric(2*float64(tiles*mr*panels*nr*kb)/best.Seconds()/1e9, "best-GFLOP/s")
+		})
+	}
+}
