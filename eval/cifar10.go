@@ -14,6 +14,7 @@ import (
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	cifardata "github.com/wakesleep/wakesleep/data/cifar10"
 	cifarexp "github.com/wakesleep/wakesleep/experiment/cifar10"
+	"github.com/wakesleep/wakesleep/imaging"
 	"github.com/wakesleep/wakesleep/internal/atomicfile"
 	"github.com/wakesleep/wakesleep/tensor"
 )
@@ -32,6 +33,7 @@ import (
 const (
 	CIFAR10ReportFile = "cifar10.md"
 	CIFAR10ResultFile = "cifar10.json"
+	CIFAR10DepthPlot  = "cifar10-depth.png" // class agreement against depth (with a classifier)
 )
 
 // DepthScores are the measures of reconstructions through one depth.
@@ -473,6 +475,35 @@ func (c *channelAcc) stats() ChannelStats {
 	return st
 }
 
+// depthPlot draws how much of the image's class survives each depth of the
+// hierarchy: the reconstructions' class agreement against d, beside the
+// classifier's accuracy on the inputs (a perfect reconstructor) and chance.
+func depthPlot(r *CIFAR10Result) *imaging.Plot {
+	var ds, agree, consist []float64
+	var ticks []imaging.Tick
+	for _, d := range r.Depths {
+		ds = append(ds, float64(d.Depth))
+		agree = append(agree, d.Agreement.Agreement)
+		consist = append(consist, d.Agreement.Consistency)
+		ticks = append(ticks, imaging.Tick{Value: float64(d.Depth), Label: fmt.Sprintf("z%d", d.Depth)})
+	}
+	flat := func(v float64) []float64 { return []float64{v, v} }
+	ends := []float64{ds[0], ds[len(ds)-1]}
+	return &imaging.Plot{
+		Title:  fmt.Sprintf("CIFAR-10: class of x -> z_d -> x, step %d (%d test images)", r.Step, r.N),
+		XLabel: "depth d of the reconstruction",
+		YLabel: "fraction",
+		XTicks: ticks,
+		YLim:   [2]float64{0, 1},
+		Series: []imaging.Series{
+			{Label: "agreement with the label", X: ds, Y: agree},
+			{Label: "same class as the input", X: ds, Y: consist},
+			{Label: fmt.Sprintf("classifier on the inputs (%.2f)", r.Accuracy), X: ends, Y: flat(r.Accuracy), Thin: true},
+			{Label: "chance (0.10)", X: ends, Y: flat(0.1), Thin: true},
+		},
+	}
+}
+
 // WriteCIFAR10 writes r into dir (created if needed): cifar10.md and
 // cifar10.json.
 func WriteCIFAR10(dir string, r *CIFAR10Result) error {
@@ -486,6 +517,11 @@ func WriteCIFAR10(dir string, r *CIFAR10Result) error {
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, CIFAR10ResultFile), append(js, '\n'), 0o644); err != nil {
 		return err
+	}
+	if r.Classifier != "" && len(r.Depths) > 0 {
+		if err := depthPlot(r).SavePNG(filepath.Join(dir, CIFAR10DepthPlot)); err != nil {
+			return err
+		}
 	}
 	var b bytes.Buffer
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -502,6 +538,7 @@ func WriteCIFAR10(dir string, r *CIFAR10Result) error {
 		for _, d := range r.Depths {
 			p("| %d | %.5f | %.2f | %.3f | %.3f | %.2f |\n", d.Depth, d.MSE, d.PSNR, d.Agreement.Agreement, d.Agreement.Consistency, d.Frechet)
 		}
+		p("\n![class agreement against depth](%s)\n", CIFAR10DepthPlot)
 		p("\nSamples (z_L ~ N(0, I), sampled top-down): FD to the test images %.2f; %d training images against the test images (the floor): %s. Classes the classifier sees in the samples: entropy %.2f bits (uniform: 3.32), mean confidence %.3f.\n\n",
 			r.FrechetSamples, r.N, floorText(r.FrechetFloor), r.SampleClasses.EntropyBits, r.SampleClasses.MeanConfidence)
 	} else {

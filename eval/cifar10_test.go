@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -294,9 +295,18 @@ func TestEvaluateCIFAR10TinyModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"agreement", "Linear probes", "| z5 |", "control (wake)", "floor"} {
+	for _, want := range []string{"agreement", "Linear probes", "| z5 |", "control (wake)", "floor", CIFAR10DepthPlot} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report lacks %q", want)
+		}
+	}
+	if f, err := os.Open(filepath.Join(dir, CIFAR10DepthPlot)); err != nil {
+		t.Error(err)
+	} else {
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil || img.Bounds().Dx() < 100 {
+			t.Errorf("depth plot: %v", err)
 		}
 	}
 	if _, err := EvaluateCIFAR10(tr, test, CIFAR10Options{N: 31}); err == nil {
