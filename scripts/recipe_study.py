@@ -83,25 +83,31 @@ def train(args, setting, seed, max_step):
     env = dict(os.environ, GOMAXPROCS=str(args.threads), OPENBLAS_NUM_THREADS="1")
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
+    start = os.path.join(args.out, f"{setting['name']}-s{seed}.start")
+    if not os.path.exists(start):  # the first launch of this run
+        with open(start, "w") as f:
+            f.write(f"{t0}\n")
     log = open(os.path.join(args.out, f"{setting['name']}-s{seed}.log"), "a")
     print(" ".join(cmd), file=log, flush=True)
     rc = subprocess.call(cmd, stdout=log, stderr=log, env=env)
     if rc != 0:
         print(f"study: {setting['name']} seed {seed}: train exited {rc} (see its .log)", file=sys.stderr)
         return None
-    # Wall time to each checkpoint, from this process's start (a resumed
-    # run's earlier times are kept from the previous record).
+    # Wall time to each checkpoint: from the run's first launch (the .start
+    # file beside its log) to the checkpoint's write. A run interrupted and
+    # resumed later counts the time in between too; its own log says when.
+    with open(start) as f:
+        first = float(f.read().strip())
     times = {}
     prev = os.path.join(d, "study-times.json")
     if os.path.exists(prev):
         with open(prev) as f:
             times = {int(k): v for k, v in json.load(f).items()}
-    offset = max(times.values()) if (resume and times) else 0.0
     for name in os.listdir(d):
         if name.startswith("ckpt-") and name.endswith(".safetensors"):
             step = int(name[5:13])
             if step not in times:
-                times[step] = offset + max(0.0, os.path.getmtime(os.path.join(d, name)) - t0)
+                times[step] = max(0.0, os.path.getmtime(os.path.join(d, name)) - first)
     with open(prev, "w") as f:
         json.dump(times, f)
     with open(done, "w") as f:
