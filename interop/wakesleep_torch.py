@@ -368,10 +368,12 @@ def pixel_norm(x, eps=PIXEL_NORM_EPS):
 
 class ConvGaussian(nn.Module):
     """model.ConvGaussian: h = ReLU(down(in)) (inference) or ReLU(up(in))
-    (generation); [μ, s] = out(h) over channels; σ = softplus(s)."""
+    (generation); [μ, s] = out(h) over channels; σ = softplus(s), or
+    max_std·sigmoid(s)."""
 
-    def __init__(self, d_in, hidden, d_out, up, resample, out_spec):
+    def __init__(self, d_in, hidden, d_out, up, resample, out_spec, std="softplus", max_std=0.0):
         super().__init__()
+        self.std, self.max_std = std, max_std
         if up:
             self.up = nn.ConvTranspose2d(d_in, hidden, **_conv_args(resample))
         else:
@@ -383,7 +385,7 @@ class ConvGaussian(nn.Module):
         h = self.up(x) if self.is_up else self.down(x)
         o = self.out(F.relu(h))  # [B, 2·Out, S', S']
         n = o.shape[1] // 2
-        return o[:, :n], F.softplus(o[:, n:])
+        return o[:, :n], _gaussian_std(o[:, n:], self.std, self.max_std)
 
     def sample(self, x, noise=None):
         mean, std = self.moments(x)
@@ -424,9 +426,10 @@ class CIFAR10(_Model):
     def __init__(self, desc):
         super().__init__(desc)
         g = desc["gaussian"]
-        for key, want in (("hidden_activation", "relu"), ("split", "mean|std"), ("std", "softplus"),
-                          ("sample", "mean+std*eps")):
+        for key, want in (("hidden_activation", "relu"), ("split", "mean|std"), ("sample", "mean+std*eps")):
             _check(g, key, (want,), "cifar10 gaussian")
+        std = _check(g, "std", ("softplus", "sigmoid"), "cifar10 gaussian")
+        max_std = float(g.get("max_std", 0))
         _check(desc, "prior", ("standard_normal",), "cifar10")
         if desc["generation"].get("output_padding", 0) != 0:
             raise ValueError("cifar10: generation output_padding must be 0")
@@ -443,9 +446,9 @@ class CIFAR10(_Model):
         self.eps = desc.get("pixel_norm_eps", PIXEL_NORM_EPS)
         down, up, out = desc["inference"]["down"], desc["generation"]["up"], desc["out"]
         self.inference = nn.ModuleList(
-            ConvGaussian(chans[i], desc["hidden"][i], chans[i + 1], False, down, out) for i in range(L))
+            ConvGaussian(chans[i], desc["hidden"][i], chans[i + 1], False, down, out, std, max_std) for i in range(L))
         self.generation = nn.ModuleList(
-            ConvGaussian(chans[i + 1], desc["hidden"][i], chans[i], True, up, out) for i in range(L))
+            ConvGaussian(chans[i + 1], desc["hidden"][i], chans[i], True, up, out, std, max_std) for i in range(L))
         self.critic = nn.ModuleList(
             LayerCritic(chans[i], s["channels"], self.layer_size(i), s["conv1"], s["conv2"], c["slope"],
                         c.get("pixel_norm_eps", PIXEL_NORM_EPS))
@@ -715,9 +718,9 @@ def describe_config(config):
         raise ValueError(f"experiment {exp!r} is not one this module knows ({', '.join(sorted(_EXPERIMENT_MODEL))})")
     m = config["model"]
     gauss = {"hidden_activation": "relu", "split": "mean|std", "std": "softplus", "sample": "mean+std*eps"}
+    if kind in ("mnist", "cifar10") and m.get("max_std", 0) > 0:
+        gauss.update(std="sigmoid", max_std=m["max_std"])
     if kind == "mnist":
-        if m.get("max_std", 0) > 0:
-            gauss.update(std="sigmoid", max_std=m["max_std"])
         return {
             "version": 1, "model": "mnist", "x_dim": m["x_dim"], "z_dim": m["z_dim"], "hidden": m["hidden"],
             "recurrent_steps": m["recurrent_steps"], "gaussian": gauss, "merge": "mean", "prior": "standard_normal",

@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strconv"
 
@@ -72,9 +71,12 @@ type CIFAR10Config struct {
 	Channels      []int `json:"channels"`       // z₁ … z_L: 32, 64, 128, 256, 100
 	// Hidden[i] is the hidden width of both arrows between layers i and
 	// i+1 (layer 0 is the image); empty means max(C_i, C_{i+1}).
-	Hidden         []int   `json:"hidden,omitempty"`
-	OutKernel      int     `json:"out_kernel"`      // 1 or 3: kernel of the hidden → (mean, std) convolution
-	InitStd        float64 `json:"init_std"`        // initial σ of every layer, 0.1 (std-output bias softplus⁻¹(InitStd)); 0: PyTorch's init (σ ≈ 0.69)
+	Hidden    []int   `json:"hidden,omitempty"`
+	OutKernel int     `json:"out_kernel"` // 1 or 3: kernel of the hidden → (mean, std) convolution
+	InitStd   float64 `json:"init_std"`   // initial σ of every layer, 0.1 (std-output bias softplus⁻¹(InitStd)); 0: PyTorch's init (σ ≈ 0.69)
+	// MaxStd, when > 0, bounds every arrow's σ: σ = MaxStd·sigmoid(s)
+	// instead of softplus(s) (open point, as MNISTConfig.MaxStd).
+	MaxStd         float64 `json:"max_std,omitempty"`
 	TopActivation  string  `json:"top_activation"`  // "linear" or "relu-norm"
 	CriticChannels []int   `json:"critic_channels"` // first-conv channels of the critic of each layer (x, z₁ … z_L); the second conv has twice
 }
@@ -149,6 +151,10 @@ func (c CIFAR10Config) Validate() error {
 		return fmt.Errorf("model: top activation %q must be %q or %q", c.TopActivation, TopLinear, TopReLUNorm)
 	case !(c.InitStd >= 0 && c.InitStd <= 10):
 		return fmt.Errorf("model: init std %g must be in [0, 10] (0: PyTorch's init)", c.InitStd)
+	case !(c.MaxStd >= 0 && c.MaxStd <= 10):
+		return fmt.Errorf("model: max std %g must be in [0, 10] (0: no bound, softplus)", c.MaxStd)
+	case c.MaxStd > 0 && c.InitStd >= c.MaxStd:
+		return fmt.Errorf("model: init std %g must be below max std %g", c.InitStd, c.MaxStd)
 	}
 	for _, l := range []struct {
 		name string
@@ -174,6 +180,8 @@ const downKernel = 4
 //
 //	h = ReLU(R(in));  [μ, s] = Out(h);  σ = softplus(s);  out = μ + σ·ε,  ε ~ N(0, I)
 //
+// (σ = MaxStd·sigmoid(s) instead when MaxStd > 0, as GaussianLayer)
+//
 // where R halves the resolution (Conv2d, kernel 4, stride 2, pad 1: an
 // inference arrow) or doubles it (ConvTranspose2d, the mirror: a generation
 // arrow), and Out is a stride-1 convolution with "same" padding:
@@ -186,13 +194,16 @@ type ConvGaussian struct {
 	Down *nn.Conv2d          // inference arrows (nil for generation)
 	Up   *nn.ConvTranspose2d // generation arrows (nil for inference)
 	Out  *nn.Conv2d          // Hidden → 2·Out channels
+	// MaxStd, when > 0, bounds σ: σ = MaxStd·sigmoid(s) (see GaussianLayer).
+	MaxStd float64
 }
 
 // NewConvGaussian returns an inference (up = false: halves the size) or
 // generation (up = true: doubles it) arrow with PyTorch's default init;
-// initStd > 0 then sets the standard deviations' bias to softplus⁻¹(initStd).
-func NewConvGaussian(in, hidden, out, outKernel int, up bool, initStd float64, dt tensor.DType, rng *rand.Rand) *ConvGaussian {
-	g := &ConvGaussian{}
+// initStd > 0 then sets the standard deviations' bias so that σ starts at
+// initStd; maxStd > 0 bounds σ below it (σ = maxStd·sigmoid(s)).
+func NewConvGaussian(in, hidden, out, outKernel int, up bool, initStd, maxStd float64, dt tensor.DType, rng *rand.Rand) *ConvGaussian {
+	g := &ConvGaussian{MaxStd: maxStd}
 	if up {
 		g.Up = nn.NewConvTranspose2d(in, hidden, downKernel, downParams, 0, dt, rng)
 	} else {
@@ -200,7 +211,7 @@ func NewConvGaussian(in, hidden, out, outKernel int, up bool, initStd float64, d
 	}
 	g.Out = nn.NewConv2d(hidden, 2*out, outKernel, tensor.ConvParams{Stride: 1, Pad: (outKernel - 1) / 2}, dt, rng)
 	if initStd > 0 {
-		b := math.Log(math.Expm1(initStd)) // softplus(b) = initStd
+		b := stdBias(initStd, maxStd)
 		for j := out; j < 2*out; j++ {
 			g.Out.B.Value.SetAt(j, b)
 		}
@@ -218,7 +229,7 @@ func (g *ConvGaussian) Moments(x *ad.Var) (mean, std *ad.Var) {
 	}
 	o := g.Out.Forward(ad.ReLU(h)) // [B, 2·Out, S', S']
 	n := o.Dim(1) / 2
-	return ad.Slice(o, 1, 0, n), ad.Softplus(ad.Slice(o, 1, n, 2*n))
+	return ad.Slice(o, 1, 0, n), stdOf(ad.Slice(o, 1, n, 2*n), g.MaxStd)
 }
 
 // Sample draws a reparameterised sample given x, with noise from rng.
@@ -337,8 +348,8 @@ func NewCIFAR10(cfg CIFAR10Config, dt tensor.DType, rng *rand.Rand) (*CIFAR10, e
 	L := cfg.Layers()
 	for i := 0; i < L; i++ {
 		lo, hi, h := cfg.LayerChannels(i), cfg.LayerChannels(i+1), cfg.HiddenChannels(i)
-		m.Inference = append(m.Inference, NewConvGaussian(lo, h, hi, cfg.OutKernel, false, cfg.InitStd, dt, rng))
-		m.Generation = append(m.Generation, NewConvGaussian(hi, h, lo, cfg.OutKernel, true, cfg.InitStd, dt, rng))
+		m.Inference = append(m.Inference, NewConvGaussian(lo, h, hi, cfg.OutKernel, false, cfg.InitStd, cfg.MaxStd, dt, rng))
+		m.Generation = append(m.Generation, NewConvGaussian(hi, h, lo, cfg.OutKernel, true, cfg.InitStd, cfg.MaxStd, dt, rng))
 	}
 	for i := 0; i <= L; i++ {
 		m.Critics = append(m.Critics, NewLayerCritic(cfg.LayerChannels(i), cfg.CriticChannels[i], cfg.LayerSize(i), dt, rng))

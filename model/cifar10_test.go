@@ -307,6 +307,36 @@ func TestCIFAR10InitStd(t *testing.T) {
 	}
 }
 
+// With MaxStd, every arrow's σ starts at InitStd and stays below MaxStd
+// however large the pre-activation gets.
+func TestCIFAR10MaxStd(t *testing.T) {
+	cfg := tinyCIFAR10Config()
+	cfg.InitStd, cfg.MaxStd = 0.05, 0.2
+	rng := rand.New(rand.NewPCG(9, 11))
+	m, err := NewCIFAR10(cfg, tensor.Float64, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := ad.Const(tensor.RandUniform(rng, tensor.Float64, -1, 1, cfg.LayerShape(4, 0)...))
+	g := m.Inference[0]
+	if _, std := g.Moments(x); math.Abs(ad.Mean(std).Item()-0.05) > 0.03 {
+		t.Errorf("mean σ %g, want about 0.05", ad.Mean(std).Item())
+	}
+	g.Out.B.Value.Fill(1e3) // every pre-activation huge
+	_, std := g.Moments(x)
+	for i := 0; i < std.Value.Len(); i++ {
+		if v := std.Value.At(i); !(v <= 0.2) {
+			t.Fatalf("σ %g above max std 0.2", v)
+		}
+	}
+	for _, bad := range [][2]float64{{0.3, 0.2}, {0.05, -1}, {0.05, 11}} {
+		cfg.InitStd, cfg.MaxStd = bad[0], bad[1]
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("init std %g, max std %g accepted", bad[0], bad[1])
+		}
+	}
+}
+
 // MNIST InitStd sets every Gaussian unit's initial σ; the mean path is the
 // noise-free network (deterministic, and the sampled path's centre).
 func TestMNISTInitStdAndMeans(t *testing.T) {

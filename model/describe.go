@@ -94,7 +94,7 @@ func (m *CIFAR10) Describe() map[string]any {
 		"inference":      map[string]any{"down": []int{downKernel, downParams.Stride, downParams.Pad}},
 		"generation":     map[string]any{"up": []int{downKernel, downParams.Stride, downParams.Pad}, "output_padding": 0},
 		"out":            []int{c.OutKernel, 1, (c.OutKernel - 1) / 2},
-		"gaussian":       gaussianSpec(0),
+		"gaussian":       gaussianSpec(c.MaxStd),
 		// activations[i] follows every sample of layer i (0: the image),
 		// inferred or generated, and the prior's samples of the top layer.
 		"activations":    activations,

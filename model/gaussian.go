@@ -49,15 +49,30 @@ func (g *GaussianLayer) SetInitStd(std float64) {
 	if std <= 0 {
 		return
 	}
-	b := math.Log(math.Expm1(std)) // softplus(b) = std
-	if g.MaxStd > 0 {
-		r := std / g.MaxStd
-		b = math.Log(r / (1 - r)) // MaxStd·sigmoid(b) = std
-	}
+	b := stdBias(std, g.MaxStd)
 	n := g.Out.B.Value.Len() / 2
 	for j := n; j < 2*n; j++ {
 		g.Out.B.Value.SetAt(j, b)
 	}
+}
+
+// stdBias returns the pre-activation s whose σ is std: softplus⁻¹(std), or
+// the logit of std/maxStd when σ = maxStd·sigmoid(s) (maxStd > 0).
+func stdBias(std, maxStd float64) float64 {
+	if maxStd > 0 {
+		r := std / maxStd
+		return math.Log(r / (1 - r)) // maxStd·sigmoid(b) = std
+	}
+	return math.Log(math.Expm1(std)) // softplus(b) = std
+}
+
+// stdOf maps the pre-activation s to σ: softplus(s), or maxStd·sigmoid(s)
+// when maxStd > 0 (the open point of how σ is kept positive, and bounded).
+func stdOf(s *ad.Var, maxStd float64) *ad.Var {
+	if maxStd > 0 {
+		return ad.Scale(ad.Sigmoid(s), maxStd)
+	}
+	return ad.Softplus(s)
 }
 
 // Moments returns the mean and standard deviation for input x [B, In].
@@ -68,12 +83,7 @@ func (g *GaussianLayer) Moments(x *ad.Var) (mean, std *ad.Var) {
 }
 
 // std maps the pre-activation s to σ: softplus(s), or MaxStd·sigmoid(s).
-func (g *GaussianLayer) std(s *ad.Var) *ad.Var {
-	if g.MaxStd > 0 {
-		return ad.Scale(ad.Sigmoid(s), g.MaxStd)
-	}
-	return ad.Softplus(s)
-}
+func (g *GaussianLayer) std(s *ad.Var) *ad.Var { return stdOf(s, g.MaxStd) }
 
 // params returns [μ, s] [B, 2·Out], the mean and pre-softplus std.
 func (g *GaussianLayer) params(x *ad.Var) *ad.Var {
