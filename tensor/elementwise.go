@@ -206,6 +206,9 @@ func Affine(x *Tensor, s, c float64) *Tensor {
 }
 
 func affineKernel[T Float](d, a []T, s, c T) {
+	if d, ok := any(d).([]float32); ok && affineAsm(d, any(a).([]float32), float32(s), float32(c)) {
+		return
+	}
 	for i, v := range a {
 		d[i] = s*v + c
 	}

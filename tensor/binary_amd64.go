@@ -1,0 +1,102 @@
+package tensor
+
+import "golang.org/x/sys/cpu"
+
+// useAVX selects the assembly kernels of binary_amd64.s for float32 rows.
+// They use AVX only (no FMA), so they round as the Go loops do.
+var useAVX = cpu.X86.HasAVX
+
+//go:noescape
+func addVV32(d, a, b *float32, n int)
+
+//go:noescape
+func subVV32(d, a, b *float32, n int)
+
+//go:noescape
+func mulVV32(d, a, b *float32, n int)
+
+//go:noescape
+func divVV32(d, a, b *float32, n int)
+
+//go:noescape
+func addVS32(d, a *float32, n int, y float32)
+
+//go:noescape
+func subVS32(d, a *float32, n int, y float32)
+
+//go:noescape
+func mulVS32(d, a *float32, n int, y float32)
+
+//go:noescape
+func divVS32(d, a *float32, n int, y float32)
+
+//go:noescape
+func subSV32(d, b *float32, n int, x float32)
+
+//go:noescape
+func divSV32(d, b *float32, n int, x float32)
+
+//go:noescape
+func affine32(d, a *float32, n int, s, c float32)
+
+// binRowAsm is binRow for float32 rows of the four arithmetic ops, in
+// assembly; it reports false (and does nothing) for the comparisons, for
+// two broadcast operands, or without AVX.
+func binRowAsm(op BinaryOp, d, a, b []float32, sa, sb int) bool {
+	n := len(d)
+	if !useAVX || op > OpDiv || n == 0 {
+		return false
+	}
+	switch {
+	case sa == 1 && sb == 1:
+		a, b = a[:n], b[:n]
+		switch op {
+		case OpAdd:
+			addVV32(&d[0], &a[0], &b[0], n)
+		case OpSub:
+			subVV32(&d[0], &a[0], &b[0], n)
+		case OpMul:
+			mulVV32(&d[0], &a[0], &b[0], n)
+		default:
+			divVV32(&d[0], &a[0], &b[0], n)
+		}
+	case sa == 1 && sb == 0:
+		a = a[:n]
+		switch op {
+		case OpAdd:
+			addVS32(&d[0], &a[0], n, b[0])
+		case OpSub:
+			subVS32(&d[0], &a[0], n, b[0])
+		case OpMul:
+			mulVS32(&d[0], &a[0], n, b[0])
+		default:
+			divVS32(&d[0], &a[0], n, b[0])
+		}
+	case sa == 0 && sb == 1:
+		b = b[:n]
+		switch op {
+		case OpAdd:
+			addVS32(&d[0], &b[0], n, a[0]) // x + b[i] = b[i] + x exactly
+		case OpSub:
+			subSV32(&d[0], &b[0], n, a[0])
+		case OpMul:
+			mulVS32(&d[0], &b[0], n, a[0])
+		default:
+			divSV32(&d[0], &b[0], n, a[0])
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// affineAsm is affineKernel for float32 in assembly; false without AVX.
+func affineAsm(d, a []float32, s, c float32) bool {
+	n := len(d)
+	if !useAVX || n == 0 {
+		return false
+	}
+	a = a[:n]
+	affine32(&d[0], &a[0], n, s, c)
+	return true
+}

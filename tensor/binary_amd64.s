@@ -1,0 +1,225 @@
+#include "textflag.h"
+
+// AVX kernels of the float32 elementwise arithmetic (binary_amd64.go): the
+// packed instructions round each lane exactly as the scalar ones do, so the
+// results are those of the Go loops, bit for bit. Each loop takes 32 floats
+// (four YMM registers) a turn, then 8, then the tail one at a time.
+
+// VV(NAME, PS, SS): d[i] = a[i] op b[i].
+// func NAME(d, a, b *float32, n int)
+#define VV(NAME, PS, SS) \
+TEXT NAME(SB), NOSPLIT, $0-32 \
+	MOVQ d+0(FP), DI \
+	MOVQ a+8(FP), SI \
+	MOVQ b+16(FP), DX \
+	MOVQ n+24(FP), CX \
+loop32: \
+	CMPQ CX, $32 \
+	JL   loop8 \
+	VMOVUPS (SI), Y0 \
+	VMOVUPS 32(SI), Y1 \
+	VMOVUPS 64(SI), Y2 \
+	VMOVUPS 96(SI), Y3 \
+	PS (DX), Y0, Y0 \
+	PS 32(DX), Y1, Y1 \
+	PS 64(DX), Y2, Y2 \
+	PS 96(DX), Y3, Y3 \
+	VMOVUPS Y0, (DI) \
+	VMOVUPS Y1, 32(DI) \
+	VMOVUPS Y2, 64(DI) \
+	VMOVUPS Y3, 96(DI) \
+	ADDQ $128, SI \
+	ADDQ $128, DX \
+	ADDQ $128, DI \
+	SUBQ $32, CX \
+	JMP  loop32 \
+loop8: \
+	CMPQ CX, $8 \
+	JL   tail \
+	VMOVUPS (SI), Y0 \
+	PS (DX), Y0, Y0 \
+	VMOVUPS Y0, (DI) \
+	ADDQ $32, SI \
+	ADDQ $32, DX \
+	ADDQ $32, DI \
+	SUBQ $8, CX \
+	JMP  loop8 \
+tail: \
+	TESTQ CX, CX \
+	JE   done \
+	VMOVSS (SI), X0 \
+	SS (DX), X0, X0 \
+	VMOVSS X0, (DI) \
+	ADDQ $4, SI \
+	ADDQ $4, DX \
+	ADDQ $4, DI \
+	DECQ CX \
+	JMP  tail \
+done: \
+	VZEROUPPER \
+	RET
+
+// VS(NAME, PS, SS): d[i] = a[i] op y.
+// func NAME(d, a *float32, n int, y float32)
+#define VS(NAME, PS, SS) \
+TEXT NAME(SB), NOSPLIT, $0-28 \
+	MOVQ d+0(FP), DI \
+	MOVQ a+8(FP), SI \
+	MOVQ n+16(FP), CX \
+	VBROADCASTSS y+24(FP), Y15 \
+loop32: \
+	CMPQ CX, $32 \
+	JL   loop8 \
+	VMOVUPS (SI), Y0 \
+	VMOVUPS 32(SI), Y1 \
+	VMOVUPS 64(SI), Y2 \
+	VMOVUPS 96(SI), Y3 \
+	PS Y15, Y0, Y0 \
+	PS Y15, Y1, Y1 \
+	PS Y15, Y2, Y2 \
+	PS Y15, Y3, Y3 \
+	VMOVUPS Y0, (DI) \
+	VMOVUPS Y1, 32(DI) \
+	VMOVUPS Y2, 64(DI) \
+	VMOVUPS Y3, 96(DI) \
+	ADDQ $128, SI \
+	ADDQ $128, DI \
+	SUBQ $32, CX \
+	JMP  loop32 \
+loop8: \
+	CMPQ CX, $8 \
+	JL   tail \
+	VMOVUPS (SI), Y0 \
+	PS Y15, Y0, Y0 \
+	VMOVUPS Y0, (DI) \
+	ADDQ $32, SI \
+	ADDQ $32, DI \
+	SUBQ $8, CX \
+	JMP  loop8 \
+tail: \
+	TESTQ CX, CX \
+	JE   done \
+	VMOVSS (SI), X0 \
+	SS X15, X0, X0 \
+	VMOVSS X0, (DI) \
+	ADDQ $4, SI \
+	ADDQ $4, DI \
+	DECQ CX \
+	JMP  tail \
+done: \
+	VZEROUPPER \
+	RET
+
+// SV(NAME, PS, SS): d[i] = x op b[i].
+// func NAME(d, b *float32, n int, x float32)
+#define SV(NAME, PS, SS) \
+TEXT NAME(SB), NOSPLIT, $0-28 \
+	MOVQ d+0(FP), DI \
+	MOVQ b+8(FP), SI \
+	MOVQ n+16(FP), CX \
+	VBROADCASTSS x+24(FP), Y15 \
+loop32: \
+	CMPQ CX, $32 \
+	JL   loop8 \
+	VMOVUPS (SI), Y0 \
+	VMOVUPS 32(SI), Y1 \
+	VMOVUPS 64(SI), Y2 \
+	VMOVUPS 96(SI), Y3 \
+	PS Y0, Y15, Y0 \
+	PS Y1, Y15, Y1 \
+	PS Y2, Y15, Y2 \
+	PS Y3, Y15, Y3 \
+	VMOVUPS Y0, (DI) \
+	VMOVUPS Y1, 32(DI) \
+	VMOVUPS Y2, 64(DI) \
+	VMOVUPS Y3, 96(DI) \
+	ADDQ $128, SI \
+	ADDQ $128, DI \
+	SUBQ $32, CX \
+	JMP  loop32 \
+loop8: \
+	CMPQ CX, $8 \
+	JL   tail \
+	VMOVUPS (SI), Y0 \
+	PS Y0, Y15, Y0 \
+	VMOVUPS Y0, (DI) \
+	ADDQ $32, SI \
+	ADDQ $32, DI \
+	SUBQ $8, CX \
+	JMP  loop8 \
+tail: \
+	TESTQ CX, CX \
+	JE   done \
+	VMOVSS (SI), X0 \
+	SS X0, X15, X0 \
+	VMOVSS X0, (DI) \
+	ADDQ $4, SI \
+	ADDQ $4, DI \
+	DECQ CX \
+	JMP  tail \
+done: \
+	VZEROUPPER \
+	RET
+
+VV(·addVV32, VADDPS, VADDSS)
+VV(·subVV32, VSUBPS, VSUBSS)
+VV(·mulVV32, VMULPS, VMULSS)
+VV(·divVV32, VDIVPS, VDIVSS)
+VS(·addVS32, VADDPS, VADDSS)
+VS(·subVS32, VSUBPS, VSUBSS)
+VS(·mulVS32, VMULPS, VMULSS)
+VS(·divVS32, VDIVPS, VDIVSS)
+SV(·subSV32, VSUBPS, VSUBSS)
+SV(·divSV32, VDIVPS, VDIVSS)
+
+// func affine32(d, a *float32, n int, s, c float32)
+// d[i] = s*a[i] + c, a multiply then an add (no fused multiply-add).
+TEXT ·affine32(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS s+24(FP), Y14
+	VBROADCASTSS c+28(FP), Y15
+loop32:
+	CMPQ CX, $32
+	JL   loop8
+	VMULPS (SI), Y14, Y0
+	VMULPS 32(SI), Y14, Y1
+	VMULPS 64(SI), Y14, Y2
+	VMULPS 96(SI), Y14, Y3
+	VADDPS Y15, Y0, Y0
+	VADDPS Y15, Y1, Y1
+	VADDPS Y15, Y2, Y2
+	VADDPS Y15, Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  loop32
+loop8:
+	CMPQ CX, $8
+	JL   tail
+	VMULPS (SI), Y14, Y0
+	VADDPS Y15, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  loop8
+tail:
+	TESTQ CX, CX
+	JE   done
+	VMOVSS (SI), X0
+	VMULSS X14, X0, X0
+	VADDSS X15, X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JMP  tail
+done:
+	VZEROUPPER
+	RET
