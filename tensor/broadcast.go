@@ -48,7 +48,7 @@ func BroadcastShape(a, b []int) []int {
 func Binary(op BinaryOp, a, b *Tensor) *Tensor {
 	mustSameType(a, b)
 	shape := BroadcastShape(a.shape, b.shape)
-	out := New(a.dtype, shape...)
+	out := newUninit(a.dtype, shape...)
 	if SameShape(a.shape, b.shape) {
 		parallelFor(out.Len(), 1, func(lo, hi int) {
 			if a.dtype == Float32 {
@@ -294,7 +294,7 @@ func BroadcastTo(x *Tensor, shape []int) *Tensor {
 	if !SameShape(BroadcastShape(x.shape, shape), shape) {
 		panic(fmt.Sprintf("tensor: cannot broadcast %v to %v", x.shape, shape))
 	}
-	out := New(x.dtype, shape...)
+	out := newUninit(x.dtype, shape...)
 	if SameShape(x.shape, shape) {
 		out.CopyFrom(x)
 		return out

@@ -65,7 +65,7 @@ func parallelFor(n, align int, f func(lo, hi int)) {
 
 // Unary applies op elementwise and returns a new tensor.
 func Unary(op UnaryOp, x *Tensor) *Tensor {
-	out := New(x.dtype, x.shape...)
+	out := newUninit(x.dtype, x.shape...)
 	parallelFor(x.Len(), 1, func(lo, hi int) {
 		if x.dtype == Float32 {
 			unaryKernel(op, out.f32[lo:hi], x.f32[lo:hi])
@@ -164,7 +164,7 @@ func unaryKernel[T Float](op UnaryOp, d, a []T) {
 
 // Pow returns x^p elementwise for a constant exponent p.
 func Pow(x *Tensor, p float64) *Tensor {
-	out := New(x.dtype, x.shape...)
+	out := newUninit(x.dtype, x.shape...)
 	if x.dtype == Float32 {
 		powKernel(out.f32, x.f32, p)
 	} else {
@@ -194,7 +194,7 @@ func powKernel[T Float](d, a []T, p float64) {
 
 // Affine returns s*x + c elementwise.
 func Affine(x *Tensor, s, c float64) *Tensor {
-	out := New(x.dtype, x.shape...)
+	out := newUninit(x.dtype, x.shape...)
 	parallelFor(x.Len(), 1, func(lo, hi int) {
 		if x.dtype == Float32 {
 			affineKernel(out.f32[lo:hi], x.f32[lo:hi], float32(s), float32(c))
@@ -217,7 +217,7 @@ func affineKernel[T Float](d, a []T, s, c T) {
 // LeakySlope returns 1 where x > 0 and slope elsewhere: the derivative of
 // LeakyReLU with that slope. LeakyReLU(x) itself is x * LeakySlope(x).
 func LeakySlope(x *Tensor, slope float64) *Tensor {
-	out := New(x.dtype, x.shape...)
+	out := newUninit(x.dtype, x.shape...)
 	parallelFor(x.Len(), 1, func(lo, hi int) {
 		if x.dtype == Float32 {
 			leakyKernel(out.f32[lo:hi], x.f32[lo:hi], float32(slope))
@@ -240,7 +240,7 @@ func leakyKernel[T Float](d, a []T, s T) {
 
 // LeakyReLU returns x where x > 0 and slope*x elsewhere.
 func LeakyReLU(x *Tensor, slope float64) *Tensor {
-	out := New(x.dtype, x.shape...)
+	out := newUninit(x.dtype, x.shape...)
 	parallelFor(x.Len(), 1, func(lo, hi int) {
 		if x.dtype == Float32 {
 			leakyReLUKernel(out.f32[lo:hi], x.f32[lo:hi], float32(slope))
@@ -284,7 +284,7 @@ func LeakyReLUGrad(g, y *Tensor, slope float64) *Tensor {
 	if !SameShape(g.shape, y.shape) {
 		panic(fmt.Sprintf("tensor: LeakyReLUGrad of %v and %v", g.shape, y.shape))
 	}
-	out := New(g.dtype, g.shape...)
+	out := newUninit(g.dtype, g.shape...)
 	parallelFor(g.Len(), 1, func(lo, hi int) {
 		if g.dtype == Float32 {
 			leakyGradKernel(out.f32[lo:hi], g.f32[lo:hi], y.f32[lo:hi], float32(slope))
@@ -380,7 +380,7 @@ func GaussianSampleGrad(g, eps, sig *Tensor) *Tensor {
 	n := g.Dim(-1)
 	shape := append([]int(nil), g.shape...)
 	shape[len(shape)-1] = 2 * n
-	out := New(g.dtype, shape...)
+	out := newUninit(g.dtype, shape...)
 	parallelFor(g.Len(), n, func(lo, hi int) {
 		if g.dtype == Float32 {
 			gaussianGradKernel(out.f32[2*lo:2*hi], g.f32[lo:hi], eps.f32[lo:hi], sig.f32[lo:hi], n)
@@ -417,7 +417,7 @@ func Lerp(a, b, t *Tensor) *Tensor {
 	if !perRow || !SameShape(BroadcastShape(a.shape, t.shape), a.shape) {
 		return Binary(OpAdd, Binary(OpMul, t, a), Binary(OpMul, Affine(t, -1, 1), b))
 	}
-	out := New(a.dtype, a.shape...)
+	out := newUninit(a.dtype, a.shape...)
 	if out.Len() == 0 {
 		return out
 	}
