@@ -77,6 +77,13 @@ func Unary(op UnaryOp, x *Tensor) *Tensor {
 }
 
 func unaryKernel[T Float](op UnaryOp, d, a []T) {
+	if d, ok := any(d).([]float32); ok && unary32(op, d, any(a).([]float32)) {
+		return
+	}
+	unaryGeneric(op, d, a)
+}
+
+func unaryGeneric[T Float](op UnaryOp, d, a []T) {
 	a = a[:len(d)]
 	switch op {
 	case OpNeg:
@@ -310,15 +317,31 @@ func leakyGradKernel[T Float](d, g, y []T, s T) {
 	}
 }
 
+// gaussianSample32 is gaussianSampleKernel for float32, whose softplus and
+// sigmoid are unaryKernel's (unary32); each row of out holds softplus(s)
+// until the sample overwrites it.
+func gaussianSample32(out, sig, o, eps []float32, n int) {
+	for r := 0; r < len(out); r += n {
+		mean, s := o[2*r:2*r+n], o[2*r+n:2*r+2*n]
+		d, sg, e := out[r:r+n], sig[r:r+n], eps[r:r+n]
+		unary32(OpSigmoid, sg, s)
+		unary32(OpSoftplus, d, s)
+		for j, std := range d {
+			d[j] = mean[j] + float32(std*e[j]) // rounded product: no fused multiply-add
+		}
+	}
+}
+
 // GaussianSample is the reparameterised sample of a diagonal Gaussian whose
 // mean and pre-softplus standard deviation are the two halves of o's last
 // axis, with the noise eps given:
 //
 //	o = [μ, s] [..., 2N], eps [..., N] → out = μ + softplus(s)·eps [..., N],  sig = σ(s) [..., N]
 //
-// sig, the derivative of softplus, is what GaussianSampleGrad needs. Both are
-// computed from one exponential per element, with the rounding of the
-// unfused ops (Unary softplus and sigmoid, then Binary multiply and add).
+// sig, the derivative of softplus, is what GaussianSampleGrad needs. Both
+// have the rounding of the unfused ops (Unary softplus and sigmoid, then
+// Binary multiply and add); in float64 they come from one exponential per
+// element, in float32 from the vector kernels of Unary.
 // Panics on mismatched shapes or types.
 func GaussianSample(o, eps *Tensor) (out, sig *Tensor) {
 	mustSameType(o, eps)
@@ -348,6 +371,10 @@ func gaussianHalf(o, eps *Tensor) int {
 }
 
 func gaussianSampleKernel[T Float](out, sig, o, eps []T, n int) {
+	if out, ok := any(out).([]float32); ok {
+		gaussianSample32(out, any(sig).([]float32), any(o).([]float32), any(eps).([]float32), n)
+		return
+	}
 	for r := 0; r < len(out); r += n {
 		mean, s := o[2*r:2*r+n], o[2*r+n:2*r+2*n]
 		d, sg, e := out[r:r+n], sig[r:r+n], eps[r:r+n]
