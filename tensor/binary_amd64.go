@@ -39,6 +39,19 @@ func divSV32(d, b *float32, n int, x float32)
 //go:noescape
 func affine32(d, a *float32, n int, s, c float32)
 
+//go:noescape
+func sum32(x *float32, n int) float64
+
+// sumAsm returns the float64 sum of x in assembly (partial sums in parallel,
+// so the rounding differs from a running sum at float64's last bits); false
+// without AVX.
+func sumAsm(x []float32) (float64, bool) {
+	if !useAVX || len(x) == 0 {
+		return 0, false
+	}
+	return sum32(&x[0], len(x)), true
+}
+
 // binRowAsm is binRow for float32 rows of the four arithmetic ops, in
 // assembly; it reports false (and does nothing) for the comparisons, for
 // two broadcast operands, or without AVX.

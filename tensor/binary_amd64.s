@@ -223,3 +223,47 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func sum32(x *float32, n int) float64
+// The sum of x[0:n] in float64: sixteen partial sums (four YMM registers of
+// four float64 lanes), added together at the end, then the tail in order.
+TEXT ·sum32(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+loop16:
+	CMPQ CX, $16
+	JL   fold
+	VCVTPS2PD (SI), Y4
+	VCVTPS2PD 16(SI), Y5
+	VCVTPS2PD 32(SI), Y6
+	VCVTPS2PD 48(SI), Y7
+	VADDPD Y4, Y0, Y0
+	VADDPD Y5, Y1, Y1
+	VADDPD Y6, Y2, Y2
+	VADDPD Y7, Y3, Y3
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  loop16
+fold:
+	VADDPD Y1, Y0, Y0
+	VADDPD Y3, Y2, Y2
+	VADDPD Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VHADDPD X0, X0, X0
+tail:
+	TESTQ CX, CX
+	JE   done
+	VCVTSS2SD (SI), X2, X2
+	VADDSD X2, X0, X0
+	ADDQ $4, SI
+	DECQ CX
+	JMP  tail
+done:
+	VMOVSD X0, ret+16(FP)
+	VZEROUPPER
+	RET

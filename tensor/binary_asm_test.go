@@ -76,3 +76,34 @@ func TestBinRowAsmMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// sumAsm must sum to float64 accuracy (its partial sums round differently
+// from a running sum, by a few float64 ulps of the magnitudes summed).
+func TestSumAsm(t *testing.T) {
+	if _, ok := sumAsm(make([]float32, 1)); !ok {
+		t.Skip("no assembly kernels on this machine")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 2, 3, 15, 16, 17, 31, 33, 64, 100, 256, 1000} {
+		x := make([]float32, n)
+		var want, mag float64
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+			want += float64(x[i]) // the running sum of sumRow
+			mag += math.Abs(float64(x[i]))
+		}
+		got, _ := sumAsm(x)
+		if math.Abs(got-want) > 1e-15*mag {
+			t.Errorf("n %d: sum %.17g, want %.17g", n, got, want)
+		}
+	}
+	inf := []float32{1, float32(math.Inf(1)), 2}
+	if got, _ := sumAsm(inf); !math.IsInf(got, 1) {
+		t.Errorf("sum with +Inf = %g", got)
+	}
+	nan := make([]float32, 20)
+	nan[17] = float32(math.NaN())
+	if got, _ := sumAsm(nan); !math.IsNaN(got) {
+		t.Errorf("sum with NaN = %g", got)
+	}
+}

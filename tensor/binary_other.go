@@ -9,3 +9,5 @@ func binRowAsm(op BinaryOp, d, a, b []float32, sa, sb int) bool { return false }
 func affineAsm(d, a []float32, s, c float32) bool { return false }
 
 func unaryAsm(op UnaryOp, d, a []float32) bool { return false }
+
+func sumAsm(x []float32) (float64, bool) { return 0, false }

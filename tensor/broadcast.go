@@ -337,14 +337,14 @@ func SumTo(x *Tensor, shape []int) *Tensor {
 	// Iterate over x (the big shape); input 0 is the reduced shape.
 	it := newBroadcastIter(x.shape, shape, x.shape)
 	if x.dtype == Float32 {
-		sumToKernel(it, out.f32, x.f32, binRow32)
+		sumToKernel(it, out.f32, x.f32, binRow32, sumRow32)
 	} else {
-		sumToKernel(it, out.f64, x.f64, binRow[float64])
+		sumToKernel(it, out.f64, x.f64, binRow[float64], sumRow[float64])
 	}
 	return out
 }
 
-func sumToKernel[T Float](it *broadcastIter, d, x []T, rowOp func(BinaryOp, []T, []T, []T, int, int)) {
+func sumToKernel[T Float](it *broadcastIter, d, x []T, rowOp func(BinaryOp, []T, []T, []T, int, int), rowSum func([]T) float64) {
 	row, s := it.row, it.rowStride[0]
 	it.each(func(off int, offs [2]int) {
 		xr := x[off : off+row]
@@ -352,13 +352,26 @@ func sumToKernel[T Float](it *broadcastIter, d, x []T, rowOp func(BinaryOp, []T,
 			dr := d[offs[0] : offs[0]+row]
 			rowOp(OpAdd, dr, dr, xr, 1, 1) // dr += xr
 		} else {
-			var acc float64
-			for _, v := range xr {
-				acc += float64(v)
-			}
-			d[offs[0]] += T(acc)
+			d[offs[0]] += T(rowSum(xr))
 		}
 	})
+}
+
+// sumRow returns the sum of x in float64, in order.
+func sumRow[T Float](x []T) float64 {
+	var acc float64
+	for _, v := range x {
+		acc += float64(v)
+	}
+	return acc
+}
+
+// sumRow32 is sumRow for float32, in assembly where there is one.
+func sumRow32(x []float32) float64 {
+	if s, ok := sumAsm(x); ok {
+		return s
+	}
+	return sumRow(x)
 }
 
 // AddInPlace adds src to dst elementwise (dst += src), with the rounding of
