@@ -40,6 +40,18 @@ func divSV32(d, b *float32, n int, x float32)
 func affine32(d, a *float32, n int, s, c float32)
 
 //go:noescape
+func fill32(d *float32, n int, v float32)
+
+// fillAsm sets every element of d to v in assembly; false without AVX.
+func fillAsm(d []float32, v float32) bool {
+	if !useAVX || len(d) == 0 {
+		return false
+	}
+	fill32(&d[0], len(d), v)
+	return true
+}
+
+//go:noescape
 func sum32(x *float32, n int) float64
 
 // sumAsm returns the float64 sum of x in assembly (partial sums in parallel,

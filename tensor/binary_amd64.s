@@ -267,3 +267,37 @@ done:
 	VMOVSD X0, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// func fill32(d *float32, n int, v float32)
+// d[i] = v for i < n.
+TEXT ·fill32(SB), NOSPLIT, $0-20
+	MOVQ d+0(FP), DI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS v+16(FP), Y0
+loop32:
+	CMPQ CX, $32
+	JL   loop8
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y0, 32(DI)
+	VMOVUPS Y0, 64(DI)
+	VMOVUPS Y0, 96(DI)
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  loop32
+loop8:
+	CMPQ CX, $8
+	JL   tail
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  loop8
+tail:
+	TESTQ CX, CX
+	JE   done
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	DECQ CX
+	JMP  tail
+done:
+	VZEROUPPER
+	RET

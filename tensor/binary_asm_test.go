@@ -107,3 +107,17 @@ func TestSumAsm(t *testing.T) {
 		t.Errorf("sum with NaN = %g", got)
 	}
 }
+
+func TestFillAsm(t *testing.T) {
+	for _, n := range []int{1, 7, 8, 9, 31, 32, 33, 77} {
+		d := make([]float32, n+1)
+		if !fillAsm(d[:n], -2.5) {
+			t.Skip("no assembly kernels on this machine")
+		}
+		for i, v := range d {
+			if want := map[bool]float32{true: -2.5, false: 0}[i < n]; v != want {
+				t.Fatalf("n %d: [%d] = %g, want %g", n, i, v, want)
+			}
+		}
+	}
+}

@@ -301,26 +301,37 @@ func BroadcastTo(x *Tensor, shape []int) *Tensor {
 	}
 	it := newBroadcastIter(shape, x.shape)
 	if x.dtype == Float32 {
-		broadcastKernel(it, out.f32, x.f32)
+		broadcastKernel(it, out.f32, x.f32, fillRow32)
 	} else {
-		broadcastKernel(it, out.f64, x.f64)
+		broadcastKernel(it, out.f64, x.f64, fillRow[float64])
 	}
 	return out
 }
 
-func broadcastKernel[T Float](it *broadcastIter, d, x []T) {
+func broadcastKernel[T Float](it *broadcastIter, d, x []T, fill func([]T, T)) {
 	row, s := it.row, it.rowStride[0]
 	it.each(func(off int, offs [2]int) {
 		dr := d[off : off+row]
 		if s == 1 {
 			copy(dr, x[offs[0]:offs[0]+row])
 		} else {
-			v := x[offs[0]]
-			for i := range dr {
-				dr[i] = v
-			}
+			fill(dr, x[offs[0]])
 		}
 	})
+}
+
+// fillRow sets every element of d to v.
+func fillRow[T Float](d []T, v T) {
+	for i := range d {
+		d[i] = v
+	}
+}
+
+// fillRow32 is fillRow for float32, in assembly where there is one.
+func fillRow32(d []float32, v float32) {
+	if !fillAsm(d, v) {
+		fillRow(d, v)
+	}
 }
 
 // SumTo sums x over the axes along which shape was broadcast to x's shape,
