@@ -40,6 +40,36 @@ func divSV32(d, b *float32, n int, x float32)
 func affine32(d, a *float32, n int, s, c float32)
 
 //go:noescape
+func square32(d, a *float32, n int)
+
+//go:noescape
+func relu32(d, a *float32, n int)
+
+//go:noescape
+func step32(d, a *float32, n int)
+
+// simpleUnaryAsm computes x², ReLU or its step (x > 0 ? 1 : 0) of a into
+// d in assembly, bit for bit as the Go loops, and reports whether it did.
+func simpleUnaryAsm(op UnaryOp, d, a []float32) bool {
+	n := len(d)
+	if !useAVX || n == 0 {
+		return false
+	}
+	a = a[:n]
+	switch op {
+	case OpSquare:
+		square32(&d[0], &a[0], n)
+	case OpReLU:
+		relu32(&d[0], &a[0], n)
+	case OpStep:
+		step32(&d[0], &a[0], n)
+	default:
+		return false
+	}
+	return true
+}
+
+//go:noescape
 func fill32(d *float32, n int, v float32)
 
 // fillAsm sets every element of d to v in assembly; false without AVX.

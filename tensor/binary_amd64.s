@@ -301,3 +301,52 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// UN(NAME, SETUP, OP): d[i] = OP(a[i]), Y0 holding a[i] and Y15 what SETUP
+// put there; the tail takes one float a turn through the same instructions.
+// func NAME(d, a *float32, n int)
+#define UN(NAME, SETUP, OP) \
+TEXT NAME(SB), NOSPLIT, $0-24 \
+	MOVQ d+0(FP), DI \
+	MOVQ a+8(FP), SI \
+	MOVQ n+16(FP), CX \
+	SETUP \
+loop8: \
+	CMPQ CX, $8 \
+	JL   tail \
+	VMOVUPS (SI), Y0 \
+	OP \
+	VMOVUPS Y0, (DI) \
+	ADDQ $32, SI \
+	ADDQ $32, DI \
+	SUBQ $8, CX \
+	JMP  loop8 \
+tail: \
+	TESTQ CX, CX \
+	JE   done \
+	VMOVSS (SI), X0 \
+	OP \
+	VMOVSS X0, (DI) \
+	ADDQ $4, SI \
+	ADDQ $4, DI \
+	DECQ CX \
+	JMP  tail \
+done: \
+	VZEROUPPER \
+	RET
+
+// x·x.
+#define SQUARE VMULPS Y0, Y0, Y0
+// max(x, +0) with +0 as the second source, which MAXPS returns when x is
+// NaN or ±0: x > 0 ? x : 0 exactly.
+#define RELU VMAXPS Y15, Y0, Y0
+// x > 0 (ordered: false for NaN) as an all-ones mask, and-ed with 1.0.
+#define STEP VCMPPS $0x1e, Y15, Y0, Y0; VANDPS Y14, Y0, Y0
+
+#define ZERO VXORPS Y15, Y15, Y15
+#define ZEROONE VXORPS Y15, Y15, Y15; MOVL $0x3f800000, AX; MOVL AX, X14; VBROADCASTSS X14, Y14
+#define NONE
+
+UN(·square32, NONE, SQUARE)
+UN(·relu32, ZERO, RELU)
+UN(·step32, ZEROONE, STEP)

@@ -121,3 +121,24 @@ func TestFillAsm(t *testing.T) {
 		}
 	}
 }
+
+// Square, ReLU and Step in assembly against the Go loops, bit for bit.
+func TestSimpleUnaryAsm(t *testing.T) {
+	if !simpleUnaryAsm(OpSquare, make([]float32, 1), make([]float32, 1)) {
+		t.Skip("no assembly kernels on this machine")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, op := range []UnaryOp{OpSquare, OpReLU, OpStep} {
+		for _, n := range []int{1, 7, 8, 9, 33, 100} {
+			a := randRow32(r, n)
+			want, got := make([]float32, n), make([]float32, n)
+			unaryGeneric(op, want, a)
+			simpleUnaryAsm(op, got, a)
+			for i := range want {
+				if !sameBits32(got[i], want[i]) {
+					t.Fatalf("op %d n %d: f(%g) = %g, want %g", op, n, a[i], got[i], want[i])
+				}
+			}
+		}
+	}
+}

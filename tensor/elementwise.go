@@ -77,8 +77,11 @@ func Unary(op UnaryOp, x *Tensor) *Tensor {
 }
 
 func unaryKernel[T Float](op UnaryOp, d, a []T) {
-	if d, ok := any(d).([]float32); ok && unary32(op, d, any(a).([]float32)) {
-		return
+	if d, ok := any(d).([]float32); ok {
+		a := any(a).([]float32)
+		if unary32(op, d, a) || simpleUnaryAsm(op, d, a) {
+			return
+		}
 	}
 	unaryGeneric(op, d, a)
 }
