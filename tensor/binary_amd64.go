@@ -70,6 +70,21 @@ func simpleUnaryAsm(op UnaryOp, d, a []float32) bool {
 }
 
 //go:noescape
+func leaky32(d, a, y *float32, n int, s float32)
+
+// leakyAsm sets d[i] = y[i] > 0 ? a[i] : s·a[i] in assembly, bit for bit as
+// leakyReLU32 (y = a) and leakyGrad32 (a = g); false without AVX.
+func leakyAsm(d, a, y []float32, s float32) bool {
+	n := len(d)
+	if !useAVX || n == 0 {
+		return false
+	}
+	a, y = a[:n], y[:n]
+	leaky32(&d[0], &a[0], &y[0], n, s)
+	return true
+}
+
+//go:noescape
 func fill32(d *float32, n int, v float32)
 
 // fillAsm sets every element of d to v in assembly; false without AVX.

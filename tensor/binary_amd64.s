@@ -350,3 +350,46 @@ done: \
 UN(·square32, NONE, SQUARE)
 UN(·relu32, ZERO, RELU)
 UN(·step32, ZEROONE, STEP)
+
+// func leaky32(d, a, y *float32, n int, s float32)
+// d[i] = y[i] > 0 ? a[i] : s·a[i] (ordered compare: false for NaN), the
+// selection by a blend on the compare's mask. With y = a it is LeakyReLU,
+// with y the layer's output and a the adjoint its VJP.
+TEXT ·leaky32(SB), NOSPLIT, $0-36
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS s+32(FP), Y15
+	VXORPS Y14, Y14, Y14
+loop8:
+	CMPQ CX, $8
+	JL   tail
+	VMOVUPS (SI), Y0
+	VMOVUPS (DX), Y1
+	VMULPS Y15, Y0, Y2
+	VCMPPS $0x1e, Y14, Y1, Y1
+	VBLENDVPS Y1, Y0, Y2, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  loop8
+tail:
+	TESTQ CX, CX
+	JE   done
+	VMOVSS (SI), X0
+	VMOVSS (DX), X1
+	VMULPS X15, X0, X2
+	VCMPPS $0x1e, X14, X1, X1
+	VBLENDVPS X1, X0, X2, X0
+	VMOVSS X0, (DI)
+	ADDQ $4, SI
+	ADDQ $4, DX
+	ADDQ $4, DI
+	DECQ CX
+	JMP  tail
+done:
+	VZEROUPPER
+	RET

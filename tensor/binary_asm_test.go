@@ -142,3 +142,29 @@ func TestSimpleUnaryAsm(t *testing.T) {
 		}
 	}
 }
+
+// The LeakyReLU kernels in assembly against the plain Go selection.
+func TestLeakyAsm(t *testing.T) {
+	if !leakyAsm(make([]float32, 1), make([]float32, 1), make([]float32, 1), 0.2) {
+		t.Skip("no assembly kernels on this machine")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, s := range []float32{0, 0.2} {
+		for _, n := range []int{1, 7, 8, 9, 33, 100} {
+			g, y := randRow32(r, n), randRow32(r, n)
+			got, act := make([]float32, n), make([]float32, n)
+			leakyGrad32(got, g, y, s)
+			leakyReLU32(act, y, s)
+			for i := range g {
+				want, wantAct := s*g[i], s*y[i]
+				if y[i] > 0 {
+					want, wantAct = g[i], y[i]
+				}
+				if !sameBits32(got[i], want) || !sameBits32(act[i], wantAct) {
+					t.Fatalf("s %g n %d: g %g y %g: grad %g, want %g; act %g, want %g",
+						s, n, g[i], y[i], got[i], want, act[i], wantAct)
+				}
+			}
+		}
+	}
+}

@@ -15,3 +15,5 @@ func sumAsm(x []float32) (float64, bool) { return 0, false }
 func fillAsm(d []float32, v float32) bool { return false }
 
 func simpleUnaryAsm(op UnaryOp, d, a []float32) bool { return false }
+
+func leakyAsm(d, a, y []float32, s float32) bool { return false }

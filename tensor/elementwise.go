@@ -484,6 +484,9 @@ func positive32(v float32) bool { return math.Float32bits(v)-1 < 0x7f800000 }
 
 // leakyGrad32 is leakyGradKernel for float32: d = y > 0 ? g : s·g.
 func leakyGrad32(d, g, y []float32, s float32) {
+	if leakyAsm(d, g, y, s) {
+		return
+	}
 	g, y = g[:len(d)], y[:len(d)]
 	for i, v := range g {
 		keep, scaled := math.Float32bits(v), math.Float32bits(s*v)
@@ -497,6 +500,9 @@ func leakyGrad32(d, g, y []float32, s float32) {
 
 // leakyReLU32 is leakyReLUKernel for float32: d = a > 0 ? a : s·a.
 func leakyReLU32(d, a []float32, s float32) {
+	if leakyAsm(d, a, a, s) {
+		return
+	}
 	a = a[:len(d)]
 	for i, v := range a {
 		keep, scaled := math.Float32bits(v), math.Float32bits(s*v)
