@@ -48,11 +48,11 @@ func BroadcastShape(a, b []int) []int {
 func Binary(op BinaryOp, a, b *Tensor) *Tensor {
 	mustSameType(a, b)
 	shape := BroadcastShape(a.shape, b.shape)
-	out := New(a.dtype, shape...)
+	out := newUninit(a.dtype, shape...)
 	if SameShape(a.shape, b.shape) {
 		parallelFor(out.Len(), 1, func(lo, hi int) {
 			if a.dtype == Float32 {
-				binRow(op, out.f32[lo:hi], a.f32[lo:hi], b.f32[lo:hi], 1, 1)
+				binRow32(op, out.f32[lo:hi], a.f32[lo:hi], b.f32[lo:hi], 1, 1)
 			} else {
 				binRow(op, out.f64[lo:hi], a.f64[lo:hi], b.f64[lo:hi], 1, 1)
 			}
@@ -61,19 +61,27 @@ func Binary(op BinaryOp, a, b *Tensor) *Tensor {
 	}
 	it := newBroadcastIter(shape, a.shape, b.shape)
 	if a.dtype == Float32 {
-		binaryBroadcast(op, it, out.f32, a.f32, b.f32)
+		binaryBroadcast(op, it, out.f32, a.f32, b.f32, binRow32)
 	} else {
-		binaryBroadcast(op, it, out.f64, a.f64, b.f64)
+		binaryBroadcast(op, it, out.f64, a.f64, b.f64, binRow[float64])
 	}
 	return out
 }
 
-func binaryBroadcast[T Float](op BinaryOp, it *broadcastIter, d, a, b []T) {
+func binaryBroadcast[T Float](op BinaryOp, it *broadcastIter, d, a, b []T, rowOp func(BinaryOp, []T, []T, []T, int, int)) {
 	row := it.row
 	sa, sb := it.rowStride[0], it.rowStride[1]
 	it.each(func(off int, offs [2]int) {
-		binRow(op, d[off:off+row], a[offs[0]:], b[offs[1]:], sa, sb)
+		rowOp(op, d[off:off+row], a[offs[0]:], b[offs[1]:], sa, sb)
 	})
+}
+
+// binRow32 is binRow for float32: the assembly of binary_amd64.s where
+// there is one for op and the strides, the same rounding either way.
+func binRow32(op BinaryOp, d, a, b []float32, sa, sb int) {
+	if !binRowAsm(op, d, a, b, sa, sb) {
+		binRow(op, d, a, b, sa, sb)
+	}
 }
 
 // binRow computes d[i] = a[i*sa] op b[i*sb] for strides sa, sb in {0, 1}.
@@ -286,33 +294,44 @@ func BroadcastTo(x *Tensor, shape []int) *Tensor {
 	if !SameShape(BroadcastShape(x.shape, shape), shape) {
 		panic(fmt.Sprintf("tensor: cannot broadcast %v to %v", x.shape, shape))
 	}
-	out := New(x.dtype, shape...)
+	out := newUninit(x.dtype, shape...)
 	if SameShape(x.shape, shape) {
 		out.CopyFrom(x)
 		return out
 	}
 	it := newBroadcastIter(shape, x.shape)
 	if x.dtype == Float32 {
-		broadcastKernel(it, out.f32, x.f32)
+		broadcastKernel(it, out.f32, x.f32, fillRow32)
 	} else {
-		broadcastKernel(it, out.f64, x.f64)
+		broadcastKernel(it, out.f64, x.f64, fillRow[float64])
 	}
 	return out
 }
 
-func broadcastKernel[T Float](it *broadcastIter, d, x []T) {
+func broadcastKernel[T Float](it *broadcastIter, d, x []T, fill func([]T, T)) {
 	row, s := it.row, it.rowStride[0]
 	it.each(func(off int, offs [2]int) {
 		dr := d[off : off+row]
 		if s == 1 {
 			copy(dr, x[offs[0]:offs[0]+row])
 		} else {
-			v := x[offs[0]]
-			for i := range dr {
-				dr[i] = v
-			}
+			fill(dr, x[offs[0]])
 		}
 	})
+}
+
+// fillRow sets every element of d to v.
+func fillRow[T Float](d []T, v T) {
+	for i := range d {
+		d[i] = v
+	}
+}
+
+// fillRow32 is fillRow for float32, in assembly where there is one.
+func fillRow32(d []float32, v float32) {
+	if !fillAsm(d, v) {
+		fillRow(d, v)
+	}
 }
 
 // SumTo sums x over the axes along which shape was broadcast to x's shape,
@@ -329,30 +348,41 @@ func SumTo(x *Tensor, shape []int) *Tensor {
 	// Iterate over x (the big shape); input 0 is the reduced shape.
 	it := newBroadcastIter(x.shape, shape, x.shape)
 	if x.dtype == Float32 {
-		sumToKernel(it, out.f32, x.f32)
+		sumToKernel(it, out.f32, x.f32, binRow32, sumRow32)
 	} else {
-		sumToKernel(it, out.f64, x.f64)
+		sumToKernel(it, out.f64, x.f64, binRow[float64], sumRow[float64])
 	}
 	return out
 }
 
-func sumToKernel[T Float](it *broadcastIter, d, x []T) {
+func sumToKernel[T Float](it *broadcastIter, d, x []T, rowOp func(BinaryOp, []T, []T, []T, int, int), rowSum func([]T) float64) {
 	row, s := it.row, it.rowStride[0]
 	it.each(func(off int, offs [2]int) {
 		xr := x[off : off+row]
 		if s == 1 {
 			dr := d[offs[0] : offs[0]+row]
-			for i, v := range xr {
-				dr[i] += v
-			}
+			rowOp(OpAdd, dr, dr, xr, 1, 1) // dr += xr
 		} else {
-			var acc float64
-			for _, v := range xr {
-				acc += float64(v)
-			}
-			d[offs[0]] += T(acc)
+			d[offs[0]] += T(rowSum(xr))
 		}
 	})
+}
+
+// sumRow returns the sum of x in float64, in order.
+func sumRow[T Float](x []T) float64 {
+	var acc float64
+	for _, v := range x {
+		acc += float64(v)
+	}
+	return acc
+}
+
+// sumRow32 is sumRow for float32, in assembly where there is one.
+func sumRow32(x []float32) float64 {
+	if s, ok := sumAsm(x); ok {
+		return s
+	}
+	return sumRow(x)
 }
 
 // AddInPlace adds src to dst elementwise (dst += src), with the rounding of
@@ -364,7 +394,7 @@ func AddInPlace(dst, src *Tensor) {
 	}
 	parallelFor(dst.Len(), 1, func(lo, hi int) {
 		if dst.dtype == Float32 {
-			binRow(OpAdd, dst.f32[lo:hi], dst.f32[lo:hi], src.f32[lo:hi], 1, 1)
+			binRow32(OpAdd, dst.f32[lo:hi], dst.f32[lo:hi], src.f32[lo:hi], 1, 1)
 		} else {
 			binRow(OpAdd, dst.f64[lo:hi], dst.f64[lo:hi], src.f64[lo:hi], 1, 1)
 		}

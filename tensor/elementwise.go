@@ -65,7 +65,7 @@ func parallelFor(n, align int, f func(lo, hi int)) {
 
 // Unary applies op elementwise and returns a new tensor.
 func Unary(op UnaryOp, x *Tensor) *Tensor {
-	out := New(x.dtype, x.shape...)
+	out := newUninit(x.dtype, x.shape...)
 	parallelFor(x.Len(), 1, func(lo, hi int) {
 		if x.dtype == Float32 {
 			unaryKernel(op, out.f32[lo:hi], x.f32[lo:hi])
@@ -77,6 +77,16 @@ func Unary(op UnaryOp, x *Tensor) *Tensor {
 }
 
 func unaryKernel[T Float](op UnaryOp, d, a []T) {
+	if d, ok := any(d).([]float32); ok {
+		a := any(a).([]float32)
+		if unary32(op, d, a) || simpleUnaryAsm(op, d, a) {
+			return
+		}
+	}
+	unaryGeneric(op, d, a)
+}
+
+func unaryGeneric[T Float](op UnaryOp, d, a []T) {
 	a = a[:len(d)]
 	switch op {
 	case OpNeg:
@@ -164,7 +174,7 @@ func unaryKernel[T Float](op UnaryOp, d, a []T) {
 
 // Pow returns x^p elementwise for a constant exponent p.
 func Pow(x *Tensor, p float64) *Tensor {
-	out := New(x.dtype, x.shape...)
+	out := newUninit(x.dtype, x.shape...)
 	if x.dtype == Float32 {
 		powKernel(out.f32, x.f32, p)
 	} else {
@@ -194,7 +204,7 @@ func powKernel[T Float](d, a []T, p float64) {
 
 // Affine returns s*x + c elementwise.
 func Affine(x *Tensor, s, c float64) *Tensor {
-	out := New(x.dtype, x.shape...)
+	out := newUninit(x.dtype, x.shape...)
 	parallelFor(x.Len(), 1, func(lo, hi int) {
 		if x.dtype == Float32 {
 			affineKernel(out.f32[lo:hi], x.f32[lo:hi], float32(s), float32(c))
@@ -206,6 +216,9 @@ func Affine(x *Tensor, s, c float64) *Tensor {
 }
 
 func affineKernel[T Float](d, a []T, s, c T) {
+	if d, ok := any(d).([]float32); ok && affineAsm(d, any(a).([]float32), float32(s), float32(c)) {
+		return
+	}
 	for i, v := range a {
 		d[i] = s*v + c
 	}
@@ -214,7 +227,7 @@ func affineKernel[T Float](d, a []T, s, c T) {
 // LeakySlope returns 1 where x > 0 and slope elsewhere: the derivative of
 // LeakyReLU with that slope. LeakyReLU(x) itself is x * LeakySlope(x).
 func LeakySlope(x *Tensor, slope float64) *Tensor {
-	out := New(x.dtype, x.shape...)
+	out := newUninit(x.dtype, x.shape...)
 	parallelFor(x.Len(), 1, func(lo, hi int) {
 		if x.dtype == Float32 {
 			leakyKernel(out.f32[lo:hi], x.f32[lo:hi], float32(slope))
@@ -237,7 +250,7 @@ func leakyKernel[T Float](d, a []T, s T) {
 
 // LeakyReLU returns x where x > 0 and slope*x elsewhere.
 func LeakyReLU(x *Tensor, slope float64) *Tensor {
-	out := New(x.dtype, x.shape...)
+	out := newUninit(x.dtype, x.shape...)
 	parallelFor(x.Len(), 1, func(lo, hi int) {
 		if x.dtype == Float32 {
 			leakyReLUKernel(out.f32[lo:hi], x.f32[lo:hi], float32(slope))
@@ -281,7 +294,7 @@ func LeakyReLUGrad(g, y *Tensor, slope float64) *Tensor {
 	if !SameShape(g.shape, y.shape) {
 		panic(fmt.Sprintf("tensor: LeakyReLUGrad of %v and %v", g.shape, y.shape))
 	}
-	out := New(g.dtype, g.shape...)
+	out := newUninit(g.dtype, g.shape...)
 	parallelFor(g.Len(), 1, func(lo, hi int) {
 		if g.dtype == Float32 {
 			leakyGradKernel(out.f32[lo:hi], g.f32[lo:hi], y.f32[lo:hi], float32(slope))
@@ -307,15 +320,31 @@ func leakyGradKernel[T Float](d, g, y []T, s T) {
 	}
 }
 
+// gaussianSample32 is gaussianSampleKernel for float32, whose softplus and
+// sigmoid are unaryKernel's (unary32); each row of out holds softplus(s)
+// until the sample overwrites it.
+func gaussianSample32(out, sig, o, eps []float32, n int) {
+	for r := 0; r < len(out); r += n {
+		mean, s := o[2*r:2*r+n], o[2*r+n:2*r+2*n]
+		d, sg, e := out[r:r+n], sig[r:r+n], eps[r:r+n]
+		unary32(OpSigmoid, sg, s)
+		unary32(OpSoftplus, d, s)
+		for j, std := range d {
+			d[j] = mean[j] + float32(std*e[j]) // rounded product: no fused multiply-add
+		}
+	}
+}
+
 // GaussianSample is the reparameterised sample of a diagonal Gaussian whose
 // mean and pre-softplus standard deviation are the two halves of o's last
 // axis, with the noise eps given:
 //
 //	o = [μ, s] [..., 2N], eps [..., N] → out = μ + softplus(s)·eps [..., N],  sig = σ(s) [..., N]
 //
-// sig, the derivative of softplus, is what GaussianSampleGrad needs. Both are
-// computed from one exponential per element, with the rounding of the
-// unfused ops (Unary softplus and sigmoid, then Binary multiply and add).
+// sig, the derivative of softplus, is what GaussianSampleGrad needs. Both
+// have the rounding of the unfused ops (Unary softplus and sigmoid, then
+// Binary multiply and add); in float64 they come from one exponential per
+// element, in float32 from the vector kernels of Unary.
 // Panics on mismatched shapes or types.
 func GaussianSample(o, eps *Tensor) (out, sig *Tensor) {
 	mustSameType(o, eps)
@@ -345,6 +374,10 @@ func gaussianHalf(o, eps *Tensor) int {
 }
 
 func gaussianSampleKernel[T Float](out, sig, o, eps []T, n int) {
+	if out, ok := any(out).([]float32); ok {
+		gaussianSample32(out, any(sig).([]float32), any(o).([]float32), any(eps).([]float32), n)
+		return
+	}
 	for r := 0; r < len(out); r += n {
 		mean, s := o[2*r:2*r+n], o[2*r+n:2*r+2*n]
 		d, sg, e := out[r:r+n], sig[r:r+n], eps[r:r+n]
@@ -377,7 +410,7 @@ func GaussianSampleGrad(g, eps, sig *Tensor) *Tensor {
 	n := g.Dim(-1)
 	shape := append([]int(nil), g.shape...)
 	shape[len(shape)-1] = 2 * n
-	out := New(g.dtype, shape...)
+	out := newUninit(g.dtype, shape...)
 	parallelFor(g.Len(), n, func(lo, hi int) {
 		if g.dtype == Float32 {
 			gaussianGradKernel(out.f32[2*lo:2*hi], g.f32[lo:hi], eps.f32[lo:hi], sig.f32[lo:hi], n)
@@ -414,7 +447,7 @@ func Lerp(a, b, t *Tensor) *Tensor {
 	if !perRow || !SameShape(BroadcastShape(a.shape, t.shape), a.shape) {
 		return Binary(OpAdd, Binary(OpMul, t, a), Binary(OpMul, Affine(t, -1, 1), b))
 	}
-	out := New(a.dtype, a.shape...)
+	out := newUninit(a.dtype, a.shape...)
 	if out.Len() == 0 {
 		return out
 	}
@@ -451,6 +484,9 @@ func positive32(v float32) bool { return math.Float32bits(v)-1 < 0x7f800000 }
 
 // leakyGrad32 is leakyGradKernel for float32: d = y > 0 ? g : s·g.
 func leakyGrad32(d, g, y []float32, s float32) {
+	if leakyAsm(d, g, y, s) {
+		return
+	}
 	g, y = g[:len(d)], y[:len(d)]
 	for i, v := range g {
 		keep, scaled := math.Float32bits(v), math.Float32bits(s*v)
@@ -464,6 +500,9 @@ func leakyGrad32(d, g, y []float32, s float32) {
 
 // leakyReLU32 is leakyReLUKernel for float32: d = a > 0 ? a : s·a.
 func leakyReLU32(d, a []float32, s float32) {
+	if leakyAsm(d, a, a, s) {
+		return
+	}
 	a = a[:len(d)]
 	for i, v := range a {
 		keep, scaled := math.Float32bits(v), math.Float32bits(s*v)

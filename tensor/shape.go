@@ -20,7 +20,7 @@ func Transpose(x *Tensor, perm ...int) *Tensor {
 		seen[p] = true
 		shape[i] = x.shape[p]
 	}
-	out := New(x.dtype, shape...)
+	out := newUninit(x.dtype, shape...)
 	// Strides of x, in x's axis order.
 	xs := make([]int, n)
 	s := 1
@@ -135,7 +135,7 @@ func Concat(axis int, xs ...*Tensor) *Tensor {
 		}
 		shape[axis] += x.shape[axis]
 	}
-	out := New(xs[0].dtype, shape...)
+	out := newUninit(xs[0].dtype, shape...)
 	outer, inner := outerInner(shape, axis)
 	pos := 0
 	for _, x := range xs {
@@ -161,7 +161,7 @@ func Slice(x *Tensor, axis, start, end int) *Tensor {
 	}
 	shape := append([]int(nil), x.shape...)
 	shape[axis] = end - start
-	out := New(x.dtype, shape...)
+	out := newUninit(x.dtype, shape...)
 	outer, inner := outerInner(x.shape, axis)
 	w := (end - start) * inner
 	for o := 0; o < outer; o++ {

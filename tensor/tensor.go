@@ -55,14 +55,21 @@ func Size(shape []int) int {
 }
 
 // New returns a zero tensor of the given type and shape.
-func New(dt DType, shape ...int) *Tensor {
+func New(dt DType, shape ...int) *Tensor { return newTensor(dt, true, shape) }
+
+// newUninit is New for a result that its kernel overwrites in full: storage
+// that Recycle handed back comes with its old values, not zeroed first (fresh
+// storage is zero anyway). Only for kernels that write every element.
+func newUninit(dt DType, shape ...int) *Tensor { return newTensor(dt, false, shape) }
+
+func newTensor(dt DType, zero bool, shape []int) *Tensor {
 	n := Size(shape)
 	t := &Tensor{shape: append([]int(nil), shape...), dtype: dt}
 	switch dt {
 	case Float32:
-		t.f32 = getStorage[float32](&pool32, n)
+		t.f32 = getStorage[float32](&pool32, n, zero)
 	case Float64:
-		t.f64 = getStorage[float64](&pool64, n)
+		t.f64 = getStorage[float64](&pool64, n, zero)
 	default:
 		panic("tensor: unknown dtype")
 	}
@@ -95,11 +102,13 @@ const minPooled = 1 << 12
 // sync.Pool lets the garbage collector drop what is not reused soon.
 var pool32, pool64 sync.Map
 
-func getStorage[T Float](pools *sync.Map, n int) []T {
+func getStorage[T Float](pools *sync.Map, n int, zero bool) []T {
 	if n >= minPooled {
 		if p, ok := pools.Load(n); ok {
 			if s, ok := p.(*sync.Pool).Get().(*[]T); ok {
-				clear(*s)
+				if zero {
+					clear(*s)
+				}
 				return *s
 			}
 		}

@@ -1,0 +1,304 @@
+#include "textflag.h"
+
+// AVX2+FMA kernels of the float32 exponential family (unary_amd64.go): four
+// lanes of float64 a turn, the method of unary32.go (exp of the reduced
+// argument by its Taylor series to degree 8, every result rounded to float32
+// once). n is a multiple of 4; the Go wrapper runs the tail through a buffer.
+
+DATA magic<>+0(SB)/8, $0x4338000000000000
+DATA magic<>+8(SB)/8, $0x4338000000000000
+DATA magic<>+16(SB)/8, $0x4338000000000000
+DATA magic<>+24(SB)/8, $0x4338000000000000
+GLOBL magic<>(SB), RODATA|NOPTR, $32
+DATA log2e<>+0(SB)/8, $0x3ff71547652b82fe
+DATA log2e<>+8(SB)/8, $0x3ff71547652b82fe
+DATA log2e<>+16(SB)/8, $0x3ff71547652b82fe
+DATA log2e<>+24(SB)/8, $0x3ff71547652b82fe
+GLOBL log2e<>(SB), RODATA|NOPTR, $32
+DATA ln2<>+0(SB)/8, $0x3fe62e42fefa39ef
+DATA ln2<>+8(SB)/8, $0x3fe62e42fefa39ef
+DATA ln2<>+16(SB)/8, $0x3fe62e42fefa39ef
+DATA ln2<>+24(SB)/8, $0x3fe62e42fefa39ef
+GLOBL ln2<>(SB), RODATA|NOPTR, $32
+DATA c2<>+0(SB)/8, $0x3fe0000000000000
+DATA c2<>+8(SB)/8, $0x3fe0000000000000
+DATA c2<>+16(SB)/8, $0x3fe0000000000000
+DATA c2<>+24(SB)/8, $0x3fe0000000000000
+GLOBL c2<>(SB), RODATA|NOPTR, $32
+DATA c3<>+0(SB)/8, $0x3fc5555555555555
+DATA c3<>+8(SB)/8, $0x3fc5555555555555
+DATA c3<>+16(SB)/8, $0x3fc5555555555555
+DATA c3<>+24(SB)/8, $0x3fc5555555555555
+GLOBL c3<>(SB), RODATA|NOPTR, $32
+DATA c4<>+0(SB)/8, $0x3fa5555555555555
+DATA c4<>+8(SB)/8, $0x3fa5555555555555
+DATA c4<>+16(SB)/8, $0x3fa5555555555555
+DATA c4<>+24(SB)/8, $0x3fa5555555555555
+GLOBL c4<>(SB), RODATA|NOPTR, $32
+DATA c5<>+0(SB)/8, $0x3f81111111111111
+DATA c5<>+8(SB)/8, $0x3f81111111111111
+DATA c5<>+16(SB)/8, $0x3f81111111111111
+DATA c5<>+24(SB)/8, $0x3f81111111111111
+GLOBL c5<>(SB), RODATA|NOPTR, $32
+DATA c6<>+0(SB)/8, $0x3f56c16c16c16c17
+DATA c6<>+8(SB)/8, $0x3f56c16c16c16c17
+DATA c6<>+16(SB)/8, $0x3f56c16c16c16c17
+DATA c6<>+24(SB)/8, $0x3f56c16c16c16c17
+GLOBL c6<>(SB), RODATA|NOPTR, $32
+DATA c7<>+0(SB)/8, $0x3f2a01a01a01a01a
+DATA c7<>+8(SB)/8, $0x3f2a01a01a01a01a
+DATA c7<>+16(SB)/8, $0x3f2a01a01a01a01a
+DATA c7<>+24(SB)/8, $0x3f2a01a01a01a01a
+GLOBL c7<>(SB), RODATA|NOPTR, $32
+DATA c8<>+0(SB)/8, $0x3efa01a01a01a01a
+DATA c8<>+8(SB)/8, $0x3efa01a01a01a01a
+DATA c8<>+16(SB)/8, $0x3efa01a01a01a01a
+DATA c8<>+24(SB)/8, $0x3efa01a01a01a01a
+GLOBL c8<>(SB), RODATA|NOPTR, $32
+DATA l3<>+0(SB)/8, $0x3fd5555555555555
+DATA l3<>+8(SB)/8, $0x3fd5555555555555
+DATA l3<>+16(SB)/8, $0x3fd5555555555555
+DATA l3<>+24(SB)/8, $0x3fd5555555555555
+GLOBL l3<>(SB), RODATA|NOPTR, $32
+DATA l5<>+0(SB)/8, $0x3fc999999999999a
+DATA l5<>+8(SB)/8, $0x3fc999999999999a
+DATA l5<>+16(SB)/8, $0x3fc999999999999a
+DATA l5<>+24(SB)/8, $0x3fc999999999999a
+GLOBL l5<>(SB), RODATA|NOPTR, $32
+DATA l7<>+0(SB)/8, $0x3fc2492492492492
+DATA l7<>+8(SB)/8, $0x3fc2492492492492
+DATA l7<>+16(SB)/8, $0x3fc2492492492492
+DATA l7<>+24(SB)/8, $0x3fc2492492492492
+GLOBL l7<>(SB), RODATA|NOPTR, $32
+DATA l9<>+0(SB)/8, $0x3fbc71c71c71c71c
+DATA l9<>+8(SB)/8, $0x3fbc71c71c71c71c
+DATA l9<>+16(SB)/8, $0x3fbc71c71c71c71c
+DATA l9<>+24(SB)/8, $0x3fbc71c71c71c71c
+GLOBL l9<>(SB), RODATA|NOPTR, $32
+DATA l11<>+0(SB)/8, $0x3fb745d1745d1746
+DATA l11<>+8(SB)/8, $0x3fb745d1745d1746
+DATA l11<>+16(SB)/8, $0x3fb745d1745d1746
+DATA l11<>+24(SB)/8, $0x3fb745d1745d1746
+GLOBL l11<>(SB), RODATA|NOPTR, $32
+DATA l13<>+0(SB)/8, $0x3fb3b13b13b13b14
+DATA l13<>+8(SB)/8, $0x3fb3b13b13b13b14
+DATA l13<>+16(SB)/8, $0x3fb3b13b13b13b14
+DATA l13<>+24(SB)/8, $0x3fb3b13b13b13b14
+GLOBL l13<>(SB), RODATA|NOPTR, $32
+DATA l15<>+0(SB)/8, $0x3fb1111111111111
+DATA l15<>+8(SB)/8, $0x3fb1111111111111
+DATA l15<>+16(SB)/8, $0x3fb1111111111111
+DATA l15<>+24(SB)/8, $0x3fb1111111111111
+GLOBL l15<>(SB), RODATA|NOPTR, $32
+DATA l17<>+0(SB)/8, $0x3fae1e1e1e1e1e1e
+DATA l17<>+8(SB)/8, $0x3fae1e1e1e1e1e1e
+DATA l17<>+16(SB)/8, $0x3fae1e1e1e1e1e1e
+DATA l17<>+24(SB)/8, $0x3fae1e1e1e1e1e1e
+GLOBL l17<>(SB), RODATA|NOPTR, $32
+DATA l19<>+0(SB)/8, $0x3faaf286bca1af28
+DATA l19<>+8(SB)/8, $0x3faaf286bca1af28
+DATA l19<>+16(SB)/8, $0x3faaf286bca1af28
+DATA l19<>+24(SB)/8, $0x3faaf286bca1af28
+GLOBL l19<>(SB), RODATA|NOPTR, $32
+DATA l21<>+0(SB)/8, $0x3fa8618618618618
+DATA l21<>+8(SB)/8, $0x3fa8618618618618
+DATA l21<>+16(SB)/8, $0x3fa8618618618618
+DATA l21<>+24(SB)/8, $0x3fa8618618618618
+GLOBL l21<>(SB), RODATA|NOPTR, $32
+DATA one<>+0(SB)/8, $0x3ff0000000000000
+DATA one<>+8(SB)/8, $0x3ff0000000000000
+DATA one<>+16(SB)/8, $0x3ff0000000000000
+DATA one<>+24(SB)/8, $0x3ff0000000000000
+GLOBL one<>(SB), RODATA|NOPTR, $32
+DATA two<>+0(SB)/8, $0x4000000000000000
+DATA two<>+8(SB)/8, $0x4000000000000000
+DATA two<>+16(SB)/8, $0x4000000000000000
+DATA two<>+24(SB)/8, $0x4000000000000000
+GLOBL two<>(SB), RODATA|NOPTR, $32
+DATA mtwo<>+0(SB)/8, $0xc000000000000000
+DATA mtwo<>+8(SB)/8, $0xc000000000000000
+DATA mtwo<>+16(SB)/8, $0xc000000000000000
+DATA mtwo<>+24(SB)/8, $0xc000000000000000
+GLOBL mtwo<>(SB), RODATA|NOPTR, $32
+DATA lo<>+0(SB)/8, $0xc05b800000000000
+DATA lo<>+8(SB)/8, $0xc05b800000000000
+DATA lo<>+16(SB)/8, $0xc05b800000000000
+DATA lo<>+24(SB)/8, $0xc05b800000000000
+GLOBL lo<>(SB), RODATA|NOPTR, $32
+DATA hi<>+0(SB)/8, $0x4059000000000000
+DATA hi<>+8(SB)/8, $0x4059000000000000
+DATA hi<>+16(SB)/8, $0x4059000000000000
+DATA hi<>+24(SB)/8, $0x4059000000000000
+GLOBL hi<>(SB), RODATA|NOPTR, $32
+DATA t20<>+0(SB)/8, $0x4034000000000000
+DATA t20<>+8(SB)/8, $0x4034000000000000
+DATA t20<>+16(SB)/8, $0x4034000000000000
+DATA t20<>+24(SB)/8, $0x4034000000000000
+GLOBL t20<>(SB), RODATA|NOPTR, $32
+DATA sign<>+0(SB)/8, $0x8000000000000000
+DATA sign<>+8(SB)/8, $0x8000000000000000
+DATA sign<>+16(SB)/8, $0x8000000000000000
+DATA sign<>+24(SB)/8, $0x8000000000000000
+GLOBL sign<>(SB), RODATA|NOPTR, $32
+DATA abs<>+0(SB)/8, $0x7fffffffffffffff
+DATA abs<>+8(SB)/8, $0x7fffffffffffffff
+DATA abs<>+16(SB)/8, $0x7fffffffffffffff
+DATA abs<>+24(SB)/8, $0x7fffffffffffffff
+GLOBL abs<>(SB), RODATA|NOPTR, $32
+DATA bias<>+0(SB)/8, $0x00000000000003ff
+DATA bias<>+8(SB)/8, $0x00000000000003ff
+DATA bias<>+16(SB)/8, $0x00000000000003ff
+DATA bias<>+24(SB)/8, $0x00000000000003ff
+GLOBL bias<>(SB), RODATA|NOPTR, $32
+
+// EXPCORE: for x in Y0 (within [-110, 100] or NaN), Y1 = s = 2^k and
+// Y2 = p = e^r − 1 with e^x = s·(1 + p), r = x − k·ln2 in Y5; clobbers Y3, Y4.
+#define EXPCORE \
+	VMOVUPD magic<>(SB), Y3 \
+	VFMADD231PD log2e<>(SB), Y0, Y3 \
+	VSUBPD magic<>(SB), Y3, Y4 \
+	VMOVUPD Y0, Y5 \
+	VFNMADD231PD ln2<>(SB), Y4, Y5 \
+	VMOVUPD c8<>(SB), Y2 \
+	VFMADD213PD c7<>(SB), Y5, Y2 \
+	VFMADD213PD c6<>(SB), Y5, Y2 \
+	VFMADD213PD c5<>(SB), Y5, Y2 \
+	VFMADD213PD c4<>(SB), Y5, Y2 \
+	VFMADD213PD c3<>(SB), Y5, Y2 \
+	VFMADD213PD c2<>(SB), Y5, Y2 \
+	VFMADD213PD one<>(SB), Y5, Y2 \
+	VMULPD Y5, Y2, Y2 \
+	VPADDQ bias<>(SB), Y3, Y1 \
+	VPSLLQ $52, Y1, Y1
+
+// NEGABS: Y0 = max(−|Y8|, −110), NaN kept.
+#define NEGABS \
+	VANDPD abs<>(SB), Y8, Y0 \
+	VXORPD sign<>(SB), Y0, Y0 \
+	VMOVUPD lo<>(SB), Y6 \
+	VMAXPD Y0, Y6, Y0
+
+#define PROLOGUE \
+	MOVQ d+0(FP), DI \
+	MOVQ a+8(FP), SI \
+	MOVQ n+16(FP), CX
+
+#define NEXT \
+	ADDQ $16, SI \
+	ADDQ $16, DI \
+	SUBQ $4, CX \
+	JMP  loop
+
+// func exp32x(d, a *float32, n int)
+TEXT ·exp32x(SB), NOSPLIT, $0-24
+	PROLOGUE
+	VMOVUPD hi<>(SB), Y12
+	VMOVUPD lo<>(SB), Y13
+loop:
+	CMPQ CX, $4
+	JL   done
+	VCVTPS2PD (SI), Y0
+	VMINPD Y0, Y12, Y0 // the constant as the first source: a NaN x passes
+	VMAXPD Y0, Y13, Y0
+	EXPCORE
+	VADDPD one<>(SB), Y2, Y2
+	VMULPD Y1, Y2, Y2
+	VCVTPD2PSY Y2, X2
+	VMOVUPS X2, (DI)
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// func sigmoid32x(d, a *float32, n int)
+// σ(v) = num/(1 + e), e = e^−|v|, num = 1 for v ≥ 0 and e otherwise.
+TEXT ·sigmoid32x(SB), NOSPLIT, $0-24
+	PROLOGUE
+	VXORPD Y11, Y11, Y11
+loop:
+	CMPQ CX, $4
+	JL   done
+	VCVTPS2PD (SI), Y8
+	NEGABS
+	EXPCORE
+	VADDPD one<>(SB), Y2, Y2
+	VMULPD Y1, Y2, Y2 // e
+	VADDPD one<>(SB), Y2, Y3 // 1 + e
+	VCMPPD $0x1d, Y11, Y8, Y9 // v ≥ 0 (false for NaN)
+	VBLENDVPD Y9, one<>(SB), Y2, Y10
+	VDIVPD Y3, Y10, Y10
+	VCVTPD2PSY Y10, X10
+	VMOVUPS X10, (DI)
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// func softplus32x(d, a *float32, n int)
+// softplus(v) = max(v, 0) + log1p(e), e = e^−|v| ∈ (0, 1], with
+// log1p(e) = 2·atanh(z), z = e/(2 + e) ∈ (0, 1/3], by the series
+// 2z·(1 + z²/3 + … + z²⁰/21), whose remainder is below 2e-11 relative.
+TEXT ·softplus32x(SB), NOSPLIT, $0-24
+	PROLOGUE
+	VXORPD Y11, Y11, Y11
+loop:
+	CMPQ CX, $4
+	JL   done
+	VCVTPS2PD (SI), Y8
+	NEGABS
+	EXPCORE
+	VADDPD one<>(SB), Y2, Y2
+	VMULPD Y1, Y2, Y2 // e
+	VADDPD two<>(SB), Y2, Y3
+	VDIVPD Y3, Y2, Y4 // z
+	VMULPD Y4, Y4, Y5 // z²
+	VMOVUPD l21<>(SB), Y6
+	VFMADD213PD l19<>(SB), Y5, Y6
+	VFMADD213PD l17<>(SB), Y5, Y6
+	VFMADD213PD l15<>(SB), Y5, Y6
+	VFMADD213PD l13<>(SB), Y5, Y6
+	VFMADD213PD l11<>(SB), Y5, Y6
+	VFMADD213PD l9<>(SB), Y5, Y6
+	VFMADD213PD l7<>(SB), Y5, Y6
+	VFMADD213PD l5<>(SB), Y5, Y6
+	VFMADD213PD l3<>(SB), Y5, Y6
+	VFMADD213PD one<>(SB), Y5, Y6
+	VMULPD Y4, Y6, Y6
+	VADDPD Y6, Y6, Y6 // log1p(e)
+	VMAXPD Y8, Y11, Y7 // max(v, 0), NaN kept
+	VADDPD Y6, Y7, Y7
+	VCVTPD2PSY Y7, X7
+	VMOVUPS X7, (DI)
+	NEXT
+done:
+	VZEROUPPER
+	RET
+
+// func tanh32x(d, a *float32, n int)
+// tanh v = −m/(m + 2), m = e^−2a − 1 = s·p + (s − 1), a = min(|v|, 20),
+// with the sign of v.
+TEXT ·tanh32x(SB), NOSPLIT, $0-24
+	PROLOGUE
+	VMOVUPD t20<>(SB), Y12
+loop:
+	CMPQ CX, $4
+	JL   done
+	VCVTPS2PD (SI), Y8
+	VANDPD abs<>(SB), Y8, Y6
+	VMINPD Y6, Y12, Y6 // NaN kept
+	VMULPD mtwo<>(SB), Y6, Y0
+	EXPCORE
+	VSUBPD one<>(SB), Y1, Y3
+	VFMADD231PD Y2, Y1, Y3 // m
+	VADDPD two<>(SB), Y3, Y4
+	VXORPD sign<>(SB), Y3, Y3
+	VDIVPD Y4, Y3, Y3
+	VANDPD abs<>(SB), Y3, Y3 // |tanh|: m = +0 gave −0
+	VANDPD sign<>(SB), Y8, Y9
+	VORPD Y9, Y3, Y3
+	VCVTPD2PSY Y3, X3
+	VMOVUPS X3, (DI)
+	NEXT
+done:
+	VZEROUPPER
+	RET
