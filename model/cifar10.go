@@ -296,20 +296,25 @@ func NewLayerCritic(in, channels, size int, dt tensor.DType, rng *rand.Rand) *La
 	}
 }
 
+// hidden returns both hidden layers' activity, unflattened.
+func (c *LayerCritic) hidden(z *ad.Var) (h1, h2 *ad.Var) {
+	h1 = nn.PixelNorm(ad.LeakyReLU(c.Conv1.Forward(z), c.Slope), 0)
+	return h1, nn.PixelNorm(ad.LeakyReLU(c.Conv2.Forward(h1), c.Slope), 0)
+}
+
 // Features returns the activity before the linear layer, flattened.
 func (c *LayerCritic) Features(z *ad.Var) *ad.Var {
-	h := nn.PixelNorm(ad.LeakyReLU(c.Conv1.Forward(z), c.Slope), 0)
-	h = nn.PixelNorm(ad.LeakyReLU(c.Conv2.Forward(h), c.Slope), 0)
-	return ad.Flatten(h)
+	_, h2 := c.hidden(z)
+	return ad.Flatten(h2)
 }
 
 // ForwardLayers returns D(z) and both hidden layers' activity, flattened,
 // first to last (the last is Features): what L_RECON compares when it
 // compares every layer.
 func (c *LayerCritic) ForwardLayers(z *ad.Var) (d *ad.Var, hidden []*ad.Var) {
-	h1 := nn.PixelNorm(ad.LeakyReLU(c.Conv1.Forward(z), c.Slope), 0)
-	h2 := ad.Flatten(nn.PixelNorm(ad.LeakyReLU(c.Conv2.Forward(h1), c.Slope), 0))
-	return c.Out.Forward(h2), []*ad.Var{ad.Flatten(h1), h2}
+	h1, h2 := c.hidden(z)
+	f := ad.Flatten(h2)
+	return c.Out.Forward(f), []*ad.Var{ad.Flatten(h1), f}
 }
 
 // Forward returns D(z) [B, 1].

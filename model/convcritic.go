@@ -69,32 +69,26 @@ func NewConvCritic(in, channels, size int, norm string, dt tensor.DType, rng *ra
 // [B, C, S, S]: [B, 2K·(S/4)²]. training selects batch statistics (and
 // updates the running ones) or the running statistics.
 func (c *ConvCritic) Features(x *ad.Var, training bool) *ad.Var {
-	h1 := c.hidden1(x, training)
-	return c.hidden2(h1, training)
+	h1 := c.layer(c.Conv1, c.Norm1, x, training)
+	return ad.Flatten(c.layer(c.Conv2, c.Norm2, h1, training))
 }
 
-func (c *ConvCritic) hidden1(x *ad.Var, training bool) *ad.Var {
-	h := c.Conv1.Forward(x)
-	if c.Norm1 != nil {
-		h = c.Norm1.Forward(h, training)
+// layer is one hidden layer: the convolution, batch norm (unless nil),
+// LeakyReLU.
+func (c *ConvCritic) layer(conv *nn.Conv2d, norm *nn.BatchNorm, x *ad.Var, training bool) *ad.Var {
+	h := conv.Forward(x)
+	if norm != nil {
+		h = norm.Forward(h, training)
 	}
 	return ad.LeakyReLU(h, c.Slope)
-}
-
-func (c *ConvCritic) hidden2(h1 *ad.Var, training bool) *ad.Var {
-	h := c.Conv2.Forward(h1)
-	if c.Norm2 != nil {
-		h = c.Norm2.Forward(h, training)
-	}
-	return ad.Flatten(ad.LeakyReLU(h, c.Slope))
 }
 
 // ForwardLayers returns D(x) and both hidden layers' activity, flattened,
 // first to last (the last is Features): what L_RECON compares when it
 // compares every layer.
 func (c *ConvCritic) ForwardLayers(x *ad.Var, training bool) (d *ad.Var, hidden []*ad.Var) {
-	h1 := c.hidden1(x, training)
-	h2 := c.hidden2(h1, training)
+	h1 := c.layer(c.Conv1, c.Norm1, x, training)
+	h2 := ad.Flatten(c.layer(c.Conv2, c.Norm2, h1, training))
 	return c.Out.Forward(h2), []*ad.Var{ad.Flatten(h1), h2}
 }
 

@@ -82,21 +82,17 @@ func LayerName(i int) string {
 	return "z" + strconv.Itoa(i)
 }
 
-// criticOn returns critic c's outputs [B, 1] (and its hidden layers'
-// activity, hs[k][l]: batch k, layer l, first to last) on each of the
-// batches zs, computed in one call on their concatenation.
-func criticOn(c *model.LayerCritic, zs ...*ad.Var) (ds []*ad.Var, hs [][]*ad.Var) {
-	b := zs[0].Dim(0)
+// criticOn returns critic c's outputs [B, 1] on each of the batches zs,
+// computed in one call on their concatenation.
+func criticOn(c *model.LayerCritic, zs ...*ad.Var) []*ad.Var {
+	return splitBatches(c.Forward(ad.Concat(0, zs...)), zs)
+}
+
+// criticLayersOn is criticOn with the critic's hidden layers' activity too:
+// hs[k][l] is batch k's activity in layer l (first to last).
+func criticLayersOn(c *model.LayerCritic, zs ...*ad.Var) (ds []*ad.Var, hs [][]*ad.Var) {
 	d, hidden := c.ForwardLayers(ad.Concat(0, zs...))
-	for k := range zs {
-		ds = append(ds, ad.Slice(d, 0, k*b, (k+1)*b))
-		var layers []*ad.Var
-		for _, h := range hidden {
-			layers = append(layers, ad.Slice(h, 0, k*b, (k+1)*b))
-		}
-		hs = append(hs, layers)
-	}
-	return ds, hs
+	return splitBatches(d, zs), splitLayers(hidden, zs)
 }
 
 func layerCritic(c *model.LayerCritic) func([]*ad.Var) *ad.Var {
@@ -121,13 +117,13 @@ func CIFAR10CriticLoss(m *model.CIFAR10, ph *HierPhases, s Settings, rng *rand.R
 		c, name := m.Critics[i], "critic_"+LayerName(i)
 		var loss *ad.Var
 		if i == L {
-			ds, _ := criticOn(c, p.Wake[i], p.Sleep[i])
+			ds := criticOn(c, p.Wake[i], p.Sleep[i])
 			osc := OscillatoryValue(ds[0], ds[1]) // Eq. 7 on the top layer (= Eq. 4 on it)
 			gp := GradientPenalty(layerCritic(c), p.Wake[i:i+1], p.Sleep[i:i+1], InterpolationWeights(rng, m.DType(), batch))
 			loss = ad.Add(ad.Neg(osc), ad.Scale(gp, s.Lambda))
 			t[name+"/osc"], t[name+"/gp"] = osc.Item(), gp.Item()
 		} else {
-			ds, _ := criticOn(c, p.Wake[i], p.Sleep[i], p.TopDown[i])
+			ds := criticOn(c, p.Wake[i], p.Sleep[i], p.TopDown[i])
 			ws := WakeSleepValue(ds[0], ds[1])    // Eq. 4 on layer i
 			osc := OscillatoryValue(ds[0], ds[2]) // Eq. 7
 			gpWS := GradientPenalty(layerCritic(c), p.Wake[i:i+1], p.Sleep[i:i+1], InterpolationWeights(rng, m.DType(), batch))
@@ -160,12 +156,12 @@ func CIFAR10NetworkLoss(m *model.CIFAR10, p *HierPhases, s Settings) (*ad.Var, T
 		c, name := m.Critics[i], LayerName(i)
 		var loss *ad.Var
 		if i == L {
-			ds, _ := criticOn(c, p.Wake[i], p.Sleep[i])
+			ds := criticOn(c, p.Wake[i], p.Sleep[i])
 			osc := OscillatoryValue(ds[0], ds[1])
 			loss = Combined(g, osc, osc, nil) // = L_O,L: the two terms coincide
 			t["net/osc_"+name] = osc.Item()
 		} else {
-			ds, hs := criticOn(c, p.Wake[i], p.Sleep[i], p.TopDown[i])
+			ds, hs := criticLayersOn(c, p.Wake[i], p.Sleep[i], p.TopDown[i])
 			ws := WakeSleepValue(ds[0], ds[1])
 			osc := OscillatoryValue(ds[0], ds[2])
 			recon := ad.Scale(reconstruction(hs[0], hs[2], s.ReconLayers), s.ReconWeight)

@@ -43,6 +43,31 @@ func FeatureReconstruction(truth, recon *ad.Var) *ad.Var {
 	return ad.Mean(ad.Square(ad.Sub(truth, recon)))
 }
 
+// splitBatches cuts v along its first axis back into pieces as long as each
+// of xs: the batches a concatenation along that axis joined.
+func splitBatches(v *ad.Var, xs []*ad.Var) []*ad.Var {
+	out := make([]*ad.Var, len(xs))
+	off := 0
+	for k, x := range xs {
+		n := x.Dim(0)
+		out[k] = ad.Slice(v, 0, off, off+n)
+		off += n
+	}
+	return out
+}
+
+// splitLayers is splitBatches for each of a critic's hidden layers:
+// hs[k][l] is batch k's activity in layer l.
+func splitLayers(hidden, xs []*ad.Var) [][]*ad.Var {
+	hs := make([][]*ad.Var, len(xs))
+	for _, h := range hidden {
+		for k, part := range splitBatches(h, xs) {
+			hs[k] = append(hs[k], part)
+		}
+	}
+	return hs
+}
+
 // LayersReconstruction is L_RECON over a critic's hidden layers (first to
 // last) on the true activity and on its reconstruction: the last layer's
 // FeatureReconstruction (ReconLast or ""), or the mean of every layer's

@@ -136,35 +136,16 @@ func (p *VideoPhases) Detached() *VideoPhases {
 }
 
 // jointCritic runs D (training mode) on the concatenation of batches and
-// splits its output and features back: one batch, shared batch statistics.
-func jointCritic(c *model.ConvCritic, xs ...*ad.Var) (ds, fs []*ad.Var) {
-	d, f := c.ForwardFeatures(ad.Concat(0, xs...), true)
-	off := 0
-	for _, x := range xs {
-		n := x.Dim(0)
-		ds = append(ds, ad.Slice(d, 0, off, off+n))
-		fs = append(fs, ad.Slice(f, 0, off, off+n))
-		off += n
-	}
-	return ds, fs
+// splits its output back: one batch, shared batch statistics.
+func jointCritic(c *model.ConvCritic, xs ...*ad.Var) []*ad.Var {
+	return splitBatches(c.Forward(ad.Concat(0, xs...), true), xs)
 }
 
 // jointCriticLayers is jointCritic with every hidden layer of the critic:
 // hs[k][l] is batch k's activity in layer l (first to last).
 func jointCriticLayers(c *model.ConvCritic, xs ...*ad.Var) (ds []*ad.Var, hs [][]*ad.Var) {
 	d, hidden := c.ForwardLayers(ad.Concat(0, xs...), true)
-	off := 0
-	for _, x := range xs {
-		n := x.Dim(0)
-		ds = append(ds, ad.Slice(d, 0, off, off+n))
-		var layers []*ad.Var
-		for _, h := range hidden {
-			layers = append(layers, ad.Slice(h, 0, off, off+n))
-		}
-		hs = append(hs, layers)
-		off += n
-	}
-	return ds, hs
+	return splitBatches(d, xs), splitLayers(hidden, xs)
 }
 
 // penalisedCritic evaluates D once, in training mode, on the concatenation of
@@ -194,7 +175,7 @@ func penalisedCritic(c *model.ConvCritic, samples []*ad.Var, pairs [][2]*ad.Var,
 		alpha := InterpolationWeights(rng, p[0].DType(), n).Reshape(shape...)
 		hats[k] = ad.Param(ad.Lerp(ad.Detach(p[0]), ad.Detach(p[1]), alpha).Value) // a leaf: ∇D is taken with respect to it
 	}
-	all, _ := jointCritic(c, append(append([]*ad.Var(nil), samples...), hats...)...)
+	all := jointCritic(c, append(append([]*ad.Var(nil), samples...), hats...)...)
 	ds = all[:len(samples)]
 	var dHat *ad.Var
 	for _, d := range all[len(samples):] {
@@ -261,7 +242,7 @@ func VideoNetworkLoss(m *model.MovingMNIST, ph *VideoPhases, s VideoSettings) (*
 	wsX := WakeSleepValue(ds[0], ds[1])
 	oX := OscillatoryValue(ds[0], ds[2])
 	recon := ad.Scale(LayersReconstruction(hs[0], hs[2], s.ReconLayers), s.ReconWeight) // L_RECON
-	dz, _ := jointCritic(m.CriticZ, ph.WakeZ, ph.SleepZ)
+	dz := jointCritic(m.CriticZ, ph.WakeZ, ph.SleepZ)
 	wsZ := WakeSleepValue(dz[0], dz[1])
 	loss := Combined(g, ad.Add(wsX, wsZ), oX, recon) // Eq. 8
 	mse := tensor.Sum(tensor.Unary(tensor.OpSquare, tensor.Binary(tensor.OpSub, ph.PredX.Value, ph.TrueX.Value))).Item() / float64(ph.TrueX.Value.Len())
