@@ -9,7 +9,8 @@
 #
 # Expects, per algorithm A (local, global) and seed s (1..5, $SEED_LIST):
 #   $SEEDS/A-s<s>            MNIST runs (wakesleep train --algorithm A --seed s)
-# and, when present (TRAIN=1 trains them with the default quick preset):
+# and, when present (TRAIN=1 trains them as scripts/seeds.sh does: the quick
+# preset, global runs to $GLOBAL_STEPS steps):
 #   $SEEDS/fashion-A-s<s>    Fashion-MNIST runs, the crossed design's second arm
 #   $SEEDS/silenced-A-s<s>   MNIST runs with --silence-z $SILENCE, the
 #                            silencing study's perturbed runs (controls: A-s<s>)
@@ -24,6 +25,7 @@ SEEDS=${SEEDS:-runs/seeds}
 RES=${RES:-results/probes}
 SEED_LIST=${SEED_LIST:-1 2 3 4 5}
 SILENCE=${SILENCE:-0,1,2,3,4,5,6,7}
+GLOBAL_STEPS=${GLOBAL_STEPS:-2000}
 BIN=${BIN:-$SEEDS/wakesleep-probe}
 mkdir -p "$SEEDS" "$RES"
 go build -o "$BIN" ./cmd/wakesleep
@@ -34,9 +36,12 @@ for alg in ${ALGS:-local global}; do
   mnist=() fashion=() perturbed=() control=()
   for s in $SEED_LIST; do
     if [[ "${TRAIN:-0}" == 1 ]]; then
-      [[ -d "$SEEDS/$alg-s$s" ]] || "$BIN" train --algorithm "$alg" --seed "$s" --run "$SEEDS/$alg-s$s"
-      [[ -d "$SEEDS/fashion-$alg-s$s" ]] || "$BIN" train fashionmnist --algorithm "$alg" --seed "$s" --run "$SEEDS/fashion-$alg-s$s"
-      [[ -d "$SEEDS/silenced-$alg-s$s" ]] || "$BIN" train --algorithm "$alg" --seed "$s" --silence-z "$SILENCE" --run "$SEEDS/silenced-$alg-s$s"
+      # as scripts/seeds.sh: global runs go to $GLOBAL_STEPS network steps
+      extra=()
+      [[ $alg == global ]] && extra=(--epochs 1000 --max-steps "$GLOBAL_STEPS" --checkpoint-every 500)
+      [[ -d "$SEEDS/$alg-s$s" ]] || "$BIN" train --algorithm "$alg" --seed "$s" "${extra[@]}" --run "$SEEDS/$alg-s$s"
+      [[ -d "$SEEDS/fashion-$alg-s$s" ]] || "$BIN" train fashionmnist --algorithm "$alg" --seed "$s" "${extra[@]}" --run "$SEEDS/fashion-$alg-s$s"
+      [[ -d "$SEEDS/silenced-$alg-s$s" ]] || "$BIN" train --algorithm "$alg" --seed "$s" "${extra[@]}" --silence-z "$SILENCE" --run "$SEEDS/silenced-$alg-s$s"
     fi
     [[ -d "$SEEDS/$alg-s$s" ]] && mnist+=("$SEEDS/$alg-s$s")
     [[ -d "$SEEDS/fashion-$alg-s$s" ]] && fashion+=("$SEEDS/fashion-$alg-s$s")

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/wakesleep/wakesleep/optim"
 )
 
 // IntFlag is a flag setting the int field of a config of type C.
@@ -108,6 +110,14 @@ func SettingsFlags() []Flag {
 			s(c).Seed = n
 			return nil
 		}},
+		{Name: "lr-decay", Type: "string", Usage: "learning-rate decay of both optimizers, FACTOR,START,END: the rates are multiplied by FACTOR once per epoch from epoch START to END (0-based; default: from the preset; the paper's 0.96,200,250; 1,0,0: none)", Set: func(c Config, v string) error {
+			sc, err := parseSchedule(v)
+			if err != nil {
+				return err
+			}
+			s(c).Schedule = sc
+			return nil
+		}},
 		IntFlag("log-every", "steps between metric rows (default: from the preset)", func(c Config) *int { return &s(c).LogEvery }),
 		IntFlag("checkpoint-every", "steps between checkpoints (0: once per epoch)", func(c Config) *int { return &s(c).CheckpointEvery }),
 		IntFlag("keep", "checkpoints kept in the run folder (default: from the preset, 3)", func(c Config) *int { return &s(c).KeepCheckpoints }),
@@ -135,4 +145,25 @@ func parseFinite(s, name string) (float64, error) {
 		return 0, fmt.Errorf("--%s %s: want a finite number", name, s)
 	}
 	return v, nil
+}
+
+// parseSchedule parses --lr-decay's FACTOR,START,END.
+func parseSchedule(v string) (optim.Schedule, error) {
+	f := strings.Split(v, ",")
+	if len(f) != 3 {
+		return optim.Schedule{}, fmt.Errorf("--lr-decay %q: want FACTOR,START,END, e.g. 0.96,200,250", v)
+	}
+	factor, err := parseFinite(strings.TrimSpace(f[0]), "lr-decay")
+	if err != nil {
+		return optim.Schedule{}, err
+	}
+	if factor <= 0 || factor > 1 {
+		return optim.Schedule{}, fmt.Errorf("--lr-decay %q: FACTOR must be in (0, 1]", v)
+	}
+	start, err1 := strconv.Atoi(strings.TrimSpace(f[1]))
+	end, err2 := strconv.Atoi(strings.TrimSpace(f[2]))
+	if err1 != nil || err2 != nil || start < 0 || end < start {
+		return optim.Schedule{}, fmt.Errorf("--lr-decay %q: START and END must be epochs with 0 <= START <= END", v)
+	}
+	return optim.Schedule{Factor: factor, Start: start, End: end}, nil
 }
