@@ -29,6 +29,13 @@ type Settings struct {
 	// so in the top layer's top-down phase, which is the prior): the
 	// phase-silencing perturbation of Sec. 4.4. Empty for normal training.
 	SilenceSleepZ []int `json:"silence_sleep_z,omitempty"`
+	// ShamSleepZ lists latent units of the sleep phase's prior sample that
+	// are replaced by a fresh, independent N(0, 1) draw: the sham control of
+	// the silencing perturbation. The prior's distribution is unchanged, but
+	// the same units go through a manipulation and the run's noise stream
+	// differs from its unperturbed control's. A unit may not be both
+	// silenced and shammed. Empty for normal training.
+	ShamSleepZ []int `json:"sham_sleep_z,omitempty"`
 }
 
 // Layers of the critic that L_RECON compares (Settings.ReconLayers).
@@ -51,9 +58,19 @@ func (s Settings) Validate() error {
 	if s.Lambda < 0 || s.ReconWeight < 0 {
 		return fmt.Errorf("objective: lambda %g and recon weight %g must be ≥ 0", s.Lambda, s.ReconWeight)
 	}
+	silenced := map[int]bool{}
 	for _, u := range s.SilenceSleepZ {
 		if u < 0 {
 			return fmt.Errorf("objective: silenced unit %d must be ≥ 0", u)
+		}
+		silenced[u] = true
+	}
+	for _, u := range s.ShamSleepZ {
+		if u < 0 {
+			return fmt.Errorf("objective: sham unit %d must be ≥ 0", u)
+		}
+		if silenced[u] {
+			return fmt.Errorf("objective: unit %d is both silenced and shammed in the sleep phase (silence %v, sham %v); a unit may be in one list only", u, s.SilenceSleepZ, s.ShamSleepZ)
 		}
 	}
 	return nil
@@ -72,6 +89,28 @@ func silence(z *ad.Var, units []int) *ad.Var {
 		mask.SetAt(u, 0)
 	}
 	return ad.Mul(z, ad.Const(mask))
+}
+
+// shamResample returns z with the given units (columns) replaced by fresh
+// standard normal draws from rng, [B, Z] in and out: a manipulation that
+// leaves the distribution of a prior sample unchanged. The draws come after
+// z's, so the other columns are those z had.
+func shamResample(z *ad.Var, units []int, rng *rand.Rand) *ad.Var {
+	if len(units) == 0 {
+		return z
+	}
+	b, zdim := z.Dim(0), z.Dim(1)
+	fresh := tensor.RandNormal(rng, z.DType(), b, len(units)) // [B, len(units)]
+	out := z.Value.Clone()
+	for j, u := range units {
+		if u >= zdim {
+			panic(fmt.Sprintf("objective: sham unit %d of %d", u, zdim))
+		}
+		for i := 0; i < b; i++ {
+			out.SetAt(i*zdim+u, fresh.At(i*len(units)+j))
+		}
+	}
+	return ad.Const(out)
 }
 
 // Phases holds the activity of one training step's phases, recorded so that
@@ -93,10 +132,11 @@ func WakePhase(m *model.MNIST, x *ad.Var, rng *rand.Rand) (wakeX, wakeZ *ad.Var)
 }
 
 // SleepPhase dreams a batch: z ~ N(0, I), then x ~ p_θ(x|z) top-down. The
-// units in silenced are held at zero (a perturbation experiment; nil for
-// normal training).
-func SleepPhase(m *model.MNIST, batch int, silenced []int, rng *rand.Rand) (sleepX, sleepZ *ad.Var) {
-	z := silence(m.Prior(batch, rng), silenced)
+// units in silenced are held at zero (a perturbation experiment) and those
+// in sham are drawn afresh from N(0, 1) (its sham control); both nil for
+// normal training.
+func SleepPhase(m *model.MNIST, batch int, silenced, sham []int, rng *rand.Rand) (sleepX, sleepZ *ad.Var) {
+	z := shamResample(silence(m.Prior(batch, rng), silenced), sham, rng)
 	return m.Generate(z, rng), z
 }
 
@@ -111,7 +151,7 @@ func TopDownPhase(m *model.MNIST, wakeZ *ad.Var, rng *rand.Rand) *ad.Var {
 func RunPhases(m *model.MNIST, x *ad.Var, s Settings, rng *rand.Rand) *Phases {
 	p := &Phases{}
 	p.WakeX, p.WakeZ = WakePhase(m, x, rng)
-	p.SleepX, p.SleepZ = SleepPhase(m, x.Dim(0), s.SilenceSleepZ, rng)
+	p.SleepX, p.SleepZ = SleepPhase(m, x.Dim(0), s.SilenceSleepZ, s.ShamSleepZ, rng)
 	if m.Config.Critic == model.CriticLocal {
 		p.TopDownX = TopDownPhase(m, p.WakeZ, rng)
 	}

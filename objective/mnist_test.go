@@ -1,7 +1,9 @@
 package objective
 
 import (
+	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
@@ -200,6 +202,55 @@ func TestSilenceSleepZ(t *testing.T) {
 	}
 	if err := (Settings{SilenceSleepZ: []int{-1}}).Validate(); err == nil {
 		t.Error("negative unit accepted")
+	}
+}
+
+// The sham control redraws the chosen latent units of the sleep phase's
+// prior sample from N(0, 1): with the same rng, those columns differ from
+// the unshammed run's in every row, the others and the wake phase are
+// unchanged, and the redrawn columns are standard normal and independent of
+// the draws they replace.
+func TestShamSleepZ(t *testing.T) {
+	m := tinyModel(t, model.CriticGlobal)
+	const b, zdim = 20000, 3
+	x := data(b, 6)
+	plain := RunPhases(m, x, Settings{Gamma: 1, Lambda: 1}, rand.New(rand.NewPCG(1, 1)))
+	sham := RunPhases(m, x, Settings{Gamma: 1, Lambda: 1, ShamSleepZ: []int{1}}, rand.New(rand.NewPCG(1, 1)))
+	var sum, sq, cross float64
+	for i := 0; i < b; i++ {
+		for u := 0; u < zdim; u++ {
+			k := i*zdim + u
+			if plain.WakeZ.Value.At(k) != sham.WakeZ.Value.At(k) {
+				t.Fatalf("wake z[%d][%d] changed by the sham", i, u)
+			}
+			v, w := sham.SleepZ.Value.At(k), plain.SleepZ.Value.At(k)
+			if (u == 1) == (v == w) {
+				t.Fatalf("sleep z[%d][%d] = %g, unshammed %g", i, u, v, w)
+			}
+			if u == 1 {
+				sum, sq, cross = sum+v, sq+v*v, cross+v*w
+			}
+		}
+	}
+	// 20,000 draws: the mean's sd is 0.007, the variance's and the
+	// correlation's 0.01; the bounds are 4–5 of those.
+	mean := sum / b
+	variance := sq/b - mean*mean
+	if math.Abs(mean) > 0.03 || math.Abs(variance-1) > 0.05 {
+		t.Errorf("sham unit: mean %g, variance %g, want 0, 1", mean, variance)
+	}
+	if r := cross / b; math.Abs(r) > 0.05 {
+		t.Errorf("sham unit correlates %g with the draw it replaced", r)
+	}
+	if err := (Settings{ShamSleepZ: []int{-2}}).Validate(); err == nil {
+		t.Error("negative sham unit accepted")
+	}
+	err := (Settings{SilenceSleepZ: []int{0, 2}, ShamSleepZ: []int{1, 2}}).Validate()
+	if err == nil || !strings.Contains(err.Error(), "unit 2 is both silenced and shammed") {
+		t.Errorf("a unit both silenced and shammed: %v", err)
+	}
+	if err := (Settings{SilenceSleepZ: []int{0}, ShamSleepZ: []int{1}}).Validate(); err != nil {
+		t.Errorf("disjoint silenced and sham units: %v", err)
 	}
 }
 

@@ -90,20 +90,28 @@ func (k *Kind) NewConfig() train.Config { return &Config{} }
 // Flags are the MNIST model's and objective's flags.
 func (k *Kind) Flags() []train.Flag {
 	type C = *Config
-	silence := train.Flag{Name: "silence-z", Type: "string", Usage: "latent units held at zero in the sleep phase, comma-separated, e.g. 0,1,2 (the phase-silencing perturbation of Sec. 4.4; default none)",
-		Set: func(cfg train.Config, s string) error {
-			c := cfg.(C)
-			if s == "" {
-				c.Objective.SilenceSleepZ = nil
+	// units is a flag listing latent units, parsed against --z-dim (defined
+	// earlier, so it is applied first).
+	units := func(name, usage string, field func(C) *[]int) train.Flag {
+		return train.Flag{Name: name, Type: "string", Usage: usage,
+			Set: func(cfg train.Config, s string) error {
+				c := cfg.(C)
+				if s == "" {
+					*field(c) = nil
+					return nil
+				}
+				u, err := parseUnits(s, c.Model.ZDim)
+				if err != nil {
+					return fmt.Errorf("--%s: %v", name, err)
+				}
+				*field(c) = u
 				return nil
-			}
-			units, err := parseUnits(s, c.Model.ZDim)
-			if err != nil {
-				return fmt.Errorf("--silence-z: %v", err)
-			}
-			c.Objective.SilenceSleepZ = units
-			return nil
-		}}
+			}}
+	}
+	silence := units("silence-z", "latent units held at zero in the sleep phase, comma-separated, e.g. 0,1,2 (the phase-silencing perturbation of Sec. 4.4; default none)",
+		func(c C) *[]int { return &c.Objective.SilenceSleepZ })
+	sham := units("sham-z", "latent units redrawn from N(0, 1) in the sleep phase, comma-separated: the sham control of --silence-z (the same units manipulated, the prior unchanged; a unit may not be in both; default none)",
+		func(c C) *[]int { return &c.Objective.ShamSleepZ })
 	pictures := train.StringFlag("pictures", "epoch grids: samples (as the paper), means (noise-free: every Gaussian unit at its mean) or both (default)", func(c C) *string { return &c.Pictures })
 	pictures.Resumable = true
 	flags := []train.Flag{{Name: "algorithm", Type: "string", Usage: "global (one critic on (x,z), Eq. 4) or local (per-layer critics, Eq. 8)", Preset: true}}
@@ -123,6 +131,7 @@ func (k *Kind) Flags() []train.Flag {
 		train.IntFlag("train-limit", "use only the first N training images (0: all)", func(c C) *int { return &c.TrainLimit }),
 		pictures,
 		silence,
+		sham,
 	)
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -158,5 +159,54 @@ func TestConfigFieldNames(t *testing.T) {
 	}
 	if strings.Contains(string(b), "picture_every") || strings.Contains(string(b), "Settings") {
 		t.Errorf("config.json has fields MNIST never had:\n%s", b)
+	}
+}
+
+// --sham-z, like --silence-z, lists latent units of the sleep phase; the
+// config keeps them through config.json, a unit in both lists is refused,
+// and the presets have none.
+func TestShamFlag(t *testing.T) {
+	set := func(c *Config, name, v string) error {
+		for _, f := range Experiment.Flags() {
+			if f.Name == name {
+				return f.Set(c, v)
+			}
+		}
+		t.Fatalf("no --%s", name)
+		return nil
+	}
+	c := tinyConfig(model.CriticLocal)
+	if err := set(c, "sham-z", "8"); err == nil || !strings.Contains(err.Error(), "--sham-z") {
+		t.Errorf("sham unit beyond z_dim 8: %v", err)
+	}
+	if err := set(c, "sham-z", "1, 4"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := train.EncodeConfig(c)
+	if err != nil || !strings.Contains(string(b), `"sham_sleep_z": [`) {
+		t.Fatalf("config.json: %v\n%s", err, b)
+	}
+	back, err := train.DecodeConfig(Experiment, b, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back.(*Config).Objective.ShamSleepZ; !reflect.DeepEqual(got, []int{1, 4}) {
+		t.Errorf("sham units after config.json: %v", got)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	if err := set(c, "silence-z", "4"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "both silenced and shammed") {
+		t.Errorf("unit 4 silenced and shammed: %v", err)
+	}
+	for _, critic := range []string{model.CriticGlobal, model.CriticLocal} {
+		for _, p := range []Config{QuickConfig(critic), PaperConfig(critic)} {
+			if b, _ := train.EncodeConfig(&p); strings.Contains(string(b), "sham") || p.Objective.ShamSleepZ != nil {
+				t.Errorf("%s preset has sham units", critic)
+			}
+		}
 	}
 }
