@@ -3,6 +3,7 @@ package probe
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
@@ -304,6 +305,51 @@ func TestKnownAnswersSilencing(t *testing.T) {
 	for _, v := range holds(planted[:1]) {
 		if v != NeedsModels {
 			t.Errorf("one pair: %s", v)
+		}
+	}
+}
+
+// The sham control's known answers: a planted silencing effect beside a
+// sham run that moved no unit holds, beating the sham; a "silenced" run
+// whose effect the sham run has as well (both shrank S equally) does not
+// hold, and the verdict names the sham.
+func TestKnownAnswersSilencingSham(t *testing.T) {
+	t.Parallel()
+	o := Options{Bootstrap: 50}.withDefaults()
+	sil := []int{0, 3}
+	run := func(shamShrunk []int) []SilencePoint {
+		var pts []SilencePoint
+		for s := uint64(1); s <= 3; s++ {
+			p := Info{Name: fmt.Sprintf("silenced-s%d", s), Step: 100}
+			c := Info{Name: fmt.Sprintf("control-s%d", s), Step: 100}
+			sh := Info{Name: fmt.Sprintf("sham-s%d", s), Step: 100}
+			zc := latents(10*s+1, 400, nil)
+			pt := compareLatents(p, c, latents(10*s, 400, sil), zc, sil, o)
+			sp := compareLatents(sh, c, latents(10*s+2, 400, shamShrunk), zc, sil, o)
+			pt.Sham = &sp
+			pts = append(pts, pt)
+		}
+		return pts
+	}
+	for name, tc := range map[string]struct {
+		shamShrunk []int
+		holds      bool
+	}{"sham moved nothing": {nil, true}, "sham as strong": {sil, false}} {
+		for _, e := range silencingEndpoints(run(tc.shamShrunk), 0.95) {
+			var sham *ControlValues
+			for k := range e.Controls {
+				if e.Controls[k].Name == ControlSham {
+					sham = &e.Controls[k]
+				}
+			}
+			switch {
+			case sham == nil || len(sham.Values) != 3:
+				t.Fatalf("%s: %s: no sham control among %+v", name, e.Measure, e.Controls)
+			case (e.Verdict == Holds) != tc.holds:
+				t.Errorf("%s: %s: %s (%s), margin over the sham %v", name, e.Measure, e.Verdict, e.Reason, sham.Diff)
+			case !tc.holds && !strings.Contains(e.Reason, ControlSham):
+				t.Errorf("%s: %s: reason %q does not name the sham", name, e.Measure, e.Reason)
+			}
 		}
 	}
 }

@@ -252,4 +252,75 @@ func TestSmokeSilencing(t *testing.T) {
 	if !errors.Is(err, ErrNotSilenced) {
 		t.Errorf("swapped runs: %v, want ErrNotSilenced", err)
 	}
+	if b, err := os.ReadFile(filepath.Join(dir, "report.md")); err != nil || !strings.Contains(string(b), "Not done here: a sham perturbation") {
+		t.Errorf("report without a sham does not say it lacks one (%v)", err)
+	}
+}
+
+// With a sham run per pair, each point compares it with the control too,
+// the endpoints take it as a control and the report shows it; a sham run
+// that redraws other units than the silenced ones, or silences some, is
+// refused, and so is a sham for some pairs only.
+func TestSmokeSilencingSham(t *testing.T) {
+	t.Parallel()
+	test := fakeSet(24, 4)
+	ctl := tinyConfig(model.CriticLocal, 5)
+	per, sham := ctl, ctl
+	per.Objective.SilenceSleepZ = []int{0, 3}
+	sham.Objective.ShamSleepZ = []int{3, 0}
+	subject := func(name string, tr *mnistexp.Trainer) func() (*Subject, error) {
+		return func() (*Subject, error) { return &Subject{Name: name, Path: name, Trainer: tr}, nil }
+	}
+	p, c, sh := tinyTrainer(t, per, 1, test), tinyTrainer(t, ctl, 1, test), tinyTrainer(t, sham, 1, test)
+	pair := SilencePair{Perturbed: subject("perturbed", p), Control: subject("control", c), Sham: subject("sham", sh)}
+	o := smokeOptions()
+	res, err := Silencing([]SilencePair{pair}, test, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := res.Points[0]
+	if pt.Sham == nil || pt.Sham.Perturbed.Name != "sham" || len(pt.Sham.Effects) != 2 || len(res.Mismatch) != 0 {
+		t.Fatalf("sham point %+v, mismatch %v", pt.Sham, res.Mismatch)
+	}
+	for i, e := range res.Endpoints { // by statistic, as the effects
+		if len(e.Controls) != 2 || e.Controls[1].Name != ControlSham || e.Controls[1].Values[0] != pt.Sham.Effects[i].Interval.Estimate {
+			t.Errorf("%s: controls %+v", e.Measure, e.Controls)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "silencing")
+	if err := res.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Sham perturbation:", "sham vs control (sham)", "Not done here: the hierarchical"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(string(b), "Not done here: a sham") {
+		t.Error("report says the sham was not done")
+	}
+	if csv, err := os.ReadFile(filepath.Join(dir, "silencing.csv")); err != nil || strings.Count(string(csv), "\nsham,sham,control,") != 2 {
+		t.Errorf("silencing.csv lacks the sham's two rows (%v):\n%s", err, csv)
+	}
+	// Refused: a sham of other units, a sham that also silences, a control
+	// with sham units, a sham for one pair of two.
+	other, both := ctl, ctl
+	other.Objective.ShamSleepZ = []int{0, 1}
+	both.Objective.SilenceSleepZ, both.Objective.ShamSleepZ = []int{1}, []int{0, 3}
+	for name, pr := range map[string]SilencePair{
+		"other units": {Perturbed: pair.Perturbed, Control: pair.Control, Sham: subject("other", tinyTrainer(t, other, 0, test))},
+		"silences":    {Perturbed: pair.Perturbed, Control: pair.Control, Sham: subject("both", tinyTrainer(t, both, 0, test))},
+		"control":     {Perturbed: pair.Perturbed, Control: pair.Sham},
+	} {
+		if _, err := Silencing([]SilencePair{pr}, test, o); !errors.Is(err, ErrNotSham) {
+			t.Errorf("%s: %v, want ErrNotSham", name, err)
+		}
+	}
+	if _, err := Silencing([]SilencePair{pair, {Perturbed: pair.Perturbed, Control: pair.Control}}, test, o); err == nil || !strings.Contains(err.Error(), "every pair or for none") {
+		t.Errorf("a sham for one pair of two: %v", err)
+	}
 }

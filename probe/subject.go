@@ -36,6 +36,7 @@ type Info struct {
 	PixelScale string  `json:"pixel_scale"`
 	TrainLimit int     `json:"train_limit,omitempty"` // training images used (0: all 60,000)
 	Silenced   []int   `json:"silenced,omitempty"`
+	Sham       []int   `json:"sham,omitempty"` // latent units redrawn in the sleep phase (a sham perturbation)
 }
 
 // Info returns the subject's description.
@@ -43,7 +44,7 @@ func (s *Subject) Info() Info {
 	c := s.Trainer.Config
 	return Info{Name: s.Name, Path: s.Path, Experiment: c.Experiment, Step: s.Trainer.Step, Algorithm: c.Model.Critic,
 		Gamma: c.Objective.Gamma, Seed: c.Seed, BatchSize: c.BatchSize, PixelScale: c.PixelScale,
-		TrainLimit: c.TrainLimit, Silenced: c.Objective.SilenceSleepZ}
+		TrainLimit: c.TrainLimit, Silenced: c.Objective.SilenceSleepZ, Sham: c.Objective.ShamSleepZ}
 }
 
 // FashionExperiment is the experiment name of a model trained on
