@@ -14,6 +14,8 @@
 #   $SEEDS/fashion-A-s<s>    Fashion-MNIST runs, the crossed design's second arm
 #   $SEEDS/silenced-A-s<s>   MNIST runs with --silence-z $SILENCE, the
 #                            silencing study's perturbed runs (controls: A-s<s>)
+#   $SEEDS/sham-A-s<s>       MNIST runs with --sham-z $SILENCE, its sham
+#                            perturbation (used only when every pair has one)
 # A study whose runs are missing is skipped (and says so); a verdict needs
 # at least 3 seeds. Only results/probes/<A>/ is written. EXTRA adds flags to
 # every probe command (e.g. EXTRA="--n 200 --align-n 2000" for a quick look).
@@ -33,7 +35,7 @@ go build -o "$BIN" ./cmd/wakesleep
 join() { local IFS=,; echo "$*"; }
 
 for alg in ${ALGS:-local global}; do
-  mnist=() fashion=() perturbed=() control=()
+  mnist=() fashion=() perturbed=() control=() sham=()
   for s in $SEED_LIST; do
     if [[ "${TRAIN:-0}" == 1 ]]; then
       # as scripts/seeds.sh: global runs go to $GLOBAL_STEPS network steps
@@ -42,11 +44,13 @@ for alg in ${ALGS:-local global}; do
       [[ -d "$SEEDS/$alg-s$s" ]] || "$BIN" train --algorithm "$alg" --seed "$s" "${extra[@]}" --run "$SEEDS/$alg-s$s"
       [[ -d "$SEEDS/fashion-$alg-s$s" ]] || "$BIN" train fashionmnist --algorithm "$alg" --seed "$s" "${extra[@]}" --run "$SEEDS/fashion-$alg-s$s"
       [[ -d "$SEEDS/silenced-$alg-s$s" ]] || "$BIN" train --algorithm "$alg" --seed "$s" "${extra[@]}" --silence-z "$SILENCE" --run "$SEEDS/silenced-$alg-s$s"
+      [[ -d "$SEEDS/sham-$alg-s$s" ]] || "$BIN" train --algorithm "$alg" --seed "$s" "${extra[@]}" --sham-z "$SILENCE" --run "$SEEDS/sham-$alg-s$s"
     fi
     [[ -d "$SEEDS/$alg-s$s" ]] && mnist+=("$SEEDS/$alg-s$s")
     [[ -d "$SEEDS/fashion-$alg-s$s" ]] && fashion+=("$SEEDS/fashion-$alg-s$s")
     if [[ -d "$SEEDS/silenced-$alg-s$s" && -d "$SEEDS/$alg-s$s" ]]; then
       perturbed+=("$SEEDS/silenced-$alg-s$s") control+=("$SEEDS/$alg-s$s")
+      [[ -d "$SEEDS/sham-$alg-s$s" ]] && sham+=("$SEEDS/sham-$alg-s$s")
     fi
   done
   if (( ${#mnist[@]} == 0 )); then
@@ -58,6 +62,11 @@ for alg in ${ALGS:-local global}; do
   args+=(${EXTRA:-})
   (( ${#fashion[@]} > 0 )) && args+=(--novel-checkpoints "$(join "${fashion[@]}")")
   (( ${#perturbed[@]} > 0 )) && args+=(--perturbed "$(join "${perturbed[@]}")" --control "$(join "${control[@]}")")
+  if (( ${#perturbed[@]} > 0 && ${#sham[@]} == ${#perturbed[@]} )); then
+    args+=(--sham "$(join "${sham[@]}")")
+  elif (( ${#sham[@]} > 0 )); then
+    echo "probes: $alg: sham runs for ${#sham[@]} of ${#perturbed[@]} silenced pairs: silencing without the sham control" >&2
+  fi
   echo "+ wakesleep ${args[*]}" >&2
   "$BIN" "${args[@]}"
 done

@@ -25,7 +25,8 @@ Usage:
   wakesleep probe --study {oscillation | critic | development | silencing | plasticity | <list> | all}
                   [--checkpoints <run>,<run>,...] [--novel-checkpoints <Fashion-MNIST run>,...]
                   [--checkpoint <file or run folder>] [--seeds-from <run>,<run>,...]
-                  [--perturbed <run>,... --control <run>,...] [--out <folder>] [flags]
+                  [--perturbed <run>,... --control <run>,... [--sham <run>,...]]
+                  [--out <folder>] [flags]
 
 Tests the biological predictions of Sec. 4 of the paper on trained MNIST
 models. Each study writes report.md, PNG plots, CSV tables and result.json
@@ -65,8 +66,10 @@ novelty design: familiar Fashion-MNIST, novel MNIST.
                (--perturbed, default --checkpoint) against control runs with
                the same seeds (--control, paired in order): wake activity of
                the silenced units, against a null of random unit sets of the
-               same size. If both are run folders, every step they both hold
-               is compared.
+               same size and, with --sham (runs trained with 'wakesleep train
+               --sham-z' on the same units, paired in order), against the
+               sham perturbation. If all are run folders, every step they
+               all hold is compared.
 
 The results/probes/ table (5 seeds of each algorithm and of Fashion-MNIST):
   $ scripts/probes.sh    # runs the command below per algorithm
@@ -74,13 +77,16 @@ The results/probes/ table (5 seeds of each algorithm and of Fashion-MNIST):
   $ wakesleep probe --study all --out results/probes/local \
       --checkpoints runs/seeds/local-s1,runs/seeds/local-s2,runs/seeds/local-s3,runs/seeds/local-s4,runs/seeds/local-s5 \
       --novel-checkpoints runs/seeds/fashion-local-s1,...,runs/seeds/fashion-local-s5 \
-      --perturbed runs/seeds/silenced-local-s1,... --control runs/seeds/local-s1,... --max-checkpoints 6
+      --perturbed runs/seeds/silenced-local-s1,... --control runs/seeds/local-s1,... \
+      --sham runs/seeds/sham-local-s1,... --max-checkpoints 6
 
 Examples:
   $ wakesleep probe --study oscillation --checkpoints runs/local-s1,runs/local-s2,runs/local-s3
   $ wakesleep probe --study development --checkpoints runs/archive/local --out probe-local
   $ wakesleep train --silence-z 0,1,2,3 --epochs 1 --run runs/silenced
   $ wakesleep probe --study silencing --perturbed runs/silenced --control runs/control
+  $ wakesleep train --sham-z 0,1,2,3 --epochs 1 --run runs/sham
+  $ wakesleep probe --study silencing --perturbed runs/silenced --control runs/control --sham runs/sham
   $ wakesleep probe --study all --checkpoint runs/local --control runs/control --perturbed runs/silenced
 `
 
@@ -95,6 +101,7 @@ type probeOptions struct {
 	seedsFrom      string
 	perturbed      string
 	control        string
+	sham           string
 	out            string
 	dataDir        string
 	fashionDir     string
@@ -129,6 +136,7 @@ func parseProbe(args []string, stderr io.Writer) (o *probeOptions, studies, skip
 	fs.IntVar(&o.maxCheckpoints, "max-checkpoints", 0, "development and plasticity: use at most this many checkpoints, evenly spaced, first and last kept (0: all)")
 	fs.StringVar(&o.perturbed, "perturbed", "", "silencing: the runs trained with --silence-z, comma-separated (default: --checkpoint)")
 	fs.StringVar(&o.control, "control", "", "silencing: the control runs (same seeds, no silencing), comma-separated, paired with --perturbed in order")
+	fs.StringVar(&o.sham, "sham", "", "silencing: the sham runs (same seeds, trained with --sham-z on the silenced units), comma-separated, paired with --perturbed in order (default: none)")
 	fs.StringVar(&o.out, "out", "", "output folder (default: <folder of the checkpoint>/probe)")
 	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: embedded)")
 	fs.StringVar(&o.fashionDir, "fashion", mnist.FashionDir, "folder with the Fashion-MNIST IDX files (novel stimuli)")
@@ -322,6 +330,9 @@ func (o *probeOptions) validate() (studies, skipped []string, err error) {
 	}
 	if o.perturbed == "" {
 		o.perturbed = o.checkpoint
+	}
+	if o.sham != "" && len(splitList(o.sham)) != len(splitList(o.perturbed)) {
+		return nil, nil, usagef("--sham: %d runs for %d --perturbed runs: give one sham run per perturbed run", len(splitList(o.sham)), len(splitList(o.perturbed)))
 	}
 	// What each study lacks ("" if nothing).
 	lacks := func(study string) string {
@@ -589,14 +600,18 @@ func evenly(files []probe.CheckpointFile, n int) []probe.CheckpointFile {
 	return out
 }
 
-// silencePairs matches the perturbed and control checkpoints of each pair
-// of runs (--perturbed and --control, in order): every step both run
-// folders hold, or the two given checkpoints.
+// silencePairs matches the perturbed, control and sham checkpoints of each
+// pair of runs (--perturbed, --control and --sham, in order): every step
+// all the run folders hold, or the given checkpoints.
 func (o *probeOptions) silencePairs(stderr io.Writer) ([]probe.SilencePair, error) {
-	cs := splitList(o.control)
+	cs, ss := splitList(o.control), splitList(o.sham)
 	var all []probe.SilencePair
 	for i, p := range splitList(o.perturbed) {
-		pairs, err := silencePairsOf(p, cs[i], stderr)
+		sham := ""
+		if len(ss) > 0 {
+			sham = ss[i]
+		}
+		pairs, err := silencePairsOf(p, cs[i], sham, stderr)
 		if err != nil {
 			return nil, err
 		}
@@ -605,35 +620,56 @@ func (o *probeOptions) silencePairs(stderr io.Writer) ([]probe.SilencePair, erro
 	return all, nil
 }
 
-func silencePairsOf(perturbed, control string, stderr io.Writer) ([]probe.SilencePair, error) {
+// silencePairsOf pairs the checkpoints of a perturbed run, its control and
+// its sham run ("": none).
+func silencePairsOf(perturbed, control, sham string, stderr io.Writer) ([]probe.SilencePair, error) {
 	load := func(p string) func() (*probe.Subject, error) {
+		if p == "" {
+			return nil
+		}
 		return func() (*probe.Subject, error) { return probe.Load(p, stderr) }
 	}
-	pst, perr := os.Stat(perturbed)
-	cst, cerr := os.Stat(control)
-	if perr == nil && cerr == nil && pst.IsDir() && cst.IsDir() {
-		pf, err := probe.Checkpoints(perturbed)
-		if err != nil {
-			return nil, err
-		}
-		cf, err := probe.Checkpoints(control)
-		if err != nil {
-			return nil, err
-		}
-		byStep := map[int]string{}
-		for _, f := range cf {
-			byStep[f.Step] = f.Path
+	runs := []string{perturbed, control}
+	if sham != "" {
+		runs = append(runs, sham)
+	}
+	folders := true
+	for _, r := range runs {
+		st, err := os.Stat(r)
+		folders = folders && err == nil && st.IsDir()
+	}
+	if folders {
+		// byStep[i][step]: the checkpoint of runs[i] at that step.
+		byStep := make([]map[int]string, len(runs))
+		var pf []probe.CheckpointFile // the perturbed run's, in order
+		for i, r := range runs {
+			fs, err := probe.Checkpoints(r)
+			if err != nil {
+				return nil, err
+			}
+			if i == 0 {
+				pf = fs
+			}
+			byStep[i] = map[int]string{}
+			for _, f := range fs {
+				byStep[i][f.Step] = f.Path
+			}
 		}
 		var pairs []probe.SilencePair
 		for _, f := range pf {
-			if c, ok := byStep[f.Step]; ok {
-				pairs = append(pairs, probe.SilencePair{Perturbed: load(f.Path), Control: load(c)})
+			c, ok := byStep[1][f.Step]
+			s, sok := "", true
+			if sham != "" {
+				s, sok = byStep[2][f.Step]
+			}
+			if ok && sok {
+				pairs = append(pairs, probe.SilencePair{Perturbed: load(f.Path), Control: load(c), Sham: load(s)})
 			}
 		}
 		if len(pairs) > 0 {
 			return pairs, nil
 		}
-		fmt.Fprintf(stderr, "warning: %s and %s share no checkpoint step: comparing their newest checkpoints\n", perturbed, control)
+		fmt.Fprintf(stderr, "warning: %s share no checkpoint step: comparing their newest checkpoints\n", strings.Join(runs, ", "))
 	}
-	return []probe.SilencePair{{Perturbed: load(perturbed), Control: load(control)}}, nil
+	return []probe.SilencePair{{Perturbed: load(perturbed), Control: load(control), Sham: load(sham)}}, nil
 }

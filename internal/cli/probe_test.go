@@ -37,6 +37,9 @@ func TestProbeUsageErrors(t *testing.T) {
 		{[]string{"train", "--silence-z", "0,x"}, "--silence-z"},
 		{[]string{"train", "--silence-z", "200"}, "outside 0..63"},
 		{[]string{"train", "--silence-z", "1,1"}, "twice"},
+		{[]string{"train", "--sham-z", "64"}, "--sham-z: unit 64 is outside 0..63"},
+		{[]string{"train", "--silence-z", "0,1", "--sham-z", "1"}, "unit 1 is both silenced and shammed"},
+		{[]string{"probe", "--study", "silencing", "--perturbed", "a,b", "--control", "c,d", "--sham", "e"}, "--sham: 1 runs for 2 --perturbed runs"},
 	} {
 		code, _, stderr := runCLI(tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
@@ -45,8 +48,9 @@ func TestProbeUsageErrors(t *testing.T) {
 	}
 }
 
-// TestProbeAll trains a tiny run with two units silenced beside the shared
-// tiny run (same seed and flags), then runs every study on them.
+// TestProbeAll trains a tiny run with two units silenced and one with the
+// same units shammed beside the shared tiny run (same seed and flags), then
+// runs every study on them.
 func TestProbeAll(t *testing.T) {
 	t.Parallel()
 	data, control := goodRun()
@@ -64,9 +68,14 @@ func TestProbeAll(t *testing.T) {
 	if len(cfg.Objective.SilenceSleepZ) != 2 || cfg.Objective.SilenceSleepZ[1] != 2 {
 		t.Fatalf("silenced units in config: %v", cfg.Objective.SilenceSleepZ)
 	}
+	sham := filepath.Join(t.TempDir(), "sham")
+	if code, _, stderr := runCLI(append([]string{"train", "--data", data, "--run", sham, "--epochs", "1", "--checkpoint-every", "1",
+		"--sham-z", "2,0"}, tinyFlags...)...); code != 0 {
+		t.Fatalf("train --sham-z: exit %d: %s", code, stderr)
+	}
 	out := filepath.Join(t.TempDir(), "probe")
 	code, stdout, stderr := runCLI("probe", "--study", "all", "--checkpoint", control, "--seeds-from", perturbed,
-		"--control", control, "--perturbed", perturbed, "--data", data, "--fashion", data, "--out", out,
+		"--control", control, "--perturbed", perturbed, "--sham", sham, "--data", data, "--fashion", data, "--out", out,
 		"--n", "10", "--align-n", "16", "--alignments", "2x1z", "--grad-batches", "2", "--grad-batch", "4",
 		"--bootstrap", "20", "--noise", "0,0.5", "--angles", "0,90")
 	if code != 0 {
@@ -87,6 +96,10 @@ func TestProbeAll(t *testing.T) {
 	idx, err := os.ReadFile(filepath.Join(out, "report.md"))
 	if err != nil || !strings.Contains(string(idx), "silencing/report.md") {
 		t.Errorf("index: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "silencing", "report.md")); err != nil || !strings.Contains(string(b), "Sham perturbation:") ||
+		!strings.Contains(string(b), "sham vs ") {
+		t.Errorf("the silencing report lacks the sham run (%v)", err)
 	}
 }
 
