@@ -77,7 +77,7 @@ type SilencingResult struct {
 	Points    []SilencePoint `json:"points"` // by pair of runs, then step; each pair's last is its headline
 	Mismatch  []string       `json:"config_mismatch,omitempty"`
 	// Endpoints judge each pair's last step across pairs (seeds), against
-	// the random-unit-set null.
+	// the random-unit-set null and, with sham runs, the sham perturbation.
 	Endpoints []*Endpoint `json:"endpoints"`
 }
 
