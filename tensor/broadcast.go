@@ -71,9 +71,16 @@ func Binary(op BinaryOp, a, b *Tensor) *Tensor {
 func binaryBroadcast[T Float](op BinaryOp, it *broadcastIter, d, a, b []T, rowOp func(BinaryOp, []T, []T, []T, int, int)) {
 	row := it.row
 	sa, sb := it.rowStride[0], it.rowStride[1]
-	it.each(func(off int, offs [2]int) {
+	it.parallelRows(func(off int, offs [2]int) {
 		rowOp(op, d[off:off+row], a[offs[0]:], b[offs[1]:], sa, sb)
 	})
+}
+
+// parallelRows is each with the rows split across goroutines as
+// parallelFor splits elements: for kernels in which each row writes only
+// its own output row.
+func (it *broadcastIter) parallelRows(f func(off int, offs [2]int)) {
+	parallelFor(it.rows()*it.row, it.row, func(lo, hi int) { it.eachRows(lo/it.row, hi/it.row, f) })
 }
 
 // binRow32 is binRow for float32: the assembly of binary_amd64.s where
@@ -263,13 +270,38 @@ func newBroadcastIter(out []int, ins ...[]int) *broadcastIter {
 }
 
 // each calls f for every row with the output offset and the input offsets.
-func (it *broadcastIter) each(f func(off int, offs [2]int)) {
+func (it *broadcastIter) each(f func(off int, offs [2]int)) { it.eachRows(0, it.rows(), f) }
+
+// rows is the number of rows of the output.
+func (it *broadcastIter) rows() int {
+	n := 1
+	for _, d := range it.dims[:len(it.dims)-1] {
+		n *= d
+	}
+	return n
+}
+
+// eachRows calls f for rows r0 … r1−1, in order, as each does for them.
+func (it *broadcastIter) eachRows(r0, r1 int, f func(off int, offs [2]int)) {
+	if r0 >= r1 {
+		return
+	}
 	outer := len(it.dims) - 1
 	idx := make([]int, outer)
 	var offs [2]int
-	off := 0
-	for {
+	rest := r0 // the multi-index of row r0, last outer axis fastest
+	for i := outer - 1; i >= 0; i-- {
+		idx[i] = rest % it.dims[i]
+		rest /= it.dims[i]
+		offs[0] += idx[i] * it.strides[i][0]
+		offs[1] += idx[i] * it.strides[i][1]
+	}
+	off := r0 * it.row
+	for r := r0; ; {
 		f(off, offs)
+		if r++; r == r1 {
+			return
+		}
 		off += it.row
 		i := outer - 1
 		for ; i >= 0; i-- {
@@ -310,7 +342,7 @@ func BroadcastTo(x *Tensor, shape []int) *Tensor {
 
 func broadcastKernel[T Float](it *broadcastIter, d, x []T, fill func([]T, T)) {
 	row, s := it.row, it.rowStride[0]
-	it.each(func(off int, offs [2]int) {
+	it.parallelRows(func(off int, offs [2]int) {
 		dr := d[off : off+row]
 		if s == 1 {
 			copy(dr, x[offs[0]:offs[0]+row])

@@ -275,13 +275,16 @@ func conv2dWeightGradKernel[T Float](dw, x, gy []T, g *convGeom) {
 	}
 }
 
-// swapBatchChannel copies src [a, b, inner] to dst [b, a, inner].
+// swapBatchChannel copies src [a, b, inner] to dst [b, a, inner], the
+// blocks src[i] split across goroutines as parallelFor splits elements.
 func swapBatchChannel[T Float](dst, src []T, a, b, inner int) {
-	for i := 0; i < a; i++ {
-		for j := 0; j < b; j++ {
-			copy(dst[(j*a+i)*inner:(j*a+i+1)*inner], src[(i*b+j)*inner:(i*b+j+1)*inner])
+	parallelFor(a*b*inner, b*inner, func(lo, hi int) {
+		for i := lo / (b * inner); i < hi/(b*inner); i++ {
+			for j := 0; j < b; j++ {
+				copy(dst[(j*a+i)*inner:(j*a+i+1)*inner], src[(i*b+j)*inner:(i*b+j+1)*inner])
+			}
 		}
-	}
+	})
 }
 
 // tapOffsets returns, for each output position (i, j) in row-major order,
