@@ -93,7 +93,7 @@ func (*experiment) NewModel(cfg train.Config, rng *rand.Rand) (train.Model, erro
 	s := c.Objective
 	return train.Bind(m, train.Objective[*objective.HierPhases]{
 		Run: func(b []*tensor.Tensor, rng *rand.Rand) *objective.HierPhases {
-			return objective.RunHierPhases(m, ad.Const(b[0]), rng)
+			return objective.RunHierPhases(m, ad.Const(b[0]), s, rng)
 		},
 		Critic: func(p *objective.HierPhases, rng *rand.Rand) (*ad.Var, objective.Terms) {
 			return objective.CIFAR10CriticLoss(m, p, s, rng)
