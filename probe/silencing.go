@@ -515,7 +515,7 @@ func (r *SilencingResult) Write(dir string) error {
 		controls += " The sham perturbation: the perturbed run's effect must be more negative than the sham run's of the same seed, by a paired margin over pairs."
 		notDone = "Not done here: the hierarchical version of the paper"
 	}
-	m.p("%s Note that the effect is nearly built in: the z critic compares wake z against the silenced prior, so the encoder is trained directly to zero those units; the null shows that the effect is specific to S, not that it arises through the generative model. %s (silence the top-down phase of one CIFAR-10 layer and measure the bottom-up activity of it and the layer above), which needs a CIFAR-10 model worth probing.", controls, notDone)
+	m.p("%s Note that the effect is nearly built in: the z critic compares wake z against the silenced prior, so the encoder is trained directly to zero those units; the null shows that the effect is specific to S, not that it arises through the generative model. %s (silence the top-down phase of one CIFAR-10 layer and measure the bottom-up activity of it and the layer above): this study runs it on CIFAR-10 runs trained with `--silence-layer`, `--silence-channels` (LayerSilencing), which need a CIFAR-10 model worth probing.", controls, notDone)
 	m.p(judgingText)
 	m.endpointsTable(r.Endpoints)
 	m.p("## Results")
