@@ -378,6 +378,11 @@ func (m *CIFAR10) activate(i int, s *ad.Var) *ad.Var {
 	return nn.PixelNorm(ad.ReLU(s), 0)
 }
 
+// Activate applies layer i's output nonlinearity to a Gaussian sample of
+// that layer, as InferStep and GenerateStep do: for a caller that draws the
+// sample itself (a perturbation of its noise).
+func (m *CIFAR10) Activate(i int, s *ad.Var) *ad.Var { return m.activate(i, s) }
+
 // InferStep samples layer i+1 from layer i (bottom-up): z_{i+1} ~ q_φ(·|z_i).
 func (m *CIFAR10) InferStep(i int, z *ad.Var, rng *rand.Rand) *ad.Var {
 	return m.activate(i+1, m.Inference[i].Sample(z, rng))

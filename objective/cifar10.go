@@ -1,11 +1,13 @@
 package objective
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/model"
+	"github.com/wakesleep/wakesleep/tensor"
 )
 
 // This file holds the objective of the CIFAR-10 experiment (Sec. 5.2,
@@ -50,17 +52,106 @@ type HierPhases struct {
 }
 
 // RunHierPhases runs the wake, sleep and top-down phases on images x
-// [B, 3, 32, 32].
-func RunHierPhases(m *model.CIFAR10, x *ad.Var, rng *rand.Rand) *HierPhases {
+// [B, 3, 32, 32], with the perturbation of s's silence layer k (none when
+// s.SilenceLayer is 0): in both of layer k's generative samples, the sleep
+// sample z^s_k and the top-down sample ẑ_k, the channels s.SilenceChannels
+// are held at zero and the channels s.ShamChannels are drawn with fresh
+// noise (generativeStep). The wake phase is never perturbed.
+//
+// Silencing a layer's top-down phase is read as its silenced neurons being
+// silent for every reader of that phase: its critic D_k (both adversarial
+// terms and L_RECON) and, in the sleep chain, the generation of the layers
+// below, z^s_{k−1} ~ p_θ(z_{k−1} | z^s_k), which is dreamt from the silenced
+// layer as MNIST's image is dreamt from its silenced prior. No top-down
+// sample is generated from ẑ_k (ẑ_{k−1} comes from the wake z^w_k), so its
+// silence reaches D_k alone. The channels are zeroed after the layer's ReLU
+// and pixel norm, and the others are not renormalised: the silenced units
+// are off, the rest fire as they would.
+//
+// Without a perturbation the noise is drawn in the order the model's own
+// passes draw it (Infer, then Generate from the prior, then each
+// GenerateStep): a run is the same with or without this code path.
+func RunHierPhases(m *model.CIFAR10, x *ad.Var, s Settings, rng *rand.Rand) *HierPhases {
 	L := m.Layers()
 	p := &HierPhases{Wake: m.Infer(x, rng)}
-	p.Sleep = m.Generate(m.Prior(x.Dim(0), rng), rng)
+	p.Sleep = make([]*ad.Var, L+1)
+	p.Sleep[L] = m.Prior(x.Dim(0), rng)
+	for i := L - 1; i >= 0; i-- {
+		p.Sleep[i] = generativeStep(m, i, p.Sleep[i+1], s, rng)
+	}
 	p.TopDown = make([]*ad.Var, L+1)
 	for i := 0; i < L; i++ {
-		p.TopDown[i] = m.GenerateStep(i, p.Wake[i+1], rng)
+		p.TopDown[i] = generativeStep(m, i, p.Wake[i+1], s, rng)
 	}
 	p.TopDown[L] = p.Sleep[L]
 	return p
+}
+
+// generativeStep samples layer i from layer i+1 (z ~ p_θ(z_i | z_{i+1})),
+// perturbed as s says if i is its silence layer.
+//
+// Sham: the channels s.ShamChannels of the Gaussian sample μ + σ·ε get a
+// fresh ε, drawn after the step's own noise, before the layer's ReLU and
+// pixel norm. ε is N(0, I) either way, so the layer's distribution (every
+// channel and their joint, pixel norm included) is exactly that of an
+// unperturbed step; what differs is that the same channels go through a
+// manipulation and the run's noise stream is not its control's. (A sham
+// drawing those channels from another sample of the layer would keep each
+// channel's distribution but not their joint, which pixel norm couples.)
+func generativeStep(m *model.CIFAR10, i int, z *ad.Var, s Settings, rng *rand.Rand) *ad.Var {
+	if i == 0 || i != s.SilenceLayer {
+		return m.GenerateStep(i, z, rng)
+	}
+	var out *ad.Var
+	if len(s.ShamChannels) == 0 {
+		out = m.GenerateStep(i, z, rng)
+	} else {
+		mean, std := m.Generation[i].Moments(z)
+		eps := tensor.RandNormal(rng, mean.DType(), mean.Shape()...)
+		redrawChannels(eps, s.ShamChannels, rng)
+		out = m.Activate(i, ad.Add(mean, ad.Mul(std, ad.Const(eps))))
+	}
+	return silenceChannels(out, s.SilenceChannels)
+}
+
+// silenceChannels returns z [B, C, …] with the given channels set to zero.
+func silenceChannels(z *ad.Var, channels []int) *ad.Var {
+	if len(channels) == 0 {
+		return z
+	}
+	shape := make([]int, z.Value.Rank())
+	for d := range shape {
+		shape[d] = 1
+	}
+	shape[1] = z.Dim(1)
+	mask := tensor.Full(z.DType(), 1, shape...)
+	for _, c := range channels {
+		if c >= z.Dim(1) {
+			panic(fmt.Sprintf("objective: silenced channel %d of %d", c, z.Dim(1)))
+		}
+		mask.SetAt(c, 0)
+	}
+	return ad.Mul(z, ad.Const(mask))
+}
+
+// redrawChannels replaces the given channels of eps [B, C, …] in place by
+// fresh standard normal draws from rng, in the order of eps's elements.
+func redrawChannels(eps *tensor.Tensor, channels []int, rng *rand.Rand) {
+	b, c := eps.Dim(0), eps.Dim(1)
+	per := eps.Len() / (b * c)
+	for _, ch := range channels {
+		if ch >= c {
+			panic(fmt.Sprintf("objective: sham channel %d of %d", ch, c))
+		}
+	}
+	fresh := tensor.RandNormal(rng, eps.DType(), b, len(channels), per)
+	for i := 0; i < b; i++ {
+		for j, ch := range channels {
+			for q := 0; q < per; q++ {
+				eps.SetAt((i*c+ch)*per+q, fresh.At((i*len(channels)+j)*per+q))
+			}
+		}
+	}
 }
 
 // Detached returns the phases with gradients stopped: what the critics train on.

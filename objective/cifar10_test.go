@@ -3,6 +3,7 @@ package objective
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
@@ -30,7 +31,7 @@ func tinyCIFAR(t *testing.T) (*model.CIFAR10, *ad.Var) {
 func TestCIFAR10Phases(t *testing.T) {
 	t.Parallel()
 	m, x := tinyCIFAR(t)
-	p := RunHierPhases(m, x, rand.New(rand.NewPCG(1, 2)))
+	p := RunHierPhases(m, x, Settings{}, rand.New(rand.NewPCG(1, 2)))
 	L := m.Layers()
 	if len(p.Wake) != L+1 || len(p.Sleep) != L+1 || len(p.TopDown) != L+1 {
 		t.Fatalf("%d/%d/%d layers", len(p.Wake), len(p.Sleep), len(p.TopDown))
@@ -55,7 +56,7 @@ func meanOf(v *ad.Var) float64 { return ad.Mean(v).Item() }
 func TestCIFAR10LossesAreEq8(t *testing.T) {
 	t.Parallel()
 	m, x := tinyCIFAR(t)
-	p := RunHierPhases(m, x, rand.New(rand.NewPCG(3, 4)))
+	p := RunHierPhases(m, x, Settings{}, rand.New(rand.NewPCG(3, 4)))
 	s := Settings{Gamma: 0.3, Lambda: 2, ReconWeight: 0.7}
 	L := m.Layers()
 
@@ -123,7 +124,7 @@ func TestCIFAR10LossesAreEq8(t *testing.T) {
 func TestCIFAR10ReconAllLayers(t *testing.T) {
 	t.Parallel()
 	m, x := tinyCIFAR(t)
-	p := RunHierPhases(m, x, rand.New(rand.NewPCG(3, 4)))
+	p := RunHierPhases(m, x, Settings{}, rand.New(rand.NewPCG(3, 4)))
 	s := Settings{Gamma: 0.3, Lambda: 2, ReconWeight: 0.7, ReconLayers: ReconAll}
 	_, terms := CIFAR10NetworkLoss(m, p, s)
 	for i := 0; i < m.Layers(); i++ {
@@ -148,7 +149,7 @@ func TestCIFAR10ReconAllLayers(t *testing.T) {
 func TestCIFAR10LossGradientsReach(t *testing.T) {
 	t.Parallel()
 	m, x := tinyCIFAR(t)
-	p := RunHierPhases(m, x, rand.New(rand.NewPCG(7, 8)))
+	p := RunHierPhases(m, x, Settings{}, rand.New(rand.NewPCG(7, 8)))
 	s := Settings{Gamma: 0.5, Lambda: 1, ReconWeight: 1}
 	crit, _ := CIFAR10CriticLoss(m, p, s, rand.New(rand.NewPCG(9, 9)))
 	if crit.RequiresGrad() {
@@ -177,7 +178,7 @@ func TestCIFAR10LossGradientsReach(t *testing.T) {
 func TestCIFAR10CriticLossGradient(t *testing.T) {
 	t.Parallel()
 	m, x := tinyCIFAR(t)
-	p := RunHierPhases(m, x, rand.New(rand.NewPCG(11, 12))).Detached()
+	p := RunHierPhases(m, x, Settings{}, rand.New(rand.NewPCG(11, 12))).Detached()
 	s := Settings{Gamma: 0.5, Lambda: 1, ReconWeight: 1}
 	for _, i := range []int{0, 3, 5} {
 		c := m.Critics[i]
@@ -190,5 +191,159 @@ func TestCIFAR10CriticLossGradient(t *testing.T) {
 		if err := gradcheck.Check(f, []*tensor.Tensor{w0}, &gradcheck.Options{AbsTol: 1e-6, RelTol: 1e-4}); err != nil {
 			t.Errorf("critic %d conv1 weight: %v", i, err)
 		}
+	}
+}
+
+// same reports whether a and b hold the same values.
+func same(a, b *ad.Var) bool {
+	d := tensor.Binary(tensor.OpSub, a.Value, b.Value)
+	return tensor.Dot(d, d) == 0
+}
+
+// channelEnergy returns the sum of squares of channel c of z [B, C, S, S].
+func channelEnergy(z *ad.Var, c int) float64 {
+	b, n := z.Dim(0), z.Dim(1)
+	per := z.Value.Len() / (b * n)
+	var e float64
+	for i := 0; i < b; i++ {
+		for q := 0; q < per; q++ {
+			v := z.Value.At((i*n+c)*per + q)
+			e += v * v
+		}
+	}
+	return e
+}
+
+// Without a perturbation the phases are the model's own passes drawn in
+// order; silencing channels of layer k zeroes them in its sleep and
+// top-down samples only, changes the sleep layers below k (dreamt from the
+// silenced layer) and nothing else; a sham of the same channels leaves the
+// wake phase and the layers above k as they were, redraws layer k and
+// leaves the silenced channels live.
+func TestCIFAR10LayerSilencing(t *testing.T) {
+	t.Parallel()
+	m, x := tinyCIFAR(t)
+	L := m.Layers()
+	seed := func() *rand.Rand { return rand.New(rand.NewPCG(21, 22)) }
+	rng := seed()
+	wake := m.Infer(x, rng)
+	sleep := m.Generate(m.Prior(3, rng), rng)
+	base := RunHierPhases(m, x, Settings{}, seed())
+	for i := 0; i <= L; i++ {
+		if !same(base.Wake[i], wake[i]) || !same(base.Sleep[i], sleep[i]) {
+			t.Fatalf("layer %d: unperturbed phases are not Infer and Generate in order", i)
+		}
+	}
+	const k = 2
+	sil := []int{0, 2}
+	p := RunHierPhases(m, x, Settings{SilenceLayer: k, SilenceChannels: sil}, seed())
+	for i := 0; i <= L; i++ {
+		if !same(p.Wake[i], base.Wake[i]) {
+			t.Errorf("silencing changed the wake phase of layer %d", i)
+		}
+		if i > k && !same(p.Sleep[i], base.Sleep[i]) {
+			t.Errorf("silencing changed the sleep phase of layer %d above %d", i, k)
+		}
+		if i < k && same(p.Sleep[i], base.Sleep[i]) {
+			t.Errorf("layer %d's sleep sample is not dreamt from the silenced layer %d", i, k)
+		}
+		if i != k && !same(p.TopDown[i], base.TopDown[i]) {
+			t.Errorf("silencing changed the top-down phase of layer %d", i)
+		}
+	}
+	for c := 0; c < m.Config.LayerChannels(k); c++ {
+		silenced := c == 0 || c == 2
+		for name, pair := range map[string][2]*ad.Var{"sleep": {p.Sleep[k], base.Sleep[k]}, "top-down": {p.TopDown[k], base.TopDown[k]}} {
+			got, was := channelEnergy(pair[0], c), channelEnergy(pair[1], c)
+			if silenced && got != 0 || !silenced && got != was || was == 0 {
+				t.Errorf("%s channel %d (silenced %v): energy %g, unperturbed %g", name, c, silenced, got, was)
+			}
+		}
+	}
+	sh := RunHierPhases(m, x, Settings{SilenceLayer: k, ShamChannels: sil}, seed())
+	for i := k + 1; i <= L; i++ {
+		if !same(sh.Sleep[i], base.Sleep[i]) {
+			t.Errorf("the sham changed the sleep phase of layer %d above %d", i, k)
+		}
+	}
+	for i := 0; i <= L; i++ {
+		if !same(sh.Wake[i], base.Wake[i]) {
+			t.Errorf("the sham changed the wake phase of layer %d", i)
+		}
+	}
+	if same(sh.Sleep[k], base.Sleep[k]) || same(sh.TopDown[k], base.TopDown[k]) {
+		t.Error("the sham did not redraw layer k")
+	}
+	for _, c := range sil {
+		if channelEnergy(sh.Sleep[k], c) == 0 || channelEnergy(sh.TopDown[k], c) == 0 {
+			t.Errorf("the sham silenced channel %d", c)
+		}
+	}
+	// Silencing and sham together train: the network loss reaches every
+	// network parameter.
+	both := Settings{Gamma: 0.5, Lambda: 1, ReconWeight: 1, SilenceLayer: 1, SilenceChannels: []int{1}, ShamChannels: []int{0}}
+	loss, _ := CIFAR10NetworkLoss(m, RunHierPhases(m, x, both, seed()), both)
+	for i, g := range ad.Grad(loss, nn.Vars(m.NetworkParameters()), nil) {
+		if n := tensor.Dot(g.Value, g.Value); n == 0 || math.IsNaN(n) {
+			t.Errorf("gradient of %s has norm² %g", m.NetworkParameters()[i].Name, n)
+		}
+	}
+}
+
+// redrawChannels replaces exactly the listed channels, with standard
+// normal draws.
+func TestRedrawChannels(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	eps := tensor.Full(tensor.Float64, 7, 200, 3, 2, 2)
+	redrawChannels(eps, []int{2}, rng)
+	var sum, sq float64
+	for i := 0; i < 200; i++ {
+		for c := 0; c < 3; c++ {
+			for q := 0; q < 4; q++ {
+				v := eps.At((i*3+c)*4 + q)
+				switch {
+				case c == 2:
+					sum, sq = sum+v, sq+v*v
+				case v != 7:
+					t.Fatalf("channel %d changed", c)
+				}
+			}
+		}
+	}
+	if mean, vr := sum/800, sq/800-(sum/800)*(sum/800); math.Abs(mean) > 0.15 || math.Abs(vr-1) > 0.15 {
+		t.Errorf("redrawn channel: mean %g, variance %g, want N(0, 1)", mean, vr)
+	}
+}
+
+func TestLayerSilencingValidate(t *testing.T) {
+	t.Parallel()
+	ch := func(i int) int { return []int{3, 4, 4, 5, 3, 2}[i] }
+	for _, tc := range []struct {
+		s    Settings
+		want string // "" valid
+	}{
+		{Settings{}, ""},
+		{Settings{SilenceLayer: 2, SilenceChannels: []int{0, 3}, ShamChannels: []int{1}}, ""},
+		{Settings{SilenceLayer: -1, SilenceChannels: []int{0}}, "must be ≥ 1"},
+		{Settings{SilenceChannels: []int{0}}, "need a layer"},
+		{Settings{SilenceLayer: 2}, "no silenced or sham channels"},
+		{Settings{SilenceLayer: 2, SilenceChannels: []int{-1}}, "must be ≥ 0"},
+		{Settings{SilenceLayer: 2, SilenceChannels: []int{1, 1}}, "listed twice"},
+		{Settings{SilenceLayer: 2, SilenceChannels: []int{1}, ShamChannels: []int{1}}, "both silenced and shammed"},
+		{Settings{SilenceLayer: 5, SilenceChannels: []int{0}}, "1 to 4"},
+		{Settings{SilenceLayer: 2, ShamChannels: []int{4}}, "outside layer 2's channels 0..3"},
+		{Settings{SilenceSleepZ: []int{0}}, "for the MNIST model"},
+	} {
+		err := tc.s.Validate()
+		if err == nil {
+			err = tc.s.ValidateHier(5, ch)
+		}
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: %v, want %q", tc.s, err, tc.want)
+		}
+	}
+	if err := (Settings{SilenceLayer: 1, SilenceChannels: []int{0}}).ValidateFlat(); err == nil {
+		t.Error("the flat model accepts layer silencing")
 	}
 }

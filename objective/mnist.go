@@ -3,6 +3,7 @@ package objective
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/model"
@@ -36,6 +37,23 @@ type Settings struct {
 	// differs from its unperturbed control's. A unit may not be both
 	// silenced and shammed. Empty for normal training.
 	ShamSleepZ []int `json:"sham_sleep_z,omitempty"`
+
+	// SilenceLayer is the hidden layer k (1 ≤ k < L, in the indexing of
+	// HierPhases: 0 the image, L the top) of the hierarchical CIFAR-10
+	// model whose generative (top-down) activity SilenceChannels and
+	// ShamChannels perturb; 0 for none. MNIST has no such layers (its
+	// latent is the top layer: SilenceSleepZ).
+	SilenceLayer int `json:"silence_layer,omitempty"`
+	// SilenceChannels lists channels of layer SilenceLayer held at zero in
+	// both of its generative phases, the top-down sample ẑ_k and the sleep
+	// sample z^s_k (RunHierPhases): the hierarchical phase-silencing
+	// perturbation of Sec. 4.4.
+	SilenceChannels []int `json:"silence_channels,omitempty"`
+	// ShamChannels lists channels of layer SilenceLayer whose
+	// reparameterisation noise ε is redrawn in the same two phases: the
+	// sham control of SilenceChannels, which leaves the layer's
+	// distribution exactly as it was. A channel may not be in both lists.
+	ShamChannels []int `json:"sham_channels,omitempty"`
 }
 
 // Layers of the critic that L_RECON compares (Settings.ReconLayers).
@@ -71,6 +89,76 @@ func (s Settings) Validate() error {
 		}
 		if silenced[u] {
 			return fmt.Errorf("objective: unit %d is both silenced and shammed in the sleep phase (silence %v, sham %v); a unit may be in one list only", u, s.SilenceSleepZ, s.ShamSleepZ)
+		}
+	}
+	return s.validateLayerSilencing()
+}
+
+// validateLayerSilencing checks the layer silencing of the hierarchical
+// model, apart from the model's sizes (ValidateHier).
+func (s Settings) validateLayerSilencing() error {
+	if s.SilenceLayer < 0 {
+		return fmt.Errorf("objective: silence layer %d must be ≥ 1 (0: none)", s.SilenceLayer)
+	}
+	if s.SilenceLayer == 0 {
+		if len(s.SilenceChannels) > 0 || len(s.ShamChannels) > 0 {
+			return fmt.Errorf("objective: silenced channels %v and sham channels %v need a layer (--silence-layer)", s.SilenceChannels, s.ShamChannels)
+		}
+		return nil
+	}
+	if len(s.SilenceChannels) == 0 && len(s.ShamChannels) == 0 {
+		return fmt.Errorf("objective: silence layer %d with no silenced or sham channels (--silence-channels, --sham-channels)", s.SilenceLayer)
+	}
+	seen := map[int]string{}
+	for _, l := range []struct {
+		name string
+		v    []int
+	}{{"silenced", s.SilenceChannels}, {"sham", s.ShamChannels}} {
+		for _, c := range l.v {
+			if c < 0 {
+				return fmt.Errorf("objective: %s channel %d must be ≥ 0", l.name, c)
+			}
+			switch seen[c] {
+			case l.name:
+				return fmt.Errorf("objective: %s channel %d is listed twice", l.name, c)
+			case "":
+			default:
+				return fmt.Errorf("objective: channel %d of layer %d is both silenced and shammed (silence %v, sham %v); a channel may be in one list only", c, s.SilenceLayer, s.SilenceChannels, s.ShamChannels)
+			}
+			seen[c] = l.name
+		}
+	}
+	return nil
+}
+
+// ValidateFlat reports settings a model without hidden layers (MNIST's)
+// cannot use: the layer silencing of the hierarchical model.
+func (s Settings) ValidateFlat() error {
+	if s.SilenceLayer != 0 || len(s.SilenceChannels) > 0 || len(s.ShamChannels) > 0 {
+		return fmt.Errorf("objective: silence_layer, silence_channels and sham_channels are for the hierarchical CIFAR-10 model; this model's latent is its top layer: silence_sleep_z, sham_sleep_z (--silence-z, --sham-z)")
+	}
+	return nil
+}
+
+// ValidateHier reports settings the hierarchical model of layers hidden
+// layers above the image, layer i of channels(i) channels, cannot use: a
+// silence layer outside 1 … layers−1 or a channel it lacks, or the flat
+// model's unit silencing.
+func (s Settings) ValidateHier(layers int, channels func(i int) int) error {
+	if len(s.SilenceSleepZ) > 0 || len(s.ShamSleepZ) > 0 {
+		return fmt.Errorf("objective: silence_sleep_z and sham_sleep_z are for the MNIST model; the hierarchical model silences channels of a layer: silence_layer, silence_channels, sham_channels (--silence-layer, --silence-channels, --sham-channels)")
+	}
+	k := s.SilenceLayer
+	if k == 0 {
+		return nil
+	}
+	if k >= layers {
+		return fmt.Errorf("objective: silence layer %d must be a hidden layer, 1 to %d (layer %d is the top, whose top-down phase is the prior)", k, layers-1, layers)
+	}
+	n := channels(k)
+	for _, c := range append(slices.Clone(s.SilenceChannels), s.ShamChannels...) {
+		if c >= n {
+			return fmt.Errorf("objective: channel %d is outside layer %d's channels 0..%d", c, k, n-1)
 		}
 	}
 	return nil

@@ -72,7 +72,12 @@
 // Silencing: wake z ~ q(z|x) of a run trained with units S silenced in
 // sleep, against a control run of the same seed: the ratio of the silenced
 // units' E|z_u| (or Var z_u) to the other units', perturbed minus control,
-// against random unit sets of the same size (UnitSetNull).
+// against random unit sets of the same size (UnitSetNull). Its
+// hierarchical version (LayerSilencing) takes runs of the CIFAR-10 model
+// (Sec. 5.2) trained with channels S of one hidden layer k silenced in its
+// top-down and sleep samples: the same ratio over channels (each pooled
+// over its positions) of the wake activity of layer k and, as a secondary
+// endpoint, of the layer above, k+1, over its channels with S's indices.
 //
 // # Statistics
 //

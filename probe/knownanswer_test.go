@@ -277,7 +277,7 @@ func TestKnownAnswersSilencing(t *testing.T) {
 		for s := uint64(1); s <= 3; s++ {
 			p := Info{Name: fmt.Sprintf("silenced-s%d", s), Step: 100}
 			c := Info{Name: fmt.Sprintf("control-s%d", s), Step: 100}
-			pts = append(pts, compareLatents(p, c, latents(10*s, 400, shrunk), latents(10*s+1, 400, nil), sil, o))
+			pts = append(pts, compareLatents(p, c, latents(10*s, 400, shrunk), latents(10*s+1, 400, nil), sil, LayerZ, o))
 		}
 		return pts
 	}
@@ -324,8 +324,8 @@ func TestKnownAnswersSilencingSham(t *testing.T) {
 			c := Info{Name: fmt.Sprintf("control-s%d", s), Step: 100}
 			sh := Info{Name: fmt.Sprintf("sham-s%d", s), Step: 100}
 			zc := latents(10*s+1, 400, nil)
-			pt := compareLatents(p, c, latents(10*s, 400, sil), zc, sil, o)
-			sp := compareLatents(sh, c, latents(10*s+2, 400, shamShrunk), zc, sil, o)
+			pt := compareLatents(p, c, latents(10*s, 400, sil), zc, sil, LayerZ, o)
+			sp := compareLatents(sh, c, latents(10*s+2, 400, shamShrunk), zc, sil, LayerZ, o)
 			pt.Sham = &sp
 			pts = append(pts, pt)
 		}

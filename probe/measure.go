@@ -162,7 +162,9 @@ func PhaseGradient(c Critic, x, z *tensor.Tensor, sign float64) []float64 {
 	return g
 }
 
-// UnitMoments are per-unit statistics of activity z [N, Z] over its rows.
+// UnitMoments are per-unit statistics of activity z [N, Z] over its rows;
+// for activity of a convolutional layer [N, C, H, W] a unit is a channel,
+// pooled over its positions and the rows.
 type UnitMoments struct {
 	MeanAbs  []float64 // E|z_u|
 	Mean     []float64 // E z_u
@@ -170,12 +172,41 @@ type UnitMoments struct {
 }
 
 // Moments returns the UnitMoments of the rows idx of z (all rows if idx is
-// nil).
-func Moments(z *tensor.Tensor, idx []int) UnitMoments {
+// nil), z [N, Z] or [N, C, …] (a unit per channel, its positions pooled).
+func Moments(z *tensor.Tensor, idx []int) UnitMoments { return sumsOf(z).moments(idx) }
+
+// unitSums are per-row, per-unit sums of activity over the unit's
+// positions (1 for [N, Z]): what the moments of any set of rows, such as a
+// bootstrap resample, are computed from without a pass over the activity.
+type unitSums struct {
+	rows, units, per int
+	sum, sq, abs     []float64 // [rows·units]
+}
+
+// sumsOf returns the unitSums of z [N, C, …] (a unit per index of axis 1).
+func sumsOf(z *tensor.Tensor) unitSums {
 	n, d := z.Dim(0), z.Dim(1)
+	s := unitSums{rows: n, units: d, per: z.Len() / max(n*d, 1)}
+	s.sum, s.sq, s.abs = make([]float64, n*d), make([]float64, n*d), make([]float64, n*d)
 	v := z.Values()
+	for j := range s.sum {
+		for _, x := range v[j*s.per : (j+1)*s.per] {
+			s.sum[j] += x
+			s.sq[j] += x * x
+			if x < 0 {
+				x = -x
+			}
+			s.abs[j] += x
+		}
+	}
+	return s
+}
+
+// moments returns the UnitMoments of the rows idx (all if nil).
+func (s unitSums) moments(idx []int) UnitMoments {
+	d := s.units
 	if idx == nil {
-		idx = make([]int, n)
+		idx = make([]int, s.rows)
 		for i := range idx {
 			idx[i] = i
 		}
@@ -183,17 +214,13 @@ func Moments(z *tensor.Tensor, idx []int) UnitMoments {
 	m := UnitMoments{MeanAbs: make([]float64, d), Mean: make([]float64, d), Variance: make([]float64, d)}
 	sq := make([]float64, d)
 	for _, i := range idx {
-		row := v[i*d : (i+1)*d]
-		for u, x := range row {
-			m.Mean[u] += x
-			sq[u] += x * x
-			if x < 0 {
-				x = -x
-			}
-			m.MeanAbs[u] += x
+		for u := 0; u < d; u++ {
+			m.Mean[u] += s.sum[i*d+u]
+			sq[u] += s.sq[i*d+u]
+			m.MeanAbs[u] += s.abs[i*d+u]
 		}
 	}
-	k := float64(len(idx))
+	k := float64(len(idx) * s.per)
 	for u := range m.Mean {
 		m.Mean[u] /= k
 		m.MeanAbs[u] /= k

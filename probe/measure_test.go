@@ -192,3 +192,23 @@ func TestMomentsAndGroupRatio(t *testing.T) {
 		t.Errorf("resampled moments %v", m2)
 	}
 }
+
+// A convolutional layer's unit is a channel, pooled over its positions: the
+// moments of [N, C, H, W] are those of the [N·H·W, C] rows of its values.
+func TestMomentsOfChannels(t *testing.T) {
+	t.Parallel()
+	// 2 rows, 2 channels, 2 positions: channel 0 is 1, 3 then 5, 7;
+	// channel 1 is −1, 1 then −2, 2.
+	z := tensor.FromFloat64([]float64{1, 3, -1, 1, 5, 7, -2, 2}, 2, 2, 1, 2)
+	m := Moments(z, nil)
+	want := UnitMoments{MeanAbs: []float64{4, 1.5}, Mean: []float64{4, 0}, Variance: []float64{5, 2.5}}
+	for u := 0; u < 2; u++ {
+		if m.MeanAbs[u] != want.MeanAbs[u] || m.Mean[u] != want.Mean[u] || m.Variance[u] != want.Variance[u] {
+			t.Errorf("channel %d: %v, want %v", u, m, want)
+		}
+	}
+	// Row 1 twice: channel 0 is 5, 7, 5, 7.
+	if r := Moments(z, []int{1, 1}); r.Mean[0] != 6 || r.Variance[0] != 1 {
+		t.Errorf("resampled: %v", r)
+	}
+}

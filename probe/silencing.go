@@ -12,8 +12,10 @@ import (
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	"github.com/wakesleep/wakesleep/data/mnist"
+	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/imaging"
 	"github.com/wakesleep/wakesleep/tensor"
+	"github.com/wakesleep/wakesleep/train"
 )
 
 // Silencing study statistics of the wake-phase latents.
@@ -113,24 +115,31 @@ func unitStat(m UnitMoments, stat string) []float64 {
 // than the silenced and sham units and the bookkeeping fields.
 func configMismatch(p, c *Subject) []string {
 	a, b := *p.Trainer.Config, *c.Trainer.Config
-	a.Objective.SilenceSleepZ, b.Objective.SilenceSleepZ = nil, nil
-	a.Objective.ShamSleepZ, b.Objective.ShamSleepZ = nil, nil
-	a.LogEvery, b.LogEvery = 0, 0
-	a.CheckpointEvery, b.CheckpointEvery = 0, 0
-	a.KeepCheckpoints, b.KeepCheckpoints = 0, 0
-	a.Epochs, b.Epochs = 0, 0
+	for _, x := range []*mnistexp.Config{&a, &b} {
+		x.Objective.SilenceSleepZ, x.Objective.ShamSleepZ = nil, nil
+		x.Settings = bookkeeping(x.Settings)
+	}
+	return fieldMismatch(reflect.ValueOf(a), reflect.ValueOf(b))
+}
+
+// bookkeeping returns s without the fields that do not change what a run
+// learns by a given step: logging, checkpointing and the training length.
+func bookkeeping(s train.Settings) train.Settings {
+	s.LogEvery, s.CheckpointEvery, s.KeepCheckpoints, s.Epochs = 0, 0, 0, 0
+	return s
+}
+
+// fieldMismatch names the fields in which two structs of one type differ,
+// embedded structs (the shared run settings) field by field.
+func fieldMismatch(va, vb reflect.Value) []string {
 	var out []string
-	var walk func(va, vb reflect.Value)
-	walk = func(va, vb reflect.Value) {
-		for i := 0; i < va.NumField(); i++ {
-			if va.Type().Field(i).Anonymous { // the shared run settings: field by field
-				walk(va.Field(i), vb.Field(i))
-			} else if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-				out = append(out, va.Type().Field(i).Name)
-			}
+	for i := 0; i < va.NumField(); i++ {
+		if va.Type().Field(i).Anonymous {
+			out = append(out, fieldMismatch(va.Field(i), vb.Field(i))...)
+		} else if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			out = append(out, va.Type().Field(i).Name)
 		}
 	}
-	walk(reflect.ValueOf(a), reflect.ValueOf(b))
 	return out
 }
 
@@ -230,8 +239,16 @@ const ControlSham = "sham perturbation"
 
 // silencingEndpoints: per statistic, each pair's effect at its last step,
 // one value per pair of runs, against the random-unit-set null and, when
-// every pair has one, the sham run's effect in the same pair.
+// every pair has one, the sham run's effect in the same pair; judged.
 func silencingEndpoints(points []SilencePoint, level float64) []*Endpoint {
+	eps := unitEndpoints(points, LayerZ, true)
+	Judge(eps, level)
+	return eps
+}
+
+// unitEndpoints returns silencingEndpoints' endpoints of points measured in
+// one layer, primary or secondary, not yet judged.
+func unitEndpoints(points []SilencePoint, layer string, primary bool) []*Endpoint {
 	last := map[string]int{}
 	var order []string
 	for i, p := range points {
@@ -260,9 +277,10 @@ func silencingEndpoints(points []SilencePoint, level float64) []*Endpoint {
 		if shams {
 			controls[ControlSham] = sham
 		}
-		eps = append(eps, NewEndpoint("silencing", points[0].Effects[si].Measure, "z (wake)", 0, -1, order, vals, controls))
+		e := NewEndpoint("silencing", points[0].Effects[si].Measure, layer, 0, -1, order, vals, controls)
+		e.Primary = primary
+		eps = append(eps, e)
 	}
-	Judge(eps, level)
 	return eps
 }
 
@@ -289,20 +307,25 @@ func unitSetNull(pm, cm []float64, k int, d float64, rng *rand.Rand) UnitSetNull
 func comparePair(p, c, sh *Subject, sil []int, test *mnist.Set, n int, o Options) SilencePoint {
 	zp := wakeLatents(p, test, n, o.Batch, o.Seed)
 	zc := wakeLatents(c, test, n, o.Batch, o.Seed)
-	pt := compareLatents(p.Info(), c.Info(), zp, zc, sil, o)
+	pt := compareLatents(p.Info(), c.Info(), zp, zc, sil, LayerZ, o)
 	if sh != nil {
-		s := compareLatents(sh.Info(), c.Info(), wakeLatents(sh, test, n, o.Batch, o.Seed), zc, sil, o)
+		s := compareLatents(sh.Info(), c.Info(), wakeLatents(sh, test, n, o.Batch, o.Seed), zc, sil, LayerZ, o)
 		pt.Sham = &s
 	}
 	return pt
 }
 
+// LayerZ labels the MNIST model's latent layer in the silencing study.
+const LayerZ = "z (wake)"
+
 // compareLatents compares the wake latents zp of a perturbed model with
-// those zc of its control [N, Z], row i of both driven by the same
-// stimulus.
-func compareLatents(p, c Info, zp, zc *tensor.Tensor, sil []int, o Options) SilencePoint {
+// those zc of its control, [N, Z] or a convolutional layer's [N, C, H, W]
+// (a unit per channel, Moments), row i of both driven by the same
+// stimulus; layer labels the effects.
+func compareLatents(p, c Info, zp, zc *tensor.Tensor, sil []int, layer string, o Options) SilencePoint {
 	n := zp.Dim(0)
-	pt := SilencePoint{Perturbed: p, Control: c, PerturbedUnits: Moments(zp, nil), ControlUnits: Moments(zc, nil),
+	sp, sc := sumsOf(zp), sumsOf(zc)
+	pt := SilencePoint{Perturbed: p, Control: c, PerturbedUnits: sp.moments(nil), ControlUnits: sc.moments(nil),
 		PerturbedRatio: map[string]Interval{}, ControlRatio: map[string]Interval{}, Null: map[string]UnitSetNull{}}
 	rng := rand.New(rand.NewPCG(o.Seed, bootstrapStream+3))
 	nrng := rand.New(rand.NewPCG(o.Seed, silenceStream+1))
@@ -311,8 +334,8 @@ func compareLatents(p, c Info, zp, zc *tensor.Tensor, sil []int, o Options) Sile
 		// models) gives all three intervals.
 		var rp, rc, d []float64
 		boot := func(idx []int) (float64, float64) {
-			a := GroupRatio(unitStat(Moments(zp, idx), stat), sil)
-			b := GroupRatio(unitStat(Moments(zc, idx), stat), sil)
+			a := GroupRatio(unitStat(sp.moments(idx), stat), sil)
+			b := GroupRatio(unitStat(sc.moments(idx), stat), sil)
 			return a, b
 		}
 		a0, b0 := boot(nil)
@@ -329,7 +352,7 @@ func compareLatents(p, c Info, zp, zc *tensor.Tensor, sil []int, o Options) Sile
 		pt.PerturbedRatio[stat] = ci(a0, rp)
 		pt.ControlRatio[stat] = ci(b0, rc)
 		pt.Effects = append(pt.Effects, Effect{Model: fmt.Sprintf("%s vs %s @%d", p.Name, c.Name, p.Step),
-			Measure: "silenced/other ratio of " + stat + ", perturbed - control", Layer: "z (wake)", Null: 0, Sign: -1, Interval: ci(a0-b0, d)})
+			Measure: "silenced/other ratio of " + stat + ", perturbed - control", Layer: layer, Null: 0, Sign: -1, Interval: ci(a0-b0, d)})
 		pt.Null[stat] = unitSetNull(unitStat(pt.PerturbedUnits, stat), unitStat(pt.ControlUnits, stat), len(sil), a0-b0, nrng)
 	}
 	return pt
@@ -492,7 +515,7 @@ func (r *SilencingResult) Write(dir string) error {
 		controls += " The sham perturbation: the perturbed run's effect must be more negative than the sham run's of the same seed, by a paired margin over pairs."
 		notDone = "Not done here: the hierarchical version of the paper"
 	}
-	m.p("%s Note that the effect is nearly built in: the z critic compares wake z against the silenced prior, so the encoder is trained directly to zero those units; the null shows that the effect is specific to S, not that it arises through the generative model. %s (silence the top-down phase of one CIFAR-10 layer and measure the bottom-up activity of it and the layer above), which needs a CIFAR-10 model worth probing.", controls, notDone)
+	m.p("%s Note that the effect is nearly built in: the z critic compares wake z against the silenced prior, so the encoder is trained directly to zero those units; the null shows that the effect is specific to S, not that it arises through the generative model. %s (silence the top-down phase of one CIFAR-10 layer and measure the bottom-up activity of it and the layer above): this study runs it on CIFAR-10 runs trained with `--silence-layer`, `--silence-channels` (LayerSilencing), which need a CIFAR-10 model worth probing.", controls, notDone)
 	m.p(judgingText)
 	m.endpointsTable(r.Endpoints)
 	m.p("## Results")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/eval"
+	cifarexp "github.com/wakesleep/wakesleep/experiment/cifar10"
 	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/train"
 )
@@ -37,6 +38,9 @@ type Info struct {
 	TrainLimit int     `json:"train_limit,omitempty"` // training images used (0: all 60,000)
 	Silenced   []int   `json:"silenced,omitempty"`
 	Sham       []int   `json:"sham,omitempty"` // latent units redrawn in the sleep phase (a sham perturbation)
+	// SilenceLayer is the layer whose channels Silenced and Sham are, for
+	// the hierarchical CIFAR-10 model (0: MNIST's latent units).
+	SilenceLayer int `json:"silence_layer,omitempty"`
 }
 
 // Info returns the subject's description.
@@ -69,13 +73,21 @@ func (i Info) Novel() string {
 	return "fashion"
 }
 
-// mnistTrain is the number of MNIST training digits.
-const mnistTrain = 60000
+// mnistTrain and cifarTrain are the numbers of MNIST training digits and
+// CIFAR-10 training images.
+const (
+	mnistTrain = 60000
+	cifarTrain = 50000
+)
 
-// Epochs returns the training length in passes over the training digits
-// (all 60,000, or the run's train limit), counting every digit seen.
+// Epochs returns the training length in passes over the training images
+// (all of the model's set, or the run's train limit), counting every image
+// seen.
 func (i Info) Epochs() float64 {
 	n := mnistTrain
+	if i.Experiment == cifarexp.Name {
+		n = cifarTrain
+	}
 	if i.TrainLimit > 0 && i.TrainLimit < n {
 		n = i.TrainLimit
 	}

@@ -10,6 +10,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
 	cifardata "github.com/wakesleep/wakesleep/data/cifar10"
@@ -55,7 +57,15 @@ Examples:
   $ wakesleep train cifar10 --data ~/cifar-10-batches-bin --run runs/cifar
   $ wakesleep train cifar10 --preset paper --data cifar-10-binary.tar.gz
   $ wakesleep train cifar10 --channels 16,32,64,128,100 --critic-channels 16,32,64,64,64,64
-  $ wakesleep train --run runs/cifar --resume`,
+  $ wakesleep train --run runs/cifar --resume
+
+Phase silencing (Sec. 4.4, the hierarchical version; 'wakesleep probe --study
+silencing' compares the runs): --silence-layer K --silence-channels S holds
+the channels S of layer zK at zero in its top-down and sleep samples, and
+--sham-channels S (same K, same seed, a separate run) redraws their noise
+instead, a control that leaves the model's distribution unchanged:
+  $ wakesleep train cifar10 --silence-layer 2 --silence-channels 0,1,2,3 --run runs/cifar-silenced
+  $ wakesleep train cifar10 --silence-layer 2 --sham-channels 0,1,2,3 --run runs/cifar-sham`,
 		DataHelp: "CIFAR-10 binary batches, image tree or tarball (default: found in $" + cifardata.DataEnv + " or the current folder)",
 		Items:    "images",
 	}}}}
@@ -81,7 +91,39 @@ func (*experiment) Flags() []train.Flag {
 		train.StringFlag("pixel-scale", "pixel range: sym ([-1,1]) or unit ([0,1]) (default: from the preset, sym)", func(c C) *string { return &c.PixelScale }),
 		train.IntFlag("train-limit", "use only N training images, evenly spaced over the set so that every class is in it (0: all; default: the preset's)", func(c C) *int { return &c.TrainLimit }),
 		train.IntFlag("picture-every", "steps between picture grids (0: once per epoch)", func(c C) *int { return &c.PictureEvery }),
+		train.IntFlag("silence-layer", "hidden layer K (1 to L-1: z1 ... z4 of the paper's model) whose top-down phase --silence-channels and --sham-channels perturb (the hierarchical phase-silencing perturbation of Sec. 4.4; default 0: none)", func(c C) *int { return &c.Objective.SilenceLayer }),
+		channelsFlag("silence-channels", "channels of layer --silence-layer held at zero in its sleep and top-down samples (the sleep chain below is dreamt from the silenced layer), comma-separated, e.g. 0,1,2,3 (default none)",
+			func(c C) *[]int { return &c.Objective.SilenceChannels }),
+		channelsFlag("sham-channels", "channels of layer --silence-layer whose noise is redrawn in its sleep and top-down samples: the sham control of --silence-channels (the same channels manipulated, the layer's distribution unchanged; a channel may not be in both; default none)",
+			func(c C) *[]int { return &c.Objective.ShamChannels }),
 	)
+}
+
+// channelsFlag is a flag listing distinct channel indices ≥ 0; Validate
+// checks them against the layer, which other flags may set later.
+func channelsFlag(name, usage string, field func(*Config) *[]int) train.Flag {
+	return train.Flag{Name: name, Type: "string", Usage: usage, Set: func(cfg train.Config, s string) error {
+		c := cfg.(*Config)
+		if strings.TrimSpace(s) == "" {
+			*field(c) = nil
+			return nil
+		}
+		var out []int
+		seen := map[int]bool{}
+		for _, f := range strings.Split(s, ",") {
+			v, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || v < 0 {
+				return fmt.Errorf("--%s: %q is not a channel index (want comma-separated integers ≥ 0)", name, f)
+			}
+			if seen[v] {
+				return fmt.Errorf("--%s: channel %d is listed twice", name, v)
+			}
+			seen[v] = true
+			out = append(out, v)
+		}
+		*field(c) = out
+		return nil
+	}}
 }
 
 func (*experiment) NewModel(cfg train.Config, rng *rand.Rand) (train.Model, error) {
@@ -93,7 +135,7 @@ func (*experiment) NewModel(cfg train.Config, rng *rand.Rand) (train.Model, erro
 	s := c.Objective
 	return train.Bind(m, train.Objective[*objective.HierPhases]{
 		Run: func(b []*tensor.Tensor, rng *rand.Rand) *objective.HierPhases {
-			return objective.RunHierPhases(m, ad.Const(b[0]), rng)
+			return objective.RunHierPhases(m, ad.Const(b[0]), s, rng)
 		},
 		Critic: func(p *objective.HierPhases, rng *rand.Rand) (*ad.Var, objective.Terms) {
 			return objective.CIFAR10CriticLoss(m, p, s, rng)

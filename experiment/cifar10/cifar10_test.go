@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,5 +96,86 @@ func TestConfigValidate(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// --silence-layer, --silence-channels and --sham-channels reach the
+// objective and config.json, bad values are refused with the flag or the
+// field named, the presets have none, and a tiny silenced and shammed run
+// trains.
+func TestSilenceFlags(t *testing.T) {
+	set := func(c *Config, name, v string) error {
+		for _, f := range Experiment.Flags() {
+			if f.Name == name {
+				return f.Set(c, v)
+			}
+		}
+		t.Fatalf("no --%s", name)
+		return nil
+	}
+	c := Experiment.TinyConfig().(*Config)
+	for flag, v := range map[string]string{"silence-channels": "0,x", "sham-channels": "-1"} {
+		if err := set(c, flag, v); err == nil || !strings.Contains(err.Error(), "--"+flag) {
+			t.Errorf("--%s %s: %v", flag, v, err)
+		}
+	}
+	if err := set(c, "silence-channels", "1,1"); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("a channel twice: %v", err)
+	}
+	for _, kv := range [][2]string{{"silence-layer", "2"}, {"silence-channels", "0, 3"}, {"sham-channels", "1"}} {
+		if err := set(c, kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := train.EncodeConfig(c)
+	if err != nil || !strings.Contains(string(b), `"silence_layer": 2`) || !strings.Contains(string(b), `"sham_channels": [`) {
+		t.Fatalf("config.json: %v\n%s", err, b)
+	}
+	back, err := train.DecodeConfig(Experiment, b, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := back.(*Config).Objective; o.SilenceLayer != 2 || !reflect.DeepEqual(o.SilenceChannels, []int{0, 3}) || !reflect.DeepEqual(o.ShamChannels, []int{1}) {
+		t.Errorf("after config.json: %+v", o)
+	}
+	for name, tc := range map[string]struct {
+		edit func(*Config)
+		want string
+	}{
+		"top layer":      {func(c *Config) { c.Objective.SilenceLayer = 5 }, "1 to 4"},
+		"image":          {func(c *Config) { c.Objective.SilenceLayer = -1 }, "silence layer -1"},
+		"no layer":       {func(c *Config) { c.Objective.SilenceLayer = 0 }, "need a layer"},
+		"channel":        {func(c *Config) { c.Objective.SilenceChannels = []int{4} }, "outside layer 2's channels 0..3"},
+		"both":           {func(c *Config) { c.Objective.ShamChannels = []int{3} }, "both silenced and shammed"},
+		"no channels":    {func(c *Config) { c.Objective.SilenceChannels, c.Objective.ShamChannels = nil, nil }, "no silenced or sham channels"},
+		"mnist's units":  {func(c *Config) { c.Objective.SilenceSleepZ = []int{0} }, "for the MNIST model"},
+		"mnist's layers": {nil, "for the hierarchical CIFAR-10 model"},
+	} {
+		if tc.edit == nil {
+			m := mnist.QuickConfig(model.CriticLocal)
+			m.Objective.SilenceLayer, m.Objective.SilenceChannels = 1, []int{0}
+			if err := m.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: %v, want %q", name, err, tc.want)
+			}
+			continue
+		}
+		d := *back.(*Config)
+		d.Objective.SilenceChannels = slices.Clone(d.Objective.SilenceChannels)
+		tc.edit(&d)
+		if err := d.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+	for _, p := range []Config{QuickConfig(), PaperConfig(), *Experiment.TinyConfig().(*Config)} {
+		if b, _ := train.EncodeConfig(&p); strings.Contains(string(b), "silence") || strings.Contains(string(b), "sham") {
+			t.Errorf("a preset silences or shams:\n%s", b)
+		}
+	}
+	c.Epochs = 1
+	if err := train.Run(context.Background(), Experiment, c, train.RunOptions{Dir: t.TempDir(), Data: Experiment.FakeData(), MaxSteps: 2}); err != nil {
+		t.Fatal(err)
 	}
 }

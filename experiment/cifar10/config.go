@@ -71,6 +71,9 @@ func (c *Config) Validate() error {
 	if err := c.Objective.Validate(); err != nil {
 		return err
 	}
+	if err := c.Objective.ValidateHier(c.Model.Layers(), c.Model.LayerChannels); err != nil {
+		return err
+	}
 	for _, w := range []float64{c.Objective.Gamma, c.Objective.Lambda, c.Objective.ReconWeight} {
 		if math.IsNaN(w) || math.IsInf(w, 0) {
 			return fmt.Errorf("objective: gamma %g, lambda %g and recon weight %g must be finite", c.Objective.Gamma, c.Objective.Lambda, c.Objective.ReconWeight)

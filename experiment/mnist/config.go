@@ -128,6 +128,9 @@ func (c *Config) Validate() error {
 	if err := c.Objective.Validate(); err != nil {
 		return err
 	}
+	if err := c.Objective.ValidateFlat(); err != nil {
+		return err
+	}
 	// objective.Settings.Validate lets NaN through (every comparison with
 	// NaN is false); so would the checks above for ±Inf weights.
 	for _, w := range []float64{c.Objective.Gamma, c.Objective.Lambda, c.Objective.ReconWeight} {

@@ -12,9 +12,11 @@ import (
 	"strings"
 
 	"github.com/wakesleep/wakesleep/checkpoint"
+	cifardata "github.com/wakesleep/wakesleep/data/cifar10"
 	"github.com/wakesleep/wakesleep/data/mnist"
 	"github.com/wakesleep/wakesleep/eval"
 	"github.com/wakesleep/wakesleep/experiment"
+	cifarexp "github.com/wakesleep/wakesleep/experiment/cifar10"
 	mnistexp "github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/probe"
 	"github.com/wakesleep/wakesleep/train"
@@ -29,7 +31,7 @@ Usage:
                   [--out <folder>] [flags]
 
 Tests the biological predictions of Sec. 4 of the paper on trained MNIST
-models. Each study writes report.md, PNG plots, CSV tables and result.json
+models (silencing: CIFAR-10 models too). Each study writes report.md, PNG plots, CSV tables and result.json
 into <out>/<study>; with more than one study, <out>/report.md lists every
 finding, one line each. Definitions and statistics are written in each report.
 
@@ -70,6 +72,15 @@ novelty design: familiar Fashion-MNIST, novel MNIST.
                --sham-z' on the same units, paired in order), against the
                sham perturbation. If all are run folders, every step they
                all hold is compared.
+               CIFAR-10 runs (told by their config) get the hierarchical
+               version: runs trained with 'wakesleep train cifar10
+               --silence-layer K --silence-channels S', controls, and with
+               --sham runs trained with --sham-channels S on layer K; the wake
+               activity of layer K (primary) and of the layer above, K+1,
+               over its channels with the indices of S (secondary), on --n
+               CIFAR-10 test images evenly spaced over the set (--data, as
+               for 'wakesleep train cifar10': default $` + cifardata.DataEnv + ` or the
+               current folder).
 
 The results/probes/ table (5 seeds of each algorithm and of Fashion-MNIST):
   $ scripts/probes.sh    # runs the command below per algorithm
@@ -88,6 +99,10 @@ Examples:
   $ wakesleep train --sham-z 0,1,2,3 --epochs 1 --run runs/sham
   $ wakesleep probe --study silencing --perturbed runs/silenced --control runs/control --sham runs/sham
   $ wakesleep probe --study all --checkpoint runs/local --control runs/control --perturbed runs/silenced
+  $ wakesleep train cifar10 --silence-layer 2 --silence-channels 0,1,2,3 --run runs/cifar-silenced
+  $ wakesleep train cifar10 --silence-layer 2 --sham-channels 0,1,2,3 --run runs/cifar-sham
+  $ wakesleep probe --study silencing --perturbed runs/cifar-silenced --control runs/cifar \
+      --sham runs/cifar-sham --data ~/cifar-10-batches-bin
 `
 
 // Studies of the probe command, in the order --study all runs them.
@@ -118,6 +133,9 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	err := runProbeStudies(ctx, args, stdout, stderr)
 	var ue *train.UnknownExperimentError
 	if errors.As(err, &ue) {
+		if ue.Name == cifarexp.Name {
+			return fmt.Errorf("%w; of its studies only silencing takes %s runs", unsupportedName("probe", ue.Name, probed()), cifarexp.Name)
+		}
 		return unsupportedName("probe", ue.Name, probed())
 	}
 	return err
@@ -134,13 +152,13 @@ func parseProbe(args []string, stderr io.Writer) (o *probeOptions, studies, skip
 	fs.StringVar(&o.checkpoints, "checkpoints", "", "models (seeds), comma-separated: run folders or checkpoint files; oscillation and critic use each one's newest checkpoint, development and plasticity each folder's checkpoints (default: --checkpoint if it is a folder)")
 	fs.StringVar(&o.novel, "novel-checkpoints", "", "models trained on Fashion-MNIST (the crossed design's second arm), comma-separated, for oscillation and critic")
 	fs.IntVar(&o.maxCheckpoints, "max-checkpoints", 0, "development and plasticity: use at most this many checkpoints, evenly spaced, first and last kept (0: all)")
-	fs.StringVar(&o.perturbed, "perturbed", "", "silencing: the runs trained with --silence-z, comma-separated (default: --checkpoint)")
+	fs.StringVar(&o.perturbed, "perturbed", "", "silencing: the runs trained with --silence-z (CIFAR-10: --silence-layer, --silence-channels), comma-separated (default: --checkpoint)")
 	fs.StringVar(&o.control, "control", "", "silencing: the control runs (same seeds, no silencing), comma-separated, paired with --perturbed in order")
-	fs.StringVar(&o.sham, "sham", "", "silencing: the sham runs (same seeds, trained with --sham-z on the silenced units), comma-separated, paired with --perturbed in order (default: none)")
+	fs.StringVar(&o.sham, "sham", "", "silencing: the sham runs (same seeds, trained with --sham-z on the silenced units; CIFAR-10: --sham-channels), comma-separated, paired with --perturbed in order (default: none)")
 	fs.StringVar(&o.out, "out", "", "output folder (default: <folder of the checkpoint>/probe)")
-	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: embedded)")
+	fs.StringVar(&o.dataDir, "data", "", "folder with MNIST IDX files (default: embedded); for CIFAR-10 silencing runs, the CIFAR-10 data as 'wakesleep train cifar10 --data' takes them (default: found in $"+cifardata.DataEnv+" or the current folder)")
 	fs.StringVar(&o.fashionDir, "fashion", mnist.FashionDir, "folder with the Fashion-MNIST IDX files (novel stimuli)")
-	fs.IntVar(&o.opts.N, "n", 1000, "stimuli per condition (oscillation, critic) and digits (silencing)")
+	fs.IntVar(&o.opts.N, "n", 1000, "stimuli per condition (oscillation, critic) and digits or CIFAR-10 test images (silencing)")
 	fs.IntVar(&o.opts.AlignN, "align-n", 10000, "development: wake and sleep samples per checkpoint")
 	fs.StringVar(&o.alignments, "alignments", "4x2z,8x8z", "development: alignments as <x units>x<z units>z, comma-separated (as 'wakesleep eval'); the first is the headline, and only those whose missing mass stays below 0.5 are judged")
 	fs.BoolVar(&o.opts.NoInit, "no-init", false, "leave out the untrained model (step 0): no verdict can then hold")
@@ -228,6 +246,12 @@ func runProbeStudies(ctx context.Context, args []string, stdout, stderr io.Write
 				return err
 			}
 		case "silencing":
+			if runExperiment(firstOf(o.perturbed)) == cifarexp.Name {
+				if s, err = o.layerSilencing(stderr); err != nil {
+					return err
+				}
+				break
+			}
 			test, err := o.test()
 			if err != nil {
 				return err
@@ -600,35 +624,120 @@ func evenly(files []probe.CheckpointFile, n int) []probe.CheckpointFile {
 	return out
 }
 
-// silencePairs matches the perturbed, control and sham checkpoints of each
+// silenceRuns are the checkpoints of one step of a pair of silencing runs:
+// perturbed, control and sham ("": none).
+type silenceRuns struct{ perturbed, control, sham string }
+
+// silenceSteps matches the perturbed, control and sham checkpoints of each
 // pair of runs (--perturbed, --control and --sham, in order): every step
 // all the run folders hold, or the given checkpoints.
-func (o *probeOptions) silencePairs(stderr io.Writer) ([]probe.SilencePair, error) {
+func (o *probeOptions) silenceSteps(stderr io.Writer) ([]silenceRuns, error) {
 	cs, ss := splitList(o.control), splitList(o.sham)
-	var all []probe.SilencePair
+	var all []silenceRuns
 	for i, p := range splitList(o.perturbed) {
 		sham := ""
 		if len(ss) > 0 {
 			sham = ss[i]
 		}
-		pairs, err := silencePairsOf(p, cs[i], sham, stderr)
+		steps, err := silenceStepsOf(p, cs[i], sham, stderr)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, pairs...)
+		all = append(all, steps...)
 	}
 	return all, nil
 }
 
-// silencePairsOf pairs the checkpoints of a perturbed run, its control and
-// its sham run ("": none).
-func silencePairsOf(perturbed, control, sham string, stderr io.Writer) ([]probe.SilencePair, error) {
+// silencePairs loads the MNIST checkpoints of silenceSteps.
+func (o *probeOptions) silencePairs(stderr io.Writer) ([]probe.SilencePair, error) {
+	steps, err := o.silenceSteps(stderr)
+	if err != nil {
+		return nil, err
+	}
 	load := func(p string) func() (*probe.Subject, error) {
 		if p == "" {
 			return nil
 		}
 		return func() (*probe.Subject, error) { return probe.Load(p, stderr) }
 	}
+	var pairs []probe.SilencePair
+	for _, r := range steps {
+		pairs = append(pairs, probe.SilencePair{Perturbed: load(r.perturbed), Control: load(r.control), Sham: load(r.sham)})
+	}
+	return pairs, nil
+}
+
+// layerSilencing runs the silencing study on CIFAR-10 runs: the
+// checkpoints of silenceSteps and the CIFAR-10 test images (--data, found
+// as 'wakesleep train cifar10' finds them).
+func (o *probeOptions) layerSilencing(stderr io.Writer) (probe.Study, error) {
+	steps, err := o.silenceSteps(stderr)
+	if err != nil {
+		return nil, err
+	}
+	load := func(p string) func() (*probe.CIFARSubject, error) {
+		if p == "" {
+			return nil
+		}
+		return func() (*probe.CIFARSubject, error) {
+			s, err := probe.LoadCIFAR(p, stderr)
+			var ue *train.UnknownExperimentError
+			if errors.As(err, &ue) {
+				return nil, fmt.Errorf("%s: a %s run beside CIFAR-10 runs: every run of a silencing study must be of one experiment", p, ue.Name)
+			}
+			return s, err
+		}
+	}
+	var pairs []probe.CIFARSilencePair
+	for _, r := range steps {
+		pairs = append(pairs, probe.CIFARSilencePair{Perturbed: load(r.perturbed), Control: load(r.control), Sham: load(r.sham)})
+	}
+	test, err := cifarTestSet(o.dataDir, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return probe.LayerSilencing(pairs, test, o.opts)
+}
+
+// cifarTestSet reads the CIFAR-10 test images as the cifar10 experiment
+// reads its data.
+func cifarTestSet(dir string, stderr io.Writer) (*cifardata.Set, error) {
+	_, test, err := cifarexp.LoadData(dir, stderr)
+	return test, err
+}
+
+// runExperiment returns the experiment of a run folder (its config.json,
+// or its first checkpoint) or checkpoint file; "" if it cannot tell.
+func runExperiment(path string) string {
+	st, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	file := path
+	if st.IsDir() {
+		if ex, _, err := experiment.All.LoadConfig(filepath.Join(path, train.ConfigFile)); err == nil {
+			return ex.Name()
+		}
+		fs, err := probe.Checkpoints(path)
+		if err != nil {
+			return ""
+		}
+		file = fs[0].Path
+	}
+	_, meta, err := checkpoint.Load(file)
+	if err != nil {
+		return ""
+	}
+	ex, _, err := experiment.All.ConfigFromMeta(meta)
+	if err != nil {
+		return ""
+	}
+	return ex.Name()
+}
+
+// silenceStepsOf pairs the checkpoints of a perturbed run, its control and
+// its sham run ("": none).
+func silenceStepsOf(perturbed, control, sham string, stderr io.Writer) ([]silenceRuns, error) {
 	runs := []string{perturbed, control}
 	if sham != "" {
 		runs = append(runs, sham)
@@ -655,7 +764,7 @@ func silencePairsOf(perturbed, control, sham string, stderr io.Writer) ([]probe.
 				byStep[i][f.Step] = f.Path
 			}
 		}
-		var pairs []probe.SilencePair
+		var steps []silenceRuns
 		for _, f := range pf {
 			c, ok := byStep[1][f.Step]
 			s, sok := "", true
@@ -663,13 +772,13 @@ func silencePairsOf(perturbed, control, sham string, stderr io.Writer) ([]probe.
 				s, sok = byStep[2][f.Step]
 			}
 			if ok && sok {
-				pairs = append(pairs, probe.SilencePair{Perturbed: load(f.Path), Control: load(c), Sham: load(s)})
+				steps = append(steps, silenceRuns{f.Path, c, s})
 			}
 		}
-		if len(pairs) > 0 {
-			return pairs, nil
+		if len(steps) > 0 {
+			return steps, nil
 		}
 		fmt.Fprintf(stderr, "warning: %s share no checkpoint step: comparing their newest checkpoints\n", strings.Join(runs, ", "))
 	}
-	return []probe.SilencePair{{Perturbed: load(perturbed), Control: load(control), Sham: load(sham)}}, nil
+	return []silenceRuns{{perturbed, control, sham}}, nil
 }

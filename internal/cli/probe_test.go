@@ -151,3 +151,50 @@ func TestProbeSeedsGiveNoHolds(t *testing.T) {
 		t.Errorf("an MNIST run as the novel arm: exit %d, %s", code, stderr)
 	}
 }
+
+// CIFAR-10 runs, told by their config, get the hierarchical silencing
+// study: a tiny control, a run with a channel of z2 silenced and its sham
+// are trained on fake binary batches and probed at every step they share;
+// a control of another experiment is refused on one line.
+func TestProbeSilencingCIFAR10(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFakeBatches(t, data, 8)
+	tiny := []string{"train", "cifar10", "--data", data, "--batch-size", "4", "--max-steps", "2", "--epochs", "1", "--checkpoint-every", "1",
+		"--channels", "2,2,2,2,2", "--critic-channels", "1,1,1,1,1,1"}
+	runs := map[string][]string{"control": nil, "silenced": {"--silence-layer", "2", "--silence-channels", "0"}, "sham": {"--silence-layer", "2", "--sham-channels", "0"}}
+	for name, extra := range runs {
+		if code, _, stderr := runCLI(append(append(tiny, "--run", filepath.Join(tmp, name)), extra...)...); code != 0 {
+			t.Fatalf("train %s: exit %d: %s", name, code, stderr)
+		}
+	}
+	out := filepath.Join(tmp, "probe")
+	code, stdout, stderr := runCLI("probe", "--study", "silencing", "--perturbed", filepath.Join(tmp, "silenced"), "--control", filepath.Join(tmp, "control"),
+		"--sham", filepath.Join(tmp, "sham"), "--data", data, "--n", "8", "--bootstrap", "20", "--out", out)
+	if code != 0 {
+		t.Fatalf("probe: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "silencing", "result.json"))
+	var res struct {
+		Layer  int
+		Points []json.RawMessage
+	}
+	if err != nil || json.Unmarshal(b, &res) != nil || res.Layer != 2 || len(res.Points) != 2 {
+		t.Fatalf("result.json (%v): layer %d, %d points", err, res.Layer, len(res.Points))
+	}
+	if !strings.Contains(stdout, "silencing: needs ≥3 models: silencing channels of z2") || !strings.Contains(stdout, "of the layer above, z3") {
+		t.Errorf("stdout lacks the layer's and the layer above's findings:\n%s", stdout)
+	}
+	if r, err := os.ReadFile(filepath.Join(out, "silencing", "report.md")); err != nil || !strings.Contains(string(r), "Sham perturbation:") {
+		t.Errorf("report (%v) lacks the sham", err)
+	}
+	_, mnistRun := goodRun()
+	code, _, stderr = runCLI("probe", "--study", "silencing", "--perturbed", filepath.Join(tmp, "silenced"), "--control", mnistRun, "--data", data, "--n", "8", "--out", out)
+	if code == 0 || !strings.Contains(stderr, "every run of a silencing study must be of one experiment") || strings.Count(stderr, "wakesleep probe: ") != 1 {
+		t.Errorf("an MNIST control of a CIFAR-10 run: exit %d, %q", code, stderr)
+	}
+}

@@ -71,6 +71,12 @@ func TestTrainCIFAR10UsageErrors(t *testing.T) {
 		{[]string{"--resume", "--run", "x", "--gamma", "0.1"}, "--gamma cannot change"},
 		{[]string{"mnist"}, "too many arguments"},
 		{[]string{"--max-steps", "-1"}, "--max-steps"},
+		{[]string{"--silence-channels", "0,x"}, "--silence-channels"},
+		{[]string{"--silence-layer", "5", "--silence-channels", "0"}, "must be a hidden layer, 1 to 4"},
+		{[]string{"--silence-layer", "2", "--silence-channels", "64"}, "channel 64 is outside layer 2's channels 0..63"},
+		{[]string{"--silence-layer", "2", "--silence-channels", "0,1", "--sham-channels", "1"}, "channel 1 of layer 2 is both silenced and shammed"},
+		{[]string{"--sham-channels", "1"}, "need a layer (--silence-layer)"},
+		{[]string{"--silence-z", "1"}, "silence-z"},
 	} {
 		var ue *usageError
 		err := runTrain(context.Background(), append([]string{"cifar10"}, tc.args...), &bytes.Buffer{}, &bytes.Buffer{})
