@@ -91,3 +91,41 @@ func binRow32Ref(op BinaryOp, x, y float32) float32 {
 	binRow32(op, d, []float32{x}, []float32{y}, 1, 1)
 	return d[0]
 }
+
+// Slice, Unslice and Concat copy blocks split across goroutines: the same
+// result for any GOMAXPROCS.
+func TestCopyKernelsIndependentOfThreads(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := RandNormal(rng, Float32, 16, 96, 16, 16)
+	y := RandNormal(rng, Float32, 16, 32, 16, 16)
+	run := func() []*Tensor {
+		return []*Tensor{Slice(x, 1, 32, 64), Slice(x, 0, 3, 11), Slice(x, 3, 1, 2), Unslice(y, 1, 40, 96),
+			Concat(1, x, y), Concat(0, x, x), Concat(3, y, y, y)}
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	runtime.GOMAXPROCS(1)
+	want := run()
+	// One reference by element, for the first Slice.
+	for b := 0; b < 16; b++ {
+		for c := 0; c < 32; c++ {
+			for k := 0; k < 256; k++ {
+				if want[0].f32[(b*32+c)*256+k] != x.f32[(b*96+32+c)*256+k] {
+					t.Fatalf("Slice: element (%d, %d, %d) wrong", b, c, k)
+				}
+			}
+		}
+	}
+	for _, procs := range []int{2, 3, 8} {
+		runtime.GOMAXPROCS(procs)
+		for i, got := range run() {
+			if !SameShape(got.shape, want[i].shape) {
+				t.Fatalf("case %d: shape %v, want %v", i, got.shape, want[i].shape)
+			}
+			for k := range got.f32 {
+				if got.f32[k] != want[i].f32[k] {
+					t.Fatalf("case %d, GOMAXPROCS %d: element %d differs", i, procs, k)
+				}
+			}
+		}
+	}
+}

@@ -140,14 +140,16 @@ func Concat(axis int, xs ...*Tensor) *Tensor {
 	pos := 0
 	for _, x := range xs {
 		w := x.shape[axis] * inner
-		for o := 0; o < outer; o++ {
-			dst := o*shape[axis]*inner + pos
-			if out.dtype == Float32 {
-				copy(out.f32[dst:dst+w], x.f32[o*w:(o+1)*w])
-			} else {
-				copy(out.f64[dst:dst+w], x.f64[o*w:(o+1)*w])
+		parallelBlocks(outer, w, func(o0, o1 int) {
+			for o := o0; o < o1; o++ {
+				dst := o*shape[axis]*inner + pos
+				if out.dtype == Float32 {
+					copy(out.f32[dst:dst+w], x.f32[o*w:(o+1)*w])
+				} else {
+					copy(out.f64[dst:dst+w], x.f64[o*w:(o+1)*w])
+				}
 			}
-		}
+		})
 		pos += w
 	}
 	return out
@@ -164,14 +166,16 @@ func Slice(x *Tensor, axis, start, end int) *Tensor {
 	out := newUninit(x.dtype, shape...)
 	outer, inner := outerInner(x.shape, axis)
 	w := (end - start) * inner
-	for o := 0; o < outer; o++ {
-		src := (o*x.shape[axis] + start) * inner
-		if x.dtype == Float32 {
-			copy(out.f32[o*w:(o+1)*w], x.f32[src:src+w])
-		} else {
-			copy(out.f64[o*w:(o+1)*w], x.f64[src:src+w])
+	parallelBlocks(outer, w, func(o0, o1 int) {
+		for o := o0; o < o1; o++ {
+			src := (o*x.shape[axis] + start) * inner
+			if x.dtype == Float32 {
+				copy(out.f32[o*w:(o+1)*w], x.f32[src:src+w])
+			} else {
+				copy(out.f64[o*w:(o+1)*w], x.f64[src:src+w])
+			}
 		}
-	}
+	})
 	return out
 }
 
@@ -187,15 +191,26 @@ func Unslice(x *Tensor, axis, start, full int) *Tensor {
 	out := New(x.dtype, shape...)
 	outer, inner := outerInner(shape, axis)
 	w := x.shape[axis] * inner
-	for o := 0; o < outer; o++ {
-		dst := (o*full + start) * inner
-		if x.dtype == Float32 {
-			copy(out.f32[dst:dst+w], x.f32[o*w:(o+1)*w])
-		} else {
-			copy(out.f64[dst:dst+w], x.f64[o*w:(o+1)*w])
+	parallelBlocks(outer, w, func(o0, o1 int) {
+		for o := o0; o < o1; o++ {
+			dst := (o*full + start) * inner
+			if x.dtype == Float32 {
+				copy(out.f32[dst:dst+w], x.f32[o*w:(o+1)*w])
+			} else {
+				copy(out.f64[dst:dst+w], x.f64[o*w:(o+1)*w])
+			}
 		}
-	}
+	})
 	return out
+}
+
+// parallelBlocks calls f on ranges [o0, o1) covering [0, outer), blocks of w
+// elements each, split across goroutines as parallelFor splits elements.
+func parallelBlocks(outer, w int, f func(o0, o1 int)) {
+	if w == 0 {
+		return
+	}
+	parallelFor(outer*w, w, func(lo, hi int) { f(lo/w, hi/w) })
 }
 
 // MaxAxis returns the maximum of x along axis (kept as a size-1 axis) and a
