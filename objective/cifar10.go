@@ -48,6 +48,9 @@ import (
 type HierPhases struct {
 	Wake    []*ad.Var // z^w_i, bottom-up from the data
 	Sleep   []*ad.Var // z^s_i, top-down from the prior
+	// Chain is x̂ from the top wake layer down the whole generative chain
+	// (Settings.ChainReconWeight); nil when that weight is 0.
+	Chain *ad.Var
 	TopDown []*ad.Var // ẑ_i ~ p_θ(z_i | z^w_{i+1}); TopDown[L] = Sleep[L]
 }
 
@@ -84,6 +87,13 @@ func RunHierPhases(m *model.CIFAR10, x *ad.Var, s Settings, rng *rand.Rand) *Hie
 		p.TopDown[i] = generativeStep(m, i, p.Wake[i+1], s, rng)
 	}
 	p.TopDown[L] = p.Sleep[L]
+	if s.ChainReconWeight > 0 { // drawn last: without it the noise stream is as before
+		z := p.Wake[L]
+		for i := L - 1; i >= 0; i-- {
+			z = generativeStep(m, i, z, s, rng)
+		}
+		p.Chain = z
+	}
 	return p
 }
 
@@ -238,7 +248,9 @@ func CIFAR10CriticLoss(m *model.CIFAR10, ph *HierPhases, s Settings, rng *rand.R
 //
 //	Σ_{i<L} γ·L_WS,i + (1−γ)·(L_O,i + w·L_RECON,i)  +  L_O,L      (Eq. 8; w = ReconWeight)
 //
-// Terms: "net/{ws,osc,recon}_<layer>".
+// plus (1−γ)·w_c·L_RECON(x, x̂_chain) when the phases have the chain
+// (w_c = ChainReconWeight). Terms: "net/{ws,osc,recon}_<layer>",
+// "net/recon_chain".
 func CIFAR10NetworkLoss(m *model.CIFAR10, p *HierPhases, s Settings) (*ad.Var, Terms) {
 	t := Terms{}
 	g, L := s.Gamma, m.Layers()
@@ -264,6 +276,14 @@ func CIFAR10NetworkLoss(m *model.CIFAR10, p *HierPhases, s Settings) (*ad.Var, T
 		} else {
 			total = ad.Add(total, loss)
 		}
+	}
+	if p.Chain != nil {
+		// The image reconstructed through the whole hierarchy, compared as
+		// L_RECON compares layer 0 (the image's features a fixed target).
+		_, hs := criticLayersOn(m.Critics[0], p.Wake[0], p.Chain)
+		chain := ad.Scale(reconstruction(hs[0], hs[1], s.ReconLayers), s.ChainReconWeight)
+		total = ad.Add(total, ad.Scale(chain, 1-g))
+		t["net/recon_chain"] = chain.Item()
 	}
 	return total, t
 }

@@ -334,6 +334,10 @@ func TestLayerSilencingValidate(t *testing.T) {
 		{Settings{SilenceLayer: 5, SilenceChannels: []int{0}}, "1 to 4"},
 		{Settings{SilenceLayer: 2, ShamChannels: []int{4}}, "outside layer 2's channels 0..3"},
 		{Settings{SilenceSleepZ: []int{0}}, "for the MNIST model"},
+		{Settings{ChainReconWeight: 3}, ""},
+		{Settings{ChainReconWeight: -1}, "chain recon weight"},
+		{Settings{ChainReconWeight: math.NaN()}, "chain recon weight"},
+		{Settings{ChainReconWeight: math.Inf(1)}, "chain recon weight"},
 	} {
 		err := tc.s.Validate()
 		if err == nil {
@@ -345,5 +349,71 @@ func TestLayerSilencingValidate(t *testing.T) {
 	}
 	if err := (Settings{SilenceLayer: 1, SilenceChannels: []int{0}}).ValidateFlat(); err == nil {
 		t.Error("the flat model accepts layer silencing")
+	}
+	if err := (Settings{ChainReconWeight: 1}).ValidateFlat(); err == nil || !strings.Contains(err.Error(), "chain_recon_weight") {
+		t.Errorf("the flat model's chain recon weight: %v", err)
+	}
+}
+
+// The chain term: without ChainReconWeight no chain is drawn and the phases
+// are those of the paper's objective; with it, the phases before the chain
+// are unchanged (it is drawn last), the network loss grows by exactly
+// (1 − γ)·w·L_RECON(x, x̂_chain), with x̂_chain generated from the top wake
+// layer through every generative step, and the term's gradient reaches the
+// top inference layer.
+func TestCIFAR10ChainRecon(t *testing.T) {
+	t.Parallel()
+	m, x := tinyCIFAR(t)
+	L := m.Layers()
+	base := Settings{Gamma: 0.3, Lambda: 1, ReconWeight: 0.7, ReconLayers: ReconAll}
+	rng0 := rand.New(rand.NewPCG(5, 6))
+	p0 := RunHierPhases(m, x, base, rng0)
+	// What the chain must be: the generative steps from the top wake layer,
+	// with the noise that follows the phases'.
+	chain := p0.Wake[L]
+	for i := L - 1; i >= 0; i-- {
+		chain = m.GenerateStep(i, chain, rng0)
+	}
+	if p0.Chain != nil {
+		t.Fatal("a chain without ChainReconWeight")
+	}
+	s := base
+	s.ChainReconWeight = 2
+	p := RunHierPhases(m, x, s, rand.New(rand.NewPCG(5, 6)))
+	for i := 0; i <= L; i++ {
+		for _, pair := range [][2]*ad.Var{{p0.Wake[i], p.Wake[i]}, {p0.Sleep[i], p.Sleep[i]}, {p0.TopDown[i], p.TopDown[i]}} {
+			if d := tensor.Binary(tensor.OpSub, pair[0].Value, pair[1].Value); tensor.Dot(d, d) != 0 {
+				t.Fatalf("layer %d: the chain changed the other phases", i)
+			}
+		}
+	}
+	if p.Chain == nil || !tensor.SameShape(p.Chain.Shape(), x.Shape()) {
+		t.Fatalf("chain %v for images %v", p.Chain, x.Shape())
+	}
+	if d := tensor.Binary(tensor.OpSub, chain.Value, p.Chain.Value); tensor.Dot(d, d) != 0 {
+		t.Fatal("the chain is not the generative pass from the top wake layer")
+	}
+	l0, t0 := CIFAR10NetworkLoss(m, p0, base)
+	l1, t1 := CIFAR10NetworkLoss(m, p, s)
+	_, hw := m.Critics[0].ForwardLayers(p.Wake[0])
+	_, hc := m.Critics[0].ForwardLayers(p.Chain)
+	var want float64
+	for l := range hw {
+		want += ad.Mean(ad.Square(ad.Sub(hw[l], hc[l]))).Item() / float64(len(hw))
+	}
+	if got := t1["net/recon_chain"]; math.Abs(got-s.ChainReconWeight*want) > 1e-10 || want == 0 {
+		t.Errorf("net/recon_chain %g, want %g", got, s.ChainReconWeight*want)
+	}
+	if _, ok := t0["net/recon_chain"]; ok {
+		t.Error("net/recon_chain reported without the term")
+	}
+	if d, w := l1.Item()-l0.Item(), (1-s.Gamma)*t1["net/recon_chain"]; math.Abs(d-w) > 1e-9 {
+		t.Errorf("the loss grew by %g, want (1-γ)·term = %g", d, w)
+	}
+	top := m.Inference[L-1].Parameters()[0]
+	g0 := ad.Grad(l0, []*ad.Var{top.V}, nil)[0].Value
+	g1 := ad.Grad(l1, []*ad.Var{top.V}, nil)[0].Value
+	if d := tensor.Binary(tensor.OpSub, g0, g1); tensor.Dot(d, d) == 0 {
+		t.Error("the chain term does not reach the top inference layer")
 	}
 }

@@ -2,6 +2,7 @@ package objective
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -54,6 +55,15 @@ type Settings struct {
 	// sham control of SilenceChannels, which leaves the layer's
 	// distribution exactly as it was. A channel may not be in both lists.
 	ShamChannels []int `json:"sham_channels,omitempty"`
+
+	// ChainReconWeight weights a reconstruction of the image through the
+	// whole hierarchy (CIFAR-10 only; 0, the paper, for none): the top-down
+	// chain from the top wake layer, x̂ ~ p_θ(x | z_1) … p_θ(z_{L−1} | z^w_L),
+	// compared with x as L_RECON compares a layer (D_x's features,
+	// ReconLayers), weighted (1 − γ)·ChainReconWeight in the networks' loss.
+	// A deviation: the paper's L_RECON reconstructs each layer one step down
+	// only, and nothing then asks the upper layers to carry the image.
+	ChainReconWeight float64 `json:"chain_recon_weight,omitempty"`
 }
 
 // Layers of the critic that L_RECON compares (Settings.ReconLayers).
@@ -137,6 +147,9 @@ func (s Settings) ValidateFlat() error {
 	if s.SilenceLayer != 0 || len(s.SilenceChannels) > 0 || len(s.ShamChannels) > 0 {
 		return fmt.Errorf("objective: silence_layer, silence_channels and sham_channels are for the hierarchical CIFAR-10 model; this model's latent is its top layer: silence_sleep_z, sham_sleep_z (--silence-z, --sham-z)")
 	}
+	if s.ChainReconWeight != 0 {
+		return fmt.Errorf("objective: chain_recon_weight is for the hierarchical CIFAR-10 model; this model has one latent layer, which L_RECON already reconstructs the image from")
+	}
 	return nil
 }
 
@@ -147,6 +160,9 @@ func (s Settings) ValidateFlat() error {
 func (s Settings) ValidateHier(layers int, channels func(i int) int) error {
 	if len(s.SilenceSleepZ) > 0 || len(s.ShamSleepZ) > 0 {
 		return fmt.Errorf("objective: silence_sleep_z and sham_sleep_z are for the MNIST model; the hierarchical model silences channels of a layer: silence_layer, silence_channels, sham_channels (--silence-layer, --silence-channels, --sham-channels)")
+	}
+	if !(s.ChainReconWeight >= 0) || math.IsInf(s.ChainReconWeight, 0) {
+		return fmt.Errorf("objective: chain recon weight %g must be finite and ≥ 0", s.ChainReconWeight)
 	}
 	k := s.SilenceLayer
 	if k == 0 {
