@@ -46,11 +46,11 @@ import (
 // model, every layer of every phase, recorded so that the networks'
 // gradients flow through them. Index i is layer i (0: the image).
 type HierPhases struct {
-	Wake    []*ad.Var // z^w_i, bottom-up from the data
-	Sleep   []*ad.Var // z^s_i, top-down from the prior
+	Wake  []*ad.Var // z^w_i, bottom-up from the data
+	Sleep []*ad.Var // z^s_i, top-down from the prior
 	// Chain is x̂ from the top wake layer down the whole generative chain
 	// (Settings.ChainReconWeight); nil when that weight is 0.
-	Chain *ad.Var
+	Chain   *ad.Var
 	TopDown []*ad.Var // ẑ_i ~ p_θ(z_i | z^w_{i+1}); TopDown[L] = Sleep[L]
 }
 
