@@ -52,6 +52,7 @@ import (
 	"github.com/wakesleep/wakesleep/experiment/cifar10"
 	"github.com/wakesleep/wakesleep/experiment/mnist"
 	"github.com/wakesleep/wakesleep/experiment/movingmnist"
+	"github.com/wakesleep/wakesleep/internal/gcpolicy"
 	"github.com/wakesleep/wakesleep/model"
 	"github.com/wakesleep/wakesleep/nn"
 	"github.com/wakesleep/wakesleep/tensor"
@@ -101,6 +102,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	memprofile := flag.String("memprofile", "", "write an allocation profile to this file at the end")
 	flag.Parse()
+	gcpolicy.Apply() // as cmd/wakesleep: the step is timed as users run it
 
 	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
 		blas.SetThreads(runtime.GOMAXPROCS(0)) // as the wakesleep command does

@@ -10,10 +10,12 @@ import (
 
 	"github.com/wakesleep/wakesleep/blas"
 	"github.com/wakesleep/wakesleep/internal/cli"
+	"github.com/wakesleep/wakesleep/internal/gcpolicy"
 )
 
 func main() {
 	fastBLAS()
+	gcpolicy.Apply()
 	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
 }
 

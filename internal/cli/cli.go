@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -349,6 +350,9 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		if core := blas.CoreName(); core != "" {
 			fmt.Fprintf(stdout, "blas.core=%s\n", core)
 		}
+		gc := debug.SetGCPercent(-1) // read it (and put it back)
+		debug.SetGCPercent(gc)
+		fmt.Fprintf(stdout, "gc.percent=%d\n", gc)
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ var rank = map[string]int{
 	"internal/atomicfile":   15,
 	"internal/regular":      5,
 	"internal/buildinfo":    5,
+	"internal/gcpolicy":     5,
 	"internal/progress":     15,
 	"data/idx":              15,
 	"data/mnist":            16,
