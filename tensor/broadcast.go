@@ -80,7 +80,7 @@ func binaryBroadcast[T Float](op BinaryOp, it *broadcastIter, d, a, b []T, rowOp
 // parallelFor splits elements: for kernels in which each row writes only
 // its own output row.
 func (it *broadcastIter) parallelRows(f func(off int, offs [2]int)) {
-	parallelFor(it.rows()*it.row, it.row, func(lo, hi int) { it.eachRows(lo/it.row, hi/it.row, f) })
+	parallelBlocks(it.rows(), it.row, func(r0, r1 int) { it.eachRows(r0, r1, f) })
 }
 
 // binRow32 is binRow for float32: the assembly of binary_amd64.s where

@@ -276,10 +276,10 @@ func conv2dWeightGradKernel[T Float](dw, x, gy []T, g *convGeom) {
 }
 
 // swapBatchChannel copies src [a, b, inner] to dst [b, a, inner], the
-// blocks src[i] split across goroutines as parallelFor splits elements.
+// blocks src[i] split across goroutines (parallelBlocks).
 func swapBatchChannel[T Float](dst, src []T, a, b, inner int) {
-	parallelFor(a*b*inner, b*inner, func(lo, hi int) {
-		for i := lo / (b * inner); i < hi/(b*inner); i++ {
+	parallelBlocks(a, b*inner, func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
 			for j := 0; j < b; j++ {
 				copy(dst[(j*a+i)*inner:(j*a+i+1)*inner], src[(i*b+j)*inner:(i*b+j+1)*inner])
 			}

@@ -63,6 +63,15 @@ func parallelFor(n, align int, f func(lo, hi int)) {
 	wg.Wait()
 }
 
+// parallelBlocks calls f on ranges [o0, o1) covering [0, outer), blocks of w
+// elements each, split across goroutines as parallelFor splits elements.
+func parallelBlocks(outer, w int, f func(o0, o1 int)) {
+	if w == 0 {
+		return
+	}
+	parallelFor(outer*w, w, func(lo, hi int) { f(lo/w, hi/w) })
+}
+
 // Unary applies op elementwise and returns a new tensor.
 func Unary(op UnaryOp, x *Tensor) *Tensor {
 	out := newUninit(x.dtype, x.shape...)

@@ -204,15 +204,6 @@ func Unslice(x *Tensor, axis, start, full int) *Tensor {
 	return out
 }
 
-// parallelBlocks calls f on ranges [o0, o1) covering [0, outer), blocks of w
-// elements each, split across goroutines as parallelFor splits elements.
-func parallelBlocks(outer, w int, f func(o0, o1 int)) {
-	if w == 0 {
-		return
-	}
-	parallelFor(outer*w, w, func(lo, hi int) { f(lo/w, hi/w) })
-}
-
 // MaxAxis returns the maximum of x along axis (kept as a size-1 axis) and a
 // mask of x's shape with a single 1 at the first maximum of each slice.
 func MaxAxis(x *Tensor, axis int) (max, mask *Tensor) {
