@@ -140,6 +140,17 @@ func FindPreset(ex Experiment, name string) (Preset, error) {
 	return Preset{}, fmt.Errorf("--preset %q: want %s", name, strings.Join(names, " or "))
 }
 
+// SetFlag sets ex's flag --name on cfg to value, as the command line does:
+// what a program or a test uses to configure a run by the flags' names.
+func SetFlag(ex Experiment, cfg Config, name, value string) error {
+	for _, f := range ex.Flags() {
+		if f.Name == name {
+			return f.Set(cfg, value)
+		}
+	}
+	return fmt.Errorf("%s has no flag --%s", ex.Name(), name)
+}
+
 // SetFeed is the Feed of a fixed set of images (the first used of them):
 // batch returns the images at idx; pictures and write are the
 // experiment's (see Feed).

@@ -104,15 +104,7 @@ func TestConfigValidate(t *testing.T) {
 // field named, the presets have none, and a tiny silenced and shammed run
 // trains.
 func TestSilenceFlags(t *testing.T) {
-	set := func(c *Config, name, v string) error {
-		for _, f := range Experiment.Flags() {
-			if f.Name == name {
-				return f.Set(c, v)
-			}
-		}
-		t.Fatalf("no --%s", name)
-		return nil
-	}
+	set := func(c *Config, name, v string) error { return train.SetFlag(Experiment, c, name, v) }
 	c := Experiment.TinyConfig().(*Config)
 	for flag, v := range map[string]string{"silence-channels": "0,x", "sham-channels": "-1"} {
 		if err := set(c, flag, v); err == nil || !strings.Contains(err.Error(), "--"+flag) {

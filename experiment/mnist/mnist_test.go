@@ -166,16 +166,11 @@ func TestConfigFieldNames(t *testing.T) {
 // config keeps them through config.json, a unit in both lists is refused,
 // and the presets have none.
 func TestShamFlag(t *testing.T) {
-	set := func(c *Config, name, v string) error {
-		for _, f := range Experiment.Flags() {
-			if f.Name == name {
-				return f.Set(c, v)
-			}
-		}
-		t.Fatalf("no --%s", name)
-		return nil
-	}
+	set := func(c *Config, name, v string) error { return train.SetFlag(Experiment, c, name, v) }
 	c := tinyConfig(model.CriticLocal)
+	if err := set(c, "sham-zz", "1"); err == nil || !strings.Contains(err.Error(), "no flag --sham-zz") {
+		t.Errorf("an unknown flag: %v", err)
+	}
 	if err := set(c, "sham-z", "8"); err == nil || !strings.Contains(err.Error(), "--sham-z") {
 		t.Errorf("sham unit beyond z_dim 8: %v", err)
 	}
