@@ -151,12 +151,35 @@ func sgemmAsm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b [
 		}
 		return
 	}
+	g := gemmJob{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
+	g.start(beta)
+}
+
+// sgemmAsmPacked is Gemm32Packed (m, n, k ≥ 1) on the assembly kernel: the
+// B panels come from packB. Products small enough for sgemmSmall unpack B
+// and go there, so that the result is always sgemmAsm's to the bit.
+func sgemmAsmPacked(tA bool, m, n, k int, alpha float32, a []float32, lda int, packB PackB, beta float32, c []float32, ldc int) {
+	checkGemmArgs(tA, false, m, n, k, len(a), lda, (k-1)*n+n, n, len(c), ldc)
+	if alpha == 0 || m*n*k <= smallWork {
+		scaleC(m, n, beta, c, ldc)
+		if alpha != 0 {
+			sgemmSmall(tA, false, m, n, k, alpha, a, lda, unpackB(k, n, packB), n, c, ldc)
+		}
+		return
+	}
+	g := gemmJob{tA: tA, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, pack: packB, c: c, ldc: ldc}
+	g.start(beta)
+}
+
+// start runs g (alpha ≠ 0) with C = alpha·op(A)·op(B) + beta·C, on as many
+// goroutines as its size pays for.
+func (g gemmJob) start(beta float32) {
+	m, n, k, c := g.m, g.n, g.k, g.c
 	// With beta = 0 the first kc block overwrites C instead of adding to it.
 	if beta != 0 {
-		scaleC(m, n, beta, c, ldc)
+		scaleC(m, n, beta, c, g.ldc)
 	}
-
-	g := gemmJob{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, overwrite: beta == 0}
+	g.overwrite = beta == 0
 	// A blocks are whole pairs of tiles where the AVX-512 kernel does pairs.
 	unit := mr
 	if useAVX512 {
@@ -180,10 +203,13 @@ func sgemmAsm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b [
 			j0, j1 := min(nTiles*w/workers*nr, n), min(nTiles*(w+1)/workers*nr, n)
 			part := g
 			part.n, part.c = j1-j0, c[j0:]
-			if tB {
-				part.b = b[j0*ldb:]
-			} else {
-				part.b = b[j0:]
+			switch {
+			case g.pack != nil:
+				part.jOff = g.jOff + j0
+			case g.tB:
+				part.b = g.b[j0*g.ldb:]
+			default:
+				part.b = g.b[j0:]
 			}
 			if w == workers-1 {
 				part.run(1, evenBlock(m, mcMax, unit))
@@ -221,7 +247,9 @@ func sgemmSmall(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b
 }
 
 // gemmJob is C += alpha·op(A)·op(B), C already scaled by beta, or
-// C = alpha·op(A)·op(B) when overwrite.
+// C = alpha·op(A)·op(B) when overwrite. op(B) is read from b, or, when pack
+// is set, packed by pack with its columns offset by jOff (the columns of a
+// part of the product).
 type gemmJob struct {
 	overwrite bool
 	tA, tB    bool
@@ -231,6 +259,8 @@ type gemmJob struct {
 	lda       int
 	b         []float32
 	ldb       int
+	pack      PackB
+	jOff      int
 	c         []float32
 	ldc       int
 }
@@ -306,8 +336,13 @@ func (g *gemmJob) work(s *colBlock) {
 			break
 		}
 		pc, j0 := it/s.groups*kc, it%s.groups*packGroup
-		kb := min(kc, g.k-pc)
-		packB(g.tB, kb, min(packGroup, s.nb-j0), g.b, g.ldb, pc, s.jc+j0, s.bp[pc*s.nbPad+j0*kb:])
+		kb, nb := min(kc, g.k-pc), min(packGroup, s.nb-j0)
+		dst := s.bp[pc*s.nbPad+j0*kb:]
+		if g.pack != nil {
+			g.pack(dst[:roundUp(nb, nr)*kb], kb, nb, pc, g.jOff+s.jc+j0)
+		} else {
+			packB(g.tB, kb, nb, g.b, g.ldb, pc, s.jc+j0, dst)
+		}
 		if s.packed != nil {
 			s.packed.Done()
 		}

@@ -13,3 +13,7 @@ func asmSgemmName() string { return "" }
 func sgemmAsm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	panic("blas: no assembly sgemm on this architecture")
 }
+
+func sgemmAsmPacked(tA bool, m, n, k int, alpha float32, a []float32, lda int, packB PackB, beta float32, c []float32, ldc int) {
+	panic("blas: no assembly sgemm on this architecture")
+}

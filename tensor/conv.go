@@ -23,7 +23,11 @@ import (
 //
 // where y' and g' are [B, O, Ho, Wo] tensors with their first two axes swapped.
 // The batch is taken a chunk of items at a time (see colChunkElems): each
-// chunk's columns are lowered and multiplied while they are in cache.
+// chunk's columns are lowered and multiplied while they are in cache. In
+// float32, where the build's sgemm takes its B operand through a packing
+// function (blas.Gemm32Packed: the pure-Go build on AVX2), Conv2d and
+// Conv2dWeightGrad never write col: they pack its panels straight from the
+// input (conv_implicit.go), with the same results to the bit.
 
 // ConvParams holds the stride and zero padding of a 2-D convolution, the same
 // along height and width. The zero value is stride 1 without padding.
@@ -98,9 +102,9 @@ func Conv2d(x, w *Tensor, p ConvParams) *Tensor {
 		panic(fmt.Sprintf("tensor: Conv2d of input %v with weight %v", x.shape, w.shape))
 	}
 	g := newConvGeom(x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[0], w.shape[2], w.shape[3], p)
-	y := New(x.dtype, g.b, g.o, g.ho, g.wo)
+	y := newUninit(x.dtype, g.b, g.o, g.ho, g.wo) // every element written
 	if x.dtype == Float32 {
-		conv2dKernel(y.f32, x.f32, w.f32, g)
+		conv2dKernel32(y.f32, x.f32, w.f32, g)
 	} else {
 		conv2dKernel(y.f64, x.f64, w.f64, g)
 	}
@@ -128,7 +132,7 @@ func Conv2dTranspose(g, w *Tensor, p ConvParams, h, wd int) *Tensor {
 		panic(fmt.Sprintf("tensor: Conv2dTranspose of %v with weight %v to %d×%d (stride %d, pad %d) needs input [%d %d %d %d]",
 			g.shape, w.shape, h, wd, geo.s, geo.pad, geo.b, geo.o, geo.ho, geo.wo))
 	}
-	dx := New(g.dtype, geo.b, geo.c, h, wd)
+	dx := newUninit(g.dtype, geo.b, geo.c, h, wd) // every element written
 	if g.dtype == Float32 {
 		conv2dTransposeKernel(dx.f32, g.f32, w.f32, geo)
 	} else {
@@ -155,9 +159,9 @@ func Conv2dWeightGrad(x, g *Tensor, p ConvParams, kh, kw int) *Tensor {
 		panic(fmt.Sprintf("tensor: Conv2dWeightGrad of input %v and gradient %v with kernel %d×%d (stride %d, pad %d)",
 			x.shape, g.shape, kh, kw, geo.s, geo.pad))
 	}
-	dw := New(x.dtype, geo.o, geo.c, kh, kw)
+	dw := newUninit(x.dtype, geo.o, geo.c, kh, kw) // every element written
 	if x.dtype == Float32 {
-		conv2dWeightGradKernel(dw.f32, x.f32, g.f32, geo)
+		conv2dWeightGradKernel32(dw.f32, x.f32, g.f32, geo)
 	} else {
 		conv2dWeightGradKernel(dw.f64, x.f64, g.f64, geo)
 	}
@@ -192,6 +196,16 @@ func (g *convGeom) chunkItems() int {
 
 // padPlane returns the size of a zero-bordered input plane.
 func (g *convGeom) padPlane() int { return (g.h + 2*g.pad) * (g.w + 2*g.pad) }
+
+// conv2dKernel32 is conv2dKernel, on the implicit lowering where the
+// build's sgemm has it.
+func conv2dKernel32(y, x, w []float32, g *convGeom) {
+	if implicitGEMM {
+		conv2dImplicit(y, x, w, g)
+		return
+	}
+	conv2dKernel(y, x, w, g)
+}
 
 func conv2dKernel[T Float](y, x, w []T, g *convGeom) {
 	k, ohw, o, bc := g.k(), g.ohw(), g.o, g.chunkItems()
@@ -252,6 +266,16 @@ func conv2dTransposeKernel[T Float](dx, gy, w []T, g *convGeom) {
 	}
 }
 
+// conv2dWeightGradKernel32 is conv2dWeightGradKernel, on the implicit
+// lowering where the build's sgemm has it.
+func conv2dWeightGradKernel32(dw, x, gy []float32, g *convGeom) {
+	if implicitGEMM {
+		conv2dWeightGradImplicit(dw, x, gy, g)
+		return
+	}
+	conv2dWeightGradKernel(dw, x, gy, g)
+}
+
 func conv2dWeightGradKernel[T Float](dw, x, gy []T, g *convGeom) {
 	k, ohw, o, bc := g.k(), g.ohw(), g.o, g.chunkItems()
 	col := getBuf[T](k * bc * ohw)
@@ -272,6 +296,9 @@ func conv2dWeightGradKernel[T Float](dw, x, gy []T, g *convGeom) {
 		gc := gatherChunk(gp, gy, g, c0, nb)
 		gemm(false, true, o, k, n, gc, n, col, n, beta, dw, k) // [O, nb·HW]·[K, nb·HW]ᵀ
 		beta = 1
+	}
+	if g.b == 0 {
+		clear(dw)
 	}
 }
 
