@@ -249,7 +249,8 @@ func CIFAR10CriticLoss(m *model.CIFAR10, ph *HierPhases, s Settings, rng *rand.R
 //	Σ_{i<L} γ·L_WS,i + (1−γ)·(L_O,i + w·L_RECON,i)  +  L_O,L      (Eq. 8; w = ReconWeight)
 //
 // plus (1−γ)·w_c·L_RECON(x, x̂_chain) when the phases have the chain
-// (w_c = ChainReconWeight). Terms: "net/{ws,osc,recon}_<layer>",
+// (w_c = ChainReconWeight; with ChainReconSpace = ChainPixels the mean
+// squared pixel difference instead of L_RECON). Terms: "net/{ws,osc,recon}_<layer>",
 // "net/recon_chain".
 func CIFAR10NetworkLoss(m *model.CIFAR10, p *HierPhases, s Settings) (*ad.Var, Terms) {
 	t := Terms{}
@@ -279,9 +280,16 @@ func CIFAR10NetworkLoss(m *model.CIFAR10, p *HierPhases, s Settings) (*ad.Var, T
 	}
 	if p.Chain != nil {
 		// The image reconstructed through the whole hierarchy, compared as
-		// L_RECON compares layer 0 (the image's features a fixed target).
-		_, hs := criticLayersOn(m.Critics[0], p.Wake[0], p.Chain)
-		chain := ad.Scale(reconstruction(hs[0], hs[1], s.ReconLayers), s.ChainReconWeight)
+		// L_RECON compares layer 0 (the image's features a fixed target),
+		// or pixel by pixel.
+		var d *ad.Var
+		if s.ChainReconSpace == ChainPixels {
+			d = ad.Mean(ad.Square(ad.Sub(ad.Detach(p.Wake[0]), p.Chain)))
+		} else {
+			_, hs := criticLayersOn(m.Critics[0], p.Wake[0], p.Chain)
+			d = reconstruction(hs[0], hs[1], s.ReconLayers)
+		}
+		chain := ad.Scale(d, s.ChainReconWeight)
 		total = ad.Add(total, ad.Scale(chain, 1-g))
 		t["net/recon_chain"] = chain.Item()
 	}

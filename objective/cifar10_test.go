@@ -338,6 +338,8 @@ func TestLayerSilencingValidate(t *testing.T) {
 		{Settings{ChainReconWeight: -1}, "chain recon weight"},
 		{Settings{ChainReconWeight: math.NaN()}, "chain recon weight"},
 		{Settings{ChainReconWeight: math.Inf(1)}, "chain recon weight"},
+		{Settings{ChainReconWeight: 1, ChainReconSpace: ChainPixels}, ""},
+		{Settings{ChainReconWeight: 1, ChainReconSpace: "pixel"}, "chain recon space"},
 	} {
 		err := tc.s.Validate()
 		if err == nil {
@@ -410,7 +412,22 @@ func TestCIFAR10ChainRecon(t *testing.T) {
 	if d, w := l1.Item()-l0.Item(), (1-s.Gamma)*t1["net/recon_chain"]; math.Abs(d-w) > 1e-9 {
 		t.Errorf("the loss grew by %g, want (1-γ)·term = %g", d, w)
 	}
+	// In pixels: the same chain, the term w·mean((x − x̂_chain)²).
+	sp := s
+	sp.ChainReconSpace = ChainPixels
+	lp, tp := CIFAR10NetworkLoss(m, p, sp)
+	d := tensor.Binary(tensor.OpSub, p.Wake[0].Value, p.Chain.Value)
+	wantPix := sp.ChainReconWeight * tensor.Dot(d, d) / float64(d.Len())
+	if got := tp["net/recon_chain"]; math.Abs(got-wantPix) > 1e-10 || wantPix == 0 {
+		t.Errorf("net/recon_chain in pixels %g, want %g", got, wantPix)
+	}
+	if d, w := lp.Item()-l0.Item(), (1-s.Gamma)*wantPix; math.Abs(d-w) > 1e-9 {
+		t.Errorf("in pixels the loss grew by %g, want (1-γ)·term = %g", d, w)
+	}
 	top := m.Inference[L-1].Parameters()[0]
+	if g := ad.Grad(lp, []*ad.Var{top.V}, nil)[0].Value; tensor.Dot(g, g) == 0 {
+		t.Error("the pixel chain term does not reach the top inference layer")
+	}
 	g0 := ad.Grad(l0, []*ad.Var{top.V}, nil)[0].Value
 	g1 := ad.Grad(l1, []*ad.Var{top.V}, nil)[0].Value
 	if d := tensor.Binary(tensor.OpSub, g0, g1); tensor.Dot(d, d) == 0 {

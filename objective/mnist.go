@@ -64,7 +64,18 @@ type Settings struct {
 	// A deviation: the paper's L_RECON reconstructs each layer one step down
 	// only, and nothing then asks the upper layers to carry the image.
 	ChainReconWeight float64 `json:"chain_recon_weight,omitempty"`
+	// ChainReconSpace is where the chain's reconstruction is compared with
+	// x: ChainFeatures ("" reads as it) on D_x's features as L_RECON, or
+	// ChainPixels, the mean squared pixel difference, a target that does not
+	// move as the critic trains.
+	ChainReconSpace string `json:"chain_recon_space,omitempty"`
 }
+
+// Spaces of the chain's reconstruction (Settings.ChainReconSpace).
+const (
+	ChainFeatures = "features"
+	ChainPixels   = "pixels"
+)
 
 // Layers of the critic that L_RECON compares (Settings.ReconLayers).
 const (
@@ -147,8 +158,8 @@ func (s Settings) ValidateFlat() error {
 	if s.SilenceLayer != 0 || len(s.SilenceChannels) > 0 || len(s.ShamChannels) > 0 {
 		return fmt.Errorf("objective: silence_layer, silence_channels and sham_channels are for the hierarchical CIFAR-10 model; this model's latent is its top layer: silence_sleep_z, sham_sleep_z (--silence-z, --sham-z)")
 	}
-	if s.ChainReconWeight != 0 {
-		return fmt.Errorf("objective: chain_recon_weight is for the hierarchical CIFAR-10 model; this model has one latent layer, which L_RECON already reconstructs the image from")
+	if s.ChainReconWeight != 0 || s.ChainReconSpace != "" {
+		return fmt.Errorf("objective: chain_recon_weight and chain_recon_space are for the hierarchical CIFAR-10 model; this model has one latent layer, which L_RECON already reconstructs the image from")
 	}
 	return nil
 }
@@ -163,6 +174,11 @@ func (s Settings) ValidateHier(layers int, channels func(i int) int) error {
 	}
 	if !(s.ChainReconWeight >= 0) || math.IsInf(s.ChainReconWeight, 0) {
 		return fmt.Errorf("objective: chain recon weight %g must be finite and ≥ 0", s.ChainReconWeight)
+	}
+	switch s.ChainReconSpace {
+	case "", ChainFeatures, ChainPixels:
+	default:
+		return fmt.Errorf("objective: chain recon space %q: want %s or %s", s.ChainReconSpace, ChainFeatures, ChainPixels)
 	}
 	k := s.SilenceLayer
 	if k == 0 {

@@ -83,6 +83,7 @@ func (*experiment) Flags() []train.Flag {
 	return append(flags,
 		train.StringFlag("recon-layers", objective.ReconLayersHelp, func(c C) *string { return &c.Objective.ReconLayers }),
 		train.FloatFlag("chain-recon-weight", "weight of the image's reconstruction through the whole hierarchy (x -> z_L -> x-hat, compared on D_x's features as L_RECON; a deviation: the paper reconstructs each layer one step down only; default 0: none)", func(c C) *float64 { return &c.Objective.ChainReconWeight }),
+		train.StringFlag("chain-recon-space", "where --chain-recon-weight compares x-hat with x: features (D_x's, as L_RECON; the default) or pixels (mean squared difference: a target that does not move with the critic)", func(c C) *string { return &c.Objective.ChainReconSpace }),
 		train.IntListFlag("channels", "channels of the stochastic layers z1,...,zL, comma-separated (default: 32,64,128,256,100)", func(c C) *[]int { return &c.Model.Channels }),
 		train.IntListFlag("critic-channels", "first-conv channels of the critics of x,z1,...,zL (default: 32,64,128,128,128,128)", func(c C) *[]int { return &c.Model.CriticChannels }),
 		train.IntFlag("out-kernel", "kernel of the hidden -> (mean, std) convolution of every layer: 1 or 3 (default: from the preset, 1)", func(c C) *int { return &c.Model.OutKernel }),
