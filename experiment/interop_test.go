@@ -323,7 +323,7 @@ func TestTorchParity(t *testing.T) {
 		}, cifarCases},
 		{"cifar10-relu-norm", cifar10.Experiment, func(cfg train.Config) {
 			c := cfg.(*cifar10.Config)
-			c.Model.TopActivation, c.Model.OutKernel, c.Model.MaxStd = model.TopReLUNorm, 3, 0.3
+			c.Model.TopActivation, c.Model.OutKernel, c.Model.MaxStd, c.Model.MeanNorm = model.TopReLUNorm, 3, 0.3, true
 			c.Model.Channels, c.Model.Hidden = []int{16, 16, 16, 16, 16}, []int{12, 20, 16, 24, 8}
 			c.Model.CriticChannels = []int{8, 8, 8, 8, 8, 8}
 		}, cifarCases},

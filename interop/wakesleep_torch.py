@@ -371,9 +371,9 @@ class ConvGaussian(nn.Module):
     (generation); [μ, s] = out(h) over channels; σ = softplus(s), or
     max_std·sigmoid(s)."""
 
-    def __init__(self, d_in, hidden, d_out, up, resample, out_spec, std="softplus", max_std=0.0):
+    def __init__(self, d_in, hidden, d_out, up, resample, out_spec, std="softplus", max_std=0.0, mean_norm=False):
         super().__init__()
-        self.std, self.max_std = std, max_std
+        self.std, self.max_std, self.mean_norm = std, max_std, mean_norm
         if up:
             self.up = nn.ConvTranspose2d(d_in, hidden, **_conv_args(resample))
         else:
@@ -385,7 +385,8 @@ class ConvGaussian(nn.Module):
         h = self.up(x) if self.is_up else self.down(x)
         o = self.out(F.relu(h))  # [B, 2·Out, S', S']
         n = o.shape[1] // 2
-        return o[:, :n], _gaussian_std(o[:, n:], self.std, self.max_std)
+        mean = pixel_norm(o[:, :n]) if self.mean_norm else o[:, :n]
+        return mean, _gaussian_std(o[:, n:], self.std, self.max_std)
 
     def sample(self, x, noise=None):
         mean, std = self.moments(x)
@@ -430,6 +431,9 @@ class CIFAR10(_Model):
             _check(g, key, (want,), "cifar10 gaussian")
         std = _check(g, "std", ("softplus", "sigmoid"), "cifar10 gaussian")
         max_std = float(g.get("max_std", 0))
+        # "pixel_norm_but_image": every arrow's mean through pixel_norm but
+        # the image's generation arrow (model.CIFAR10Config.MeanNorm).
+        mean_norm = "mean" in g and _check(g, "mean", ("pixel_norm_but_image",), "cifar10 gaussian") is not None
         _check(desc, "prior", ("standard_normal",), "cifar10")
         if desc["generation"].get("output_padding", 0) != 0:
             raise ValueError("cifar10: generation output_padding must be 0")
@@ -446,9 +450,11 @@ class CIFAR10(_Model):
         self.eps = desc.get("pixel_norm_eps", PIXEL_NORM_EPS)
         down, up, out = desc["inference"]["down"], desc["generation"]["up"], desc["out"]
         self.inference = nn.ModuleList(
-            ConvGaussian(chans[i], desc["hidden"][i], chans[i + 1], False, down, out, std, max_std) for i in range(L))
+            ConvGaussian(chans[i], desc["hidden"][i], chans[i + 1], False, down, out, std, max_std, mean_norm)
+            for i in range(L))
         self.generation = nn.ModuleList(
-            ConvGaussian(chans[i + 1], desc["hidden"][i], chans[i], True, up, out, std, max_std) for i in range(L))
+            ConvGaussian(chans[i + 1], desc["hidden"][i], chans[i], True, up, out, std, max_std, mean_norm and i > 0)
+            for i in range(L))
         self.critic = nn.ModuleList(
             LayerCritic(chans[i], s["channels"], self.layer_size(i), s["conv1"], s["conv2"], c["slope"],
                         c.get("pixel_norm_eps", PIXEL_NORM_EPS))
@@ -720,6 +726,8 @@ def describe_config(config):
     gauss = {"hidden_activation": "relu", "split": "mean|std", "std": "softplus", "sample": "mean+std*eps"}
     if kind in ("mnist", "cifar10") and m.get("max_std", 0) > 0:
         gauss.update(std="sigmoid", max_std=m["max_std"])
+    if kind == "cifar10" and m.get("mean_norm"):
+        gauss["mean"] = "pixel_norm_but_image"
     if kind == "mnist":
         return {
             "version": 1, "model": "mnist", "x_dim": m["x_dim"], "z_dim": m["z_dim"], "hidden": m["hidden"],

@@ -76,9 +76,19 @@ type CIFAR10Config struct {
 	InitStd   float64 `json:"init_std"`   // initial σ of every layer, 0.1 (std-output bias softplus⁻¹(InitStd)); 0: PyTorch's init (σ ≈ 0.69)
 	// MaxStd, when > 0, bounds every arrow's σ: σ = MaxStd·sigmoid(s)
 	// instead of softplus(s) (open point, as MNISTConfig.MaxStd).
-	MaxStd         float64 `json:"max_std,omitempty"`
-	TopActivation  string  `json:"top_activation"`  // "linear" or "relu-norm"
-	CriticChannels []int   `json:"critic_channels"` // first-conv channels of the critic of each layer (x, z₁ … z_L); the second conv has twice
+	MaxStd float64 `json:"max_std,omitempty"`
+	// MeanNorm, when set, divides every arrow's mean by its root mean
+	// square over channels at each position (PixelNorm of μ) before the
+	// noise is added, except the image's generation arrow: a deviation.
+	// The latent layers' samples go through ReLU and PixelNorm, which
+	// forget their scale, so without it an arrow can shrink μ to zero and
+	// still match the other phase exactly (PixelNorm(ReLU(σ·ε)) is the
+	// same whatever the input): the upper layers' means collapse and carry
+	// nothing of the image (results/cifar10). With it, μ has unit root mean
+	// square and σ (bounded by MaxStd) is noise relative to that.
+	MeanNorm       bool   `json:"mean_norm,omitempty"`
+	TopActivation  string `json:"top_activation"`  // "linear" or "relu-norm"
+	CriticChannels []int  `json:"critic_channels"` // first-conv channels of the critic of each layer (x, z₁ … z_L); the second conv has twice
 }
 
 // DefaultCIFAR10Config returns the paper's architecture: channels 32, 64,
@@ -196,6 +206,8 @@ type ConvGaussian struct {
 	Out  *nn.Conv2d          // Hidden → 2·Out channels
 	// MaxStd, when > 0, bounds σ: σ = MaxStd·sigmoid(s) (see GaussianLayer).
 	MaxStd float64
+	// NormMean, when set, replaces μ by PixelNorm(μ) (CIFAR10Config.MeanNorm).
+	NormMean bool
 }
 
 // NewConvGaussian returns an inference (up = false: halves the size) or
@@ -229,7 +241,11 @@ func (g *ConvGaussian) Moments(x *ad.Var) (mean, std *ad.Var) {
 	}
 	o := g.Out.Forward(ad.ReLU(h)) // [B, 2·Out, S', S']
 	n := o.Dim(1) / 2
-	return ad.Slice(o, 1, 0, n), stdOf(ad.Slice(o, 1, n, 2*n), g.MaxStd)
+	mean = ad.Slice(o, 1, 0, n)
+	if g.NormMean {
+		mean = nn.PixelNorm(mean, 0)
+	}
+	return mean, stdOf(ad.Slice(o, 1, n, 2*n), g.MaxStd)
 }
 
 // Sample draws a reparameterised sample given x, with noise from rng.
@@ -355,6 +371,8 @@ func NewCIFAR10(cfg CIFAR10Config, dt tensor.DType, rng *rand.Rand) (*CIFAR10, e
 		lo, hi, h := cfg.LayerChannels(i), cfg.LayerChannels(i+1), cfg.HiddenChannels(i)
 		m.Inference = append(m.Inference, NewConvGaussian(lo, h, hi, cfg.OutKernel, false, cfg.InitStd, cfg.MaxStd, dt, rng))
 		m.Generation = append(m.Generation, NewConvGaussian(hi, h, lo, cfg.OutKernel, true, cfg.InitStd, cfg.MaxStd, dt, rng))
+		m.Inference[i].NormMean = cfg.MeanNorm
+		m.Generation[i].NormMean = cfg.MeanNorm && i > 0 // not the image's
 	}
 	for i := 0; i <= L; i++ {
 		m.Critics = append(m.Critics, NewLayerCritic(cfg.LayerChannels(i), cfg.CriticChannels[i], cfg.LayerSize(i), dt, rng))

@@ -411,3 +411,42 @@ func TestGaussianMaxStd(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With MeanNorm every arrow's mean has unit root mean square over channels
+// at each position, but the image's generation arrow, whose mean is the
+// pixels; without it no arrow's is.
+func TestCIFAR10MeanNorm(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		cfg := tinyCIFAR10Config()
+		cfg.MeanNorm = on
+		rng := rand.New(rand.NewPCG(9, 12))
+		m, err := NewCIFAR10(cfg, tensor.Float64, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := ad.Const(tensor.RandUniform(rng, tensor.Float64, -1, 1, cfg.LayerShape(3, 0)...))
+		z := m.Infer(x, rng)
+		for i := 0; i < m.Layers(); i++ {
+			mi, _ := m.Inference[i].Moments(z[i])
+			mg, _ := m.Generation[i].Moments(z[i+1])
+			_, _, ui := pixelStats(mi.Value)
+			_, _, ug := pixelStats(mg.Value)
+			if want := b2f(on); ui != want {
+				t.Errorf("mean norm %v: inference %d: unit-RMS share %g, want %g", on, i, ui, want)
+			}
+			if want := b2f(on && i > 0); ug != want {
+				t.Errorf("mean norm %v: generation %d: unit-RMS share %g, want %g", on, i, ug, want)
+			}
+		}
+		if d, ok := m.Describe()["gaussian"].(map[string]any)["mean"]; ok != on || ok && d != "pixel_norm_but_image" {
+			t.Errorf("mean norm %v: description's gaussian mean %v", on, d)
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -84,6 +84,10 @@ func (m *CIFAR10) Describe() map[string]any {
 			"conv2":    []int{k2, p2.Stride, p2.Pad},
 		}
 	}
+	cifarGaussian := gaussianSpec(c.MaxStd)
+	if c.MeanNorm { // every arrow's μ but the image's generation arrow
+		cifarGaussian["mean"] = "pixel_norm_but_image"
+	}
 	return map[string]any{
 		"version":        DescriptionVersion,
 		"model":          "cifar10",
@@ -94,7 +98,7 @@ func (m *CIFAR10) Describe() map[string]any {
 		"inference":      map[string]any{"down": []int{downKernel, downParams.Stride, downParams.Pad}},
 		"generation":     map[string]any{"up": []int{downKernel, downParams.Stride, downParams.Pad}, "output_padding": 0},
 		"out":            []int{c.OutKernel, 1, (c.OutKernel - 1) / 2},
-		"gaussian":       gaussianSpec(c.MaxStd),
+		"gaussian":       cifarGaussian,
 		// activations[i] follows every sample of layer i (0: the image),
 		// inferred or generated, and the prior's samples of the top layer.
 		"activations":    activations,

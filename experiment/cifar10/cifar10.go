@@ -89,6 +89,7 @@ func (*experiment) Flags() []train.Flag {
 		train.IntFlag("out-kernel", "kernel of the hidden -> (mean, std) convolution of every layer: 1 or 3 (default: from the preset, 1)", func(c C) *int { return &c.Model.OutKernel }),
 		train.FloatFlag("init-std", "initial standard deviation of every stochastic layer (default 0.1; 0: PyTorch's init, about 0.69)", func(c C) *float64 { return &c.Model.InitStd }),
 		train.FloatFlag("max-std", "bound every arrow's sigma: sigma = M*sigmoid(s) instead of softplus(s) (0: no bound, the default)", func(c C) *float64 { return &c.Model.MaxStd }),
+		train.BoolFlag("mean-norm", "divide every arrow's mean by its RMS over channels before the noise (not the image's): a deviation that keeps the upper layers' means from collapsing to zero under ReLU+PixelNorm (default: off, the paper)", func(c C) *bool { return &c.Model.MeanNorm }),
 		train.StringFlag("top-activation", "top layer: linear (Gaussian, matches the N(0,I) prior) or relu-norm (prior samples rectified and normalised too)", func(c C) *string { return &c.Model.TopActivation }),
 		train.StringFlag("pixel-scale", "pixel range: sym ([-1,1]) or unit ([0,1]) (default: from the preset, sym)", func(c C) *string { return &c.PixelScale }),
 		train.IntFlag("train-limit", "use only N training images, evenly spaced over the set so that every class is in it (0: all; default: the preset's)", func(c C) *int { return &c.TrainLimit }),
