@@ -28,8 +28,7 @@ func PixelNorm(x *ad.Var, eps float64) *ad.Var {
 	if eps == 0 {
 		eps = PixelNormEps
 	}
-	ms := ad.MeanKeep(ad.Square(x), 1) // [B, 1, …]
-	return ad.Div(x, ad.Sqrt(ad.AddScalar(ms, eps)))
+	return ad.Normalize(x, tensor.NormPerPosition, eps) // x / √(mean_c x² + ε) as one op
 }
 
 // Buffer is a named tensor of a layer's state that is not trained by
@@ -97,10 +96,8 @@ func (bn *BatchNorm) Forward(x *ad.Var, training bool) *ad.Var {
 	if (len(shape) != 2 && len(shape) != 4) || shape[1] != c {
 		panic(fmt.Sprintf("nn: BatchNorm(%d) of shape %v", c, shape))
 	}
-	axes := []int{0}
 	stat := []int{1, c} // shape of the per-channel statistics, broadcastable to x
 	if len(shape) == 4 {
-		axes = []int{0, 2, 3}
 		stat = []int{1, c, 1, 1}
 	}
 	var xhat *ad.Var
@@ -109,11 +106,10 @@ func (bn *BatchNorm) Forward(x *ad.Var, training bool) *ad.Var {
 		if n < 2 {
 			panic(fmt.Sprintf("nn: BatchNorm in training needs more than one value per channel, got shape %v", shape))
 		}
-		mean := ad.MeanKeep(x, axes...)                 // stat
-		xc := ad.Sub(x, mean)                           // shape
-		variance := ad.MeanKeep(ad.Square(xc), axes...) // stat, biased
-		xhat = ad.Div(xc, ad.Sqrt(ad.AddScalar(variance, bn.Eps)))
-		bn.updateRunning(mean.Value, variance.Value, n)
+		// (x − μ_B)/√(σ²_B + ε) as one op; mean and variance [1, C, …]
+		var mean, variance *tensor.Tensor
+		xhat, mean, variance = ad.NormalizeMoments(x, tensor.NormPerChannel, bn.Eps)
+		bn.updateRunning(mean, variance, n)
 	} else {
 		invStd := tensor.New(x.DType(), stat...)
 		for i := 0; i < c; i++ {
