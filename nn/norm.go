@@ -91,6 +91,19 @@ func NewBatchNorm(channels int, dt tensor.DType) *BatchNorm {
 // statistics otherwise. Panics on another shape, or when training with one
 // value per channel (PyTorch refuses that too).
 func (bn *BatchNorm) Forward(x *ad.Var, training bool) *ad.Var {
+	return ad.ChannelAffine(bn.normalize(x, training), bn.W, bn.B)
+}
+
+// ForwardLeakyReLU returns LeakyReLU(Forward(x, training), slope) with γ, β
+// and the activation as one op (slope 0: ReLU). See
+// autodiff.ChannelAffineLeakyReLU.
+func (bn *BatchNorm) ForwardLeakyReLU(x *ad.Var, training bool, slope float64) *ad.Var {
+	return ad.ChannelAffineLeakyReLU(bn.normalize(x, training), bn.W, bn.B, slope)
+}
+
+// normalize returns x̂ = (x − μ)/√(σ² + ε) with the batch's statistics
+// (updating the running ones) or the running statistics.
+func (bn *BatchNorm) normalize(x *ad.Var, training bool) *ad.Var {
 	shape := x.Shape()
 	c := bn.W.Dim(0)
 	if (len(shape) != 2 && len(shape) != 4) || shape[1] != c {
@@ -118,7 +131,7 @@ func (bn *BatchNorm) Forward(x *ad.Var, training bool) *ad.Var {
 		xc := ad.Sub(x, ad.Const(bn.RunningMean.Reshape(stat...)))
 		xhat = ad.Mul(xc, ad.Const(invStd))
 	}
-	return ad.Add(ad.Mul(xhat, ad.Reshape(bn.W, stat...)), ad.Reshape(bn.B, stat...))
+	return xhat
 }
 
 func (bn *BatchNorm) updateRunning(mean, variance *tensor.Tensor, n int) {
