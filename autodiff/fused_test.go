@@ -1,6 +1,7 @@
 package autodiff_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -20,6 +21,25 @@ func linearInputs(rng *rand.Rand, xShape []int, out int) []*tensor.Tensor {
 		w := gradcheck.Rand(rng, -1, 1, out, in)
 		b := gradcheck.Rand(rng, -1, 1, out)
 		z := tensor.Linear(x, w, b)
+		ok := true
+		for i := 0; i < z.Len(); i++ {
+			ok = ok && math.Abs(z.At(i)) > 0.05
+		}
+		if ok {
+			return []*tensor.Tensor{x, w, b}
+		}
+	}
+}
+
+// channelInputs draws x of the given shape, w and b [C] whose values
+// x·w_c + b_c all lie at least 0.05 from zero (no finite difference
+// straddles the activation's kink).
+func channelInputs(rng *rand.Rand, shape ...int) []*tensor.Tensor {
+	for {
+		x := gradcheck.Rand(rng, -1, 1, shape...)
+		w := gradcheck.Rand(rng, 0.5, 1.5, shape[1])
+		b := gradcheck.Rand(rng, -0.5, 0.5, shape[1])
+		z := tensor.ChannelAffine(x, w, b, false, 0)
 		ok := true
 		for i := 0; i < z.Len(); i++ {
 			ok = ok && math.Abs(z.At(i)) > 0.05
@@ -58,6 +78,29 @@ var fusedCases = []struct {
 		t := tensor.FromFloat64([]float64{0.2, 0.7, 0.5}, 3, 1)
 		return ad.Mul(ad.Lerp(x[0], x[1], t), x[0])
 	}, ins(rnd(-1, 1, 3, 4), rnd(-1, 1, 3, 4))},
+	{"channel_affine_4d", func(x []*ad.Var) *ad.Var { return ad.Square(ad.ChannelAffine(x[0], x[1], x[2])) },
+		func(r *rand.Rand) []*tensor.Tensor { return channelInputs(r, 2, 3, 2, 2) }},
+	{"channel_affine_2d", func(x []*ad.Var) *ad.Var { return ad.Square(ad.ChannelAffine(x[0], x[1], x[2])) },
+		func(r *rand.Rand) []*tensor.Tensor { return channelInputs(r, 4, 3) }},
+	{"channel_affine_leaky_relu", func(x []*ad.Var) *ad.Var {
+		return ad.Square(ad.ChannelAffineLeakyReLU(x[0], x[1], x[2], 0.2))
+	}, func(r *rand.Rand) []*tensor.Tensor { return channelInputs(r, 3, 2, 3) }},
+	{"channel_affine_relu_no_scale", func(x []*ad.Var) *ad.Var {
+		return ad.Square(ad.ChannelAffineLeakyReLU(x[0], nil, x[2], 0))
+	}, func(r *rand.Rand) []*tensor.Tensor {
+		in := channelInputs(r, 2, 3, 4)
+		in[1] = tensor.Full(tensor.Float64, 1, 3) // unused: the scale is 1
+		return in
+	}},
+	{"channel_affine_leaky_no_shift", func(x []*ad.Var) *ad.Var {
+		return ad.Mul(ad.ChannelAffineLeakyReLU(x[0], x[1], nil, 0.3), x[0])
+	}, func(r *rand.Rand) []*tensor.Tensor {
+		x := gradcheck.Rand(r, 0.1, 1, 2, 3, 2)
+		return []*tensor.Tensor{x, gradcheck.Rand(r, -1.5, -0.5, 3)} // all negative: the leak
+	}},
+	{"channel_affine_leaky_negative_slope", func(x []*ad.Var) *ad.Var {
+		return ad.Square(ad.ChannelAffineLeakyReLU(x[0], x[1], x[2], -0.3))
+	}, func(r *rand.Rand) []*tensor.Tensor { return channelInputs(r, 2, 2, 3) }},
 	// A two-layer critic and its input-gradient penalty, the WGAN-GP
 	// pattern, on the fused layers: second order through leakyReLUGrad.
 	{"penalty_through_fused_layers", func(x []*ad.Var) *ad.Var {
@@ -157,6 +200,61 @@ func TestFusedMatchUnfused(t *testing.T) {
 	tt := tensor.RandUniform(rng, tensor.Float32, 0, 1, 512, 1)
 	sameBits(t, "lerp", ad.Lerp(ad.Const(a), ad.Const(c), tt).Value,
 		ad.Add(ad.Mul(ad.Const(tt), ad.Const(a)), ad.Mul(ad.Const(tensor.Affine(tt, -1, 1)), ad.Const(c))).Value)
+}
+
+// ChannelAffine and ChannelAffineLeakyReLU compute, bit for bit, what
+// Mul, Add and LeakyReLU (ReLU) compute, forward, backward and through a
+// recorded backward (the penalty's second order).
+func TestChannelAffineMatchesUnfused(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, shape := range [][]int{{16, 24, 9, 10}, {300, 40}} {
+		c := shape[1]
+		stat := []int{1, c}
+		if len(shape) == 4 {
+			stat = []int{1, c, 1, 1}
+		}
+		x, w, b, g := float32s(rng, shape...), float32s(rng, c), float32s(rng, c), float32s(rng, shape...)
+		for _, v := range []struct {
+			name  string
+			act   bool
+			slope float64
+			w, b  bool
+		}{{"affine", false, 0, true, true}, {"leaky", true, 0.2, true, true}, {"relu", true, 0, true, true},
+			{"bias leaky", true, 0.2, false, true}, {"scale", false, 0, true, false}} {
+			xv, wv, bv := ad.Param(x), ad.Param(w), ad.Param(b)
+			var fw, fb *ad.Var
+			ref := xv
+			if v.w {
+				fw, ref = wv, ad.Mul(ref, ad.Reshape(wv, stat...))
+			}
+			if v.b {
+				fb, ref = bv, ad.Add(ref, ad.Reshape(bv, stat...))
+			}
+			fused := ad.ChannelAffine(xv, fw, fb)
+			if v.act {
+				fused = ad.ChannelAffineLeakyReLU(xv, fw, fb, v.slope)
+				if v.slope == 0 {
+					ref = ad.ReLU(ref)
+				} else {
+					ref = ad.LeakyReLU(ref, v.slope)
+				}
+			}
+			what := fmt.Sprintf("%v %s", shape, v.name)
+			sameBits(t, what+" forward", fused.Value, ref.Value)
+			wrt := []*ad.Var{xv, wv, bv}
+			gf := ad.Grad(fused, wrt, &ad.GradOptions{Seed: g, CreateGraph: true})
+			gr := ad.Grad(ref, wrt, &ad.GradOptions{Seed: g, CreateGraph: true})
+			for i, name := range []string{"x̄", "w̄", "b̄"} {
+				sameBits(t, what+" "+name, gf[i].Value, gr[i].Value)
+			}
+			// second order: a penalty on x̄, differentiated for w and b
+			pf := ad.Grad(ad.Sum(ad.Square(gf[0])), wrt[1:], nil)
+			pr := ad.Grad(ad.Sum(ad.Square(gr[0])), wrt[1:], nil)
+			for i, name := range []string{"∂pen/∂w", "∂pen/∂b"} {
+				sameBits(t, what+" "+name, pf[i].Value, pr[i].Value)
+			}
+		}
+	}
 }
 
 // Grad recycles the adjoints it is done with and accumulates sums in place

@@ -248,6 +248,38 @@ func LinearLeakyReLU(x, w, b *Var, slope float64) *Var {
 	return record("linear_leaky_relu", tensor.LinearLeakyReLU(x.Value, w.Value, bv, slope), linearVJP(true, slope), inputs...)
 }
 
+// ChannelAffine returns x·w_c + b_c for each channel c (axis 1) of x
+// [A, C, …], with w and b [C] (either may be nil): batch norm's γ and β, or a
+// convolution's bias, as one op, bit for bit what Add(Mul(x, Reshape(w,
+// 1, C, 1, …)), Reshape(b, 1, C, 1, …)) computes.
+func ChannelAffine(x, w, b *Var) *Var { return channelAffine(x, w, b, false, 0) }
+
+// ChannelAffineLeakyReLU returns LeakyReLU(ChannelAffine(x, w, b), slope) as
+// one op (slope 0 is ReLU), bit for bit what the two compute, keeping only
+// the activation in the graph; its adjoint reads the mask off the output, as
+// LinearLeakyReLU's does. A negative slope falls back to the two ops.
+func ChannelAffineLeakyReLU(x, w, b *Var, slope float64) *Var {
+	if slope < 0 {
+		return LeakyReLU(ChannelAffine(x, w, b), slope)
+	}
+	return channelAffine(x, w, b, true, slope)
+}
+
+func channelAffine(x, w, b *Var, act bool, slope float64) *Var {
+	inputs := []*Var{x}
+	var wv, bv *tensor.Tensor
+	if w != nil {
+		wv = w.Value
+		inputs = append(inputs, w)
+	}
+	if b != nil {
+		bv = b.Value
+		inputs = append(inputs, b)
+	}
+	return record("channel_affine", tensor.ChannelAffine(x.Value, wv, bv, act, slope),
+		channelAffineVJP(w != nil, b != nil, act, slope), inputs...)
+}
+
 // leakyReLUGrad returns g·[y > 0 ? 1 : slope]: the adjoint of LeakyReLU for
 // output adjoint g, with the mask read off y (the layer's input or, for
 // slope ≥ 0, its output), a constant. Linear in g, so its own adjoint is

@@ -7,8 +7,10 @@
 // (the gradient of the final scalar with respect to that output) to the
 // adjoints of its inputs.
 //
-// Every VJP rule in vjp.go is written with the differentiable ops of this
-// package, not with raw kernels. So when Grad is asked to CreateGraph, the
+// Every VJP rule (vjp.go, conv.go, norm.go) is written with the
+// differentiable ops of this package, not with raw kernels: a fused op's
+// backward is either such ops or a fused op with a rule of its own
+// (Normalize's NormalizeGrad). So when Grad is asked to CreateGraph, the
 // backward pass is itself recorded and can be differentiated again: this is
 // how WGAN-GP's gradient penalty (a loss on ‖∇ₓD‖) gets gradients with respect
 // to the critic's weights. When CreateGraph is off, the rules run on detached

@@ -133,6 +133,46 @@ func lerpVJP(t *tensor.Tensor) vjpFunc {
 	}
 }
 
+// y = act(z), z = x·w_c + b_c per channel, act LeakyReLU(slope) or the
+// identity (inputs x, then w and b where given): z̄ = g·act'(z) (mask read
+// off y), x̄ = z̄·w_c, w̄ = Σ z̄·x, b̄ = Σ z̄ over all but the channel axis.
+// The same ops as the rules of Mul, Add and LeakyReLU apply.
+func channelAffineVJP(hasW, hasB, act bool, slope float64) vjpFunc {
+	return func(g *Var, in []*Var, y *Var, need []bool) []*Var {
+		if act {
+			g = leakyReLUGrad(g, y.Value, slope)
+		}
+		x := in[0]
+		c := x.Dim(1)
+		stat := make([]int, x.Rank())
+		for i := range stat {
+			stat[i] = 1
+		}
+		stat[1] = c
+		out := make([]*Var, len(in))
+		j := 1
+		var w *Var
+		if hasW {
+			w = in[j]
+			if need[j] {
+				out[j] = Reshape(SumTo(Mul(g, x), stat), c)
+			}
+			j++
+		}
+		if hasB && need[j] {
+			out[j] = Reshape(SumTo(g, stat), c)
+		}
+		if need[0] {
+			if w != nil {
+				out[0] = Mul(g, Reshape(w, stat...))
+			} else {
+				out[0] = g
+			}
+		}
+		return out
+	}
+}
+
 // y = act(z), z = x·Wᵀ + b, act LeakyReLU(slope) or the identity:
 // z̄ = g·act'(z) (mask read off y), x̄ = z̄·W, W̄ = z̄ᵀ·x (batch axes folded
 // into the rows), b̄ = Σ_rows z̄. The two products are independent and run

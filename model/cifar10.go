@@ -314,8 +314,8 @@ func NewLayerCritic(in, channels, size int, dt tensor.DType, rng *rand.Rand) *La
 
 // hidden returns both hidden layers' activity, unflattened.
 func (c *LayerCritic) hidden(z *ad.Var) (h1, h2 *ad.Var) {
-	h1 = nn.PixelNorm(ad.LeakyReLU(c.Conv1.Forward(z), c.Slope), 0)
-	return h1, nn.PixelNorm(ad.LeakyReLU(c.Conv2.Forward(h1), c.Slope), 0)
+	h1 = nn.PixelNorm(c.Conv1.ForwardLeakyReLU(z, c.Slope), 0)
+	return h1, nn.PixelNorm(c.Conv2.ForwardLeakyReLU(h1, c.Slope), 0)
 }
 
 // Features returns the activity before the linear layer, flattened.

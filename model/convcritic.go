@@ -76,11 +76,10 @@ func (c *ConvCritic) Features(x *ad.Var, training bool) *ad.Var {
 // layer is one hidden layer: the convolution, batch norm (unless nil),
 // LeakyReLU.
 func (c *ConvCritic) layer(conv *nn.Conv2d, norm *nn.BatchNorm, x *ad.Var, training bool) *ad.Var {
-	h := conv.Forward(x)
-	if norm != nil {
-		h = norm.Forward(h, training)
+	if norm == nil {
+		return conv.ForwardLeakyReLU(x, c.Slope)
 	}
-	return ad.LeakyReLU(h, c.Slope)
+	return norm.ForwardLeakyReLU(conv.Forward(x), training, c.Slope)
 }
 
 // ForwardLayers returns D(x) and both hidden layers' activity, flattened,

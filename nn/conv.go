@@ -43,6 +43,12 @@ func (l *Conv2d) Forward(x *ad.Var) *ad.Var {
 	return addChannelBias(y, l.B)
 }
 
+// ForwardLeakyReLU returns LeakyReLU(Forward(x), slope) with the bias and
+// the activation as one op (slope 0: ReLU). See autodiff.ChannelAffineLeakyReLU.
+func (l *Conv2d) ForwardLeakyReLU(x *ad.Var, slope float64) *ad.Var {
+	return ad.ChannelAffineLeakyReLU(ad.Conv2d(x, l.W, l.Params), nil, l.B, slope)
+}
+
 // Parameters implements Module: "weight" and, unless B is nil, "bias".
 func (l *Conv2d) Parameters() []*Parameter {
 	return weightAndBias(l.W, l.B)

@@ -28,8 +28,7 @@ func PixelNorm(x *ad.Var, eps float64) *ad.Var {
 	if eps == 0 {
 		eps = PixelNormEps
 	}
-	ms := ad.MeanKeep(ad.Square(x), 1) // [B, 1, …]
-	return ad.Div(x, ad.Sqrt(ad.AddScalar(ms, eps)))
+	return ad.Normalize(x, tensor.NormPerPosition, eps) // x / √(mean_c x² + ε) as one op
 }
 
 // Buffer is a named tensor of a layer's state that is not trained by
@@ -92,15 +91,26 @@ func NewBatchNorm(channels int, dt tensor.DType) *BatchNorm {
 // statistics otherwise. Panics on another shape, or when training with one
 // value per channel (PyTorch refuses that too).
 func (bn *BatchNorm) Forward(x *ad.Var, training bool) *ad.Var {
+	return ad.ChannelAffine(bn.normalize(x, training), bn.W, bn.B)
+}
+
+// ForwardLeakyReLU returns LeakyReLU(Forward(x, training), slope) with γ, β
+// and the activation as one op (slope 0: ReLU). See
+// autodiff.ChannelAffineLeakyReLU.
+func (bn *BatchNorm) ForwardLeakyReLU(x *ad.Var, training bool, slope float64) *ad.Var {
+	return ad.ChannelAffineLeakyReLU(bn.normalize(x, training), bn.W, bn.B, slope)
+}
+
+// normalize returns x̂ = (x − μ)/√(σ² + ε) with the batch's statistics
+// (updating the running ones) or the running statistics.
+func (bn *BatchNorm) normalize(x *ad.Var, training bool) *ad.Var {
 	shape := x.Shape()
 	c := bn.W.Dim(0)
 	if (len(shape) != 2 && len(shape) != 4) || shape[1] != c {
 		panic(fmt.Sprintf("nn: BatchNorm(%d) of shape %v", c, shape))
 	}
-	axes := []int{0}
 	stat := []int{1, c} // shape of the per-channel statistics, broadcastable to x
 	if len(shape) == 4 {
-		axes = []int{0, 2, 3}
 		stat = []int{1, c, 1, 1}
 	}
 	var xhat *ad.Var
@@ -109,11 +119,10 @@ func (bn *BatchNorm) Forward(x *ad.Var, training bool) *ad.Var {
 		if n < 2 {
 			panic(fmt.Sprintf("nn: BatchNorm in training needs more than one value per channel, got shape %v", shape))
 		}
-		mean := ad.MeanKeep(x, axes...)                 // stat
-		xc := ad.Sub(x, mean)                           // shape
-		variance := ad.MeanKeep(ad.Square(xc), axes...) // stat, biased
-		xhat = ad.Div(xc, ad.Sqrt(ad.AddScalar(variance, bn.Eps)))
-		bn.updateRunning(mean.Value, variance.Value, n)
+		// (x − μ_B)/√(σ²_B + ε) as one op; mean and variance [1, C, …]
+		var mean, variance *tensor.Tensor
+		xhat, mean, variance = ad.NormalizeMoments(x, tensor.NormPerChannel, bn.Eps)
+		bn.updateRunning(mean, variance, n)
 	} else {
 		invStd := tensor.New(x.DType(), stat...)
 		for i := 0; i < c; i++ {
@@ -122,7 +131,7 @@ func (bn *BatchNorm) Forward(x *ad.Var, training bool) *ad.Var {
 		xc := ad.Sub(x, ad.Const(bn.RunningMean.Reshape(stat...)))
 		xhat = ad.Mul(xc, ad.Const(invStd))
 	}
-	return ad.Add(ad.Mul(xhat, ad.Reshape(bn.W, stat...)), ad.Reshape(bn.B, stat...))
+	return xhat
 }
 
 func (bn *BatchNorm) updateRunning(mean, variance *tensor.Tensor, n int) {
