@@ -220,7 +220,7 @@ func TestChannelAffineMatchesUnfused(t *testing.T) {
 			slope float64
 			w, b  bool
 		}{{"affine", false, 0, true, true}, {"leaky", true, 0.2, true, true}, {"relu", true, 0, true, true},
-			{"bias leaky", true, 0.2, false, true}, {"scale", false, 0, true, false}} {
+			{"bias leaky", true, 0.2, false, true}, {"bias", false, 0, false, true}, {"scale", false, 0, true, false}} {
 			xv, wv, bv := ad.Param(x), ad.Param(w), ad.Param(b)
 			var fw, fb *ad.Var
 			ref := xv

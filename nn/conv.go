@@ -109,12 +109,12 @@ func (l *ConvTranspose2d) Parameters() []*Parameter {
 }
 
 // addChannelBias adds b [C] to every position of y [B, C, H, W]; nil b adds
-// nothing.
+// nothing. The same op as ForwardLeakyReLU's, without the activation.
 func addChannelBias(y, b *ad.Var) *ad.Var {
 	if b == nil {
 		return y
 	}
-	return ad.Add(y, ad.Reshape(b, 1, -1, 1, 1))
+	return ad.ChannelAffine(y, nil, b)
 }
 
 func weightAndBias(w, b *ad.Var) []*Parameter {
