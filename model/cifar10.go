@@ -411,6 +411,13 @@ func (m *CIFAR10) GenerateStep(i int, z *ad.Var, rng *rand.Rand) *ad.Var {
 	return m.activate(i, m.Generation[i].Sample(z, rng))
 }
 
+// InferMean returns layer i+1's activation of the mean of q_φ(z_{i+1}|z_i)
+// instead of a sample: the noise-free bottom-up step.
+func (m *CIFAR10) InferMean(i int, z *ad.Var) *ad.Var {
+	mean, _ := m.Inference[i].Moments(z)
+	return m.activate(i+1, mean)
+}
+
 // GenerateMean returns layer i's activation of the mean of p_θ(z_i|z_{i+1})
 // instead of a sample (for the image: the mean itself): the noise-free view
 // of a top-down step, for pictures.

@@ -250,8 +250,14 @@ func CIFAR10CriticLoss(m *model.CIFAR10, ph *HierPhases, s Settings, rng *rand.R
 //
 // plus (1−γ)·w_c·L_RECON(x, x̂_chain) when the phases have the chain
 // (w_c = ChainReconWeight; with ChainReconSpace = ChainPixels the mean
-// squared pixel difference instead of L_RECON). Terms: "net/{ws,osc,recon}_<layer>",
-// "net/recon_chain".
+// squared pixel difference instead of L_RECON), plus w_s·Σ_{i<L} L_SLEEP,i
+// (w_s = SleepInferWeight), the sleep phase of the Helmholtz machine:
+//
+//	L_SLEEP,i = mean ‖act_{i+1}(μ_q(z^s_i)) − sg(z^s_{i+1})‖²
+//
+// (act: the layer's ReLU and pixel norm, as InferMean; sg: stop-gradient).
+// Terms: "net/{ws,osc,recon}_<layer>", "net/recon_chain",
+// "net/sleep_infer_<layer i+1>".
 func CIFAR10NetworkLoss(m *model.CIFAR10, p *HierPhases, s Settings) (*ad.Var, Terms) {
 	t := Terms{}
 	g, L := s.Gamma, m.Layers()
@@ -292,6 +298,13 @@ func CIFAR10NetworkLoss(m *model.CIFAR10, p *HierPhases, s Settings) (*ad.Var, T
 		chain := ad.Scale(d, s.ChainReconWeight)
 		total = ad.Add(total, ad.Scale(chain, 1-g))
 		t["net/recon_chain"] = chain.Item()
+	}
+	if w := s.SleepInferWeight; w > 0 {
+		for i := 0; i < L; i++ {
+			d := ad.Scale(ad.Mean(ad.Square(ad.Sub(m.InferMean(i, p.Sleep[i]), ad.Detach(p.Sleep[i+1])))), w)
+			total = ad.Add(total, d)
+			t["net/sleep_infer_"+LayerName(i+1)] = d.Item()
+		}
 	}
 	return total, t
 }

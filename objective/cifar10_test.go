@@ -434,3 +434,77 @@ func TestCIFAR10ChainRecon(t *testing.T) {
 		t.Error("the chain term does not reach the top inference layer")
 	}
 }
+
+// The sleep-inference term: the network loss grows by exactly
+// w·Σ_{i<L} mean((act(μ_q(z^s_i)) − z^s_{i+1})²), written out here from the
+// inference arrows' moments; its gradient reaches the inference arrows and,
+// through the dreams, the generation, but not through the target (the
+// top-layer prior sample is a constant either way, so the check is on a
+// hidden layer).
+func TestCIFAR10SleepInfer(t *testing.T) {
+	t.Parallel()
+	m, x := tinyCIFAR(t)
+	L := m.Layers()
+	base := Settings{Gamma: 0.3, Lambda: 1, ReconWeight: 0.7}
+	p := RunHierPhases(m, x, base, rand.New(rand.NewPCG(7, 8)))
+	s := base
+	s.SleepInferWeight = 3
+	l0, t0 := CIFAR10NetworkLoss(m, p, base)
+	l1, t1 := CIFAR10NetworkLoss(m, p, s)
+	var want float64
+	for i := 0; i < L; i++ {
+		mean, _ := m.Inference[i].Moments(p.Sleep[i])
+		a := mean.Value
+		if i+1 < L || m.Config.TopActivation != model.TopLinear {
+			a = nn.PixelNorm(ad.ReLU(ad.Const(a)), 0).Value
+		}
+		d := tensor.Binary(tensor.OpSub, a, p.Sleep[i+1].Value)
+		term := s.SleepInferWeight * tensor.Dot(d, d) / float64(d.Len())
+		name := "net/sleep_infer_" + LayerName(i+1)
+		if got := t1[name]; math.Abs(got-term) > 1e-10 || term == 0 {
+			t.Errorf("%s %g, want %g", name, got, term)
+		}
+		if _, ok := t0[name]; ok {
+			t.Errorf("%s reported without the term", name)
+		}
+		want += term
+	}
+	if d := l1.Item() - l0.Item(); math.Abs(d-want) > 1e-9 {
+		t.Errorf("the loss grew by %g, want %g", d, want)
+	}
+	diff := func(params []*nn.Parameter) float64 {
+		v := params[0].V
+		g0 := ad.Grad(l0, []*ad.Var{v}, nil)[0].Value
+		g1 := ad.Grad(l1, []*ad.Var{v}, nil)[0].Value
+		d := tensor.Binary(tensor.OpSub, g0, g1)
+		return tensor.Dot(d, d)
+	}
+	if diff(m.Inference[L-1].Parameters()) == 0 {
+		t.Error("the term does not reach the top inference arrow")
+	}
+	if diff(m.Generation[L-1].Parameters()) == 0 {
+		t.Error("the term does not reach the generation through the dreams")
+	}
+	// The target is a stop-gradient: at z^s_1 the term's gradient is that of
+	// layer 1's term (z^s_1 its input) and of layer 0's through its input
+	// z^s_0 = p_θ(z^s_1), without the path through layer 0's target z^s_1.
+	at := []*ad.Var{p.Sleep[1]}
+	g := tensor.Binary(tensor.OpSub, ad.Grad(l1, at, nil)[0].Value, ad.Grad(l0, at, nil)[0].Value)
+	term := func(i int) *ad.Var {
+		return ad.Scale(ad.Mean(ad.Square(ad.Sub(m.InferMean(i, p.Sleep[i]), ad.Detach(p.Sleep[i+1])))), s.SleepInferWeight)
+	}
+	own := ad.Add(term(0), term(1))
+	gOwn := ad.Grad(own, at, nil)[0].Value
+	d := tensor.Binary(tensor.OpSub, g, gOwn)
+	if n := tensor.Dot(gOwn, gOwn); n == 0 || tensor.Dot(d, d) > 1e-18*n {
+		t.Errorf("at z^s_1 the term's gradient differs from its own input's by %g (norm² %g): the target is not a fixed one", tensor.Dot(d, d), n)
+	}
+	for _, bad := range []float64{-1, math.NaN(), math.Inf(1)} {
+		if err := (Settings{SleepInferWeight: bad}).ValidateHier(L, m.Config.LayerChannels); err == nil || !strings.Contains(err.Error(), "sleep infer weight") {
+			t.Errorf("weight %g: %v", bad, err)
+		}
+	}
+	if err := (Settings{SleepInferWeight: 1}).ValidateFlat(); err == nil || !strings.Contains(err.Error(), "sleep_infer_weight") {
+		t.Errorf("the flat model's sleep infer weight: %v", err)
+	}
+}

@@ -69,6 +69,17 @@ type Settings struct {
 	// ChainPixels, the mean squared pixel difference, a target that does not
 	// move as the critic trains.
 	ChainReconSpace string `json:"chain_recon_space,omitempty"`
+	// SleepInferWeight weights the classical sleep phase of the Helmholtz
+	// machine (Hinton et al. 1995) on the hierarchical CIFAR-10 model (0,
+	// the paper, for none): each inference arrow's mean is asked to recover
+	// the dream's cause one layer up, Σ_{i<L} mean ‖act(μ_q(z^s_i)) −
+	// z^s_{i+1}‖² with the cause a fixed target. Its gradient reaches the
+	// generation too, through z^s_i: the dream of a layer is asked to carry
+	// the layer above it (InfoGAN's mutual-information bound, with the
+	// inference arrow as the posterior network). A deviation: the paper's
+	// sleep phase is adversarial only, and a constant dream then matches a
+	// constant inference at no cost, which is how the upper layers collapse.
+	SleepInferWeight float64 `json:"sleep_infer_weight,omitempty"`
 }
 
 // Spaces of the chain's reconstruction (Settings.ChainReconSpace).
@@ -161,6 +172,9 @@ func (s Settings) ValidateFlat() error {
 	if s.ChainReconWeight != 0 || s.ChainReconSpace != "" {
 		return fmt.Errorf("objective: chain_recon_weight and chain_recon_space are for the hierarchical CIFAR-10 model; this model has one latent layer, which L_RECON already reconstructs the image from")
 	}
+	if s.SleepInferWeight != 0 {
+		return fmt.Errorf("objective: sleep_infer_weight is for the hierarchical CIFAR-10 model")
+	}
 	return nil
 }
 
@@ -174,6 +188,9 @@ func (s Settings) ValidateHier(layers int, channels func(i int) int) error {
 	}
 	if !(s.ChainReconWeight >= 0) || math.IsInf(s.ChainReconWeight, 0) {
 		return fmt.Errorf("objective: chain recon weight %g must be finite and ≥ 0", s.ChainReconWeight)
+	}
+	if !(s.SleepInferWeight >= 0) || math.IsInf(s.SleepInferWeight, 0) {
+		return fmt.Errorf("objective: sleep infer weight %g must be finite and ≥ 0", s.SleepInferWeight)
 	}
 	switch s.ChainReconSpace {
 	case "", ChainFeatures, ChainPixels:
