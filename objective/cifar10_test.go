@@ -504,7 +504,7 @@ func TestCIFAR10SleepInfer(t *testing.T) {
 			t.Errorf("weight %g: %v", bad, err)
 		}
 	}
-	if err := (Settings{SleepInferWeight: 1}).ValidateFlat(); err == nil || !strings.Contains(err.Error(), "sleep_infer_weight") {
-		t.Errorf("the flat model's sleep infer weight: %v", err)
+	if err := (Settings{SleepInferWeight: math.NaN()}).ValidateFlat(); err == nil || !strings.Contains(err.Error(), "sleep infer weight") {
+		t.Errorf("the flat model's sleep infer weight NaN: %v", err)
 	}
 }

@@ -70,10 +70,12 @@ type Settings struct {
 	// move as the critic trains.
 	ChainReconSpace string `json:"chain_recon_space,omitempty"`
 	// SleepInferWeight weights the classical sleep phase of the Helmholtz
-	// machine (Hinton et al. 1995) on the hierarchical CIFAR-10 model (0,
-	// the paper, for none): each inference arrow's mean is asked to recover
-	// the dream's cause one layer up, Σ_{i<L} mean ‖act(μ_q(z^s_i)) −
-	// z^s_{i+1}‖² with the cause a fixed target. Its gradient reaches the
+	// machine (Hinton et al. 1995; 0, the paper, for none): inference is
+	// asked to recover the dream's cause, the noise-free inferred mean
+	// against the sleep sample it was dreamt from, a fixed target. MNIST:
+	// mean ‖μ_q(x^s) − z^s‖² (μ_q: Inference.Mean); the hierarchical
+	// CIFAR-10 model, one layer up from each: Σ_{i<L} mean ‖act(μ_q(z^s_i))
+	// − z^s_{i+1}‖². Its gradient reaches the
 	// generation too, through z^s_i: the dream of a layer is asked to carry
 	// the layer above it (InfoGAN's mutual-information bound, with the
 	// inference arrow as the posterior network). A deviation: the paper's
@@ -172,8 +174,8 @@ func (s Settings) ValidateFlat() error {
 	if s.ChainReconWeight != 0 || s.ChainReconSpace != "" {
 		return fmt.Errorf("objective: chain_recon_weight and chain_recon_space are for the hierarchical CIFAR-10 model; this model has one latent layer, which L_RECON already reconstructs the image from")
 	}
-	if s.SleepInferWeight != 0 {
-		return fmt.Errorf("objective: sleep_infer_weight is for the hierarchical CIFAR-10 model")
+	if !(s.SleepInferWeight >= 0) || math.IsInf(s.SleepInferWeight, 0) {
+		return fmt.Errorf("objective: sleep infer weight %g must be finite and ≥ 0", s.SleepInferWeight)
 	}
 	return nil
 }
@@ -384,13 +386,14 @@ type Term struct {
 // Eq. 4 or 8 applied (so their gradients add up to the loss's), and the
 // unweighted values for logging. Local: "ws_x" (γ·L_WS on x), "osc_x"
 // ((1−γ)·L_O on x), "recon_x" ((1−γ)·w·L_RECON), "osc_z" (L_O = L_WS on z,
-// weight γ + (1−γ) = 1). Global: "ws".
+// weight γ + (1−γ) = 1). Global: "ws". Either, with SleepInferWeight:
+// "sleep_infer".
 func NetworkTerms(m *model.MNIST, p *Phases, s Settings) ([]Term, Terms) {
 	t := Terms{}
 	if m.Config.Critic == model.CriticGlobal {
 		ws := WakeSleepValue(m.Joint.Forward(ad.Concat(1, p.WakeX, p.WakeZ)), m.Joint.Forward(ad.Concat(1, p.SleepX, p.SleepZ)))
 		t["net/ws"] = ws.Item()
-		return []Term{{"ws", ws}}, t
+		return sleepInfer(m, p, s, []Term{{"ws", ws}}, t)
 	}
 	g := s.Gamma
 	dx, fx := m.CriticX.ForwardLayers(p.WakeX)
@@ -408,7 +411,19 @@ func NetworkTerms(m *model.MNIST, p *Phases, s Settings) ([]Term, Terms) {
 		{"osc_z", Combined(g, oZ, oZ, nil)},
 	}
 	t["net/ws_x"], t["net/osc_x"], t["net/recon_x"], t["net/osc_z"] = wsX.Item(), oX.Item(), recon.Item(), oZ.Item()
-	return parts, t
+	return sleepInfer(m, p, s, parts, t)
+}
+
+// sleepInfer appends the sleep phase of the Helmholtz machine,
+// "sleep_infer" = w·mean ‖μ_q(x^s) − sg(z^s)‖² (w = SleepInferWeight),
+// to the terms when w > 0.
+func sleepInfer(m *model.MNIST, p *Phases, s Settings, parts []Term, t Terms) ([]Term, Terms) {
+	if s.SleepInferWeight <= 0 {
+		return parts, t
+	}
+	d := ad.Scale(ad.Mean(ad.Square(ad.Sub(m.InferMean(p.SleepX), ad.Detach(p.SleepZ)))), s.SleepInferWeight)
+	t["net/sleep_infer"] = d.Item()
+	return append(parts, Term{"sleep_infer", d}), t
 }
 
 // reconstruction returns L_RECON between the critic's hidden layers on the

@@ -294,3 +294,45 @@ func d(a, b float64) float64 {
 	}
 	return b - a
 }
+
+// The sleep-inference term: with SleepInferWeight w, both algorithms' terms
+// gain "sleep_infer" = w·mean((μ_q(x^s) − z^s)²), written out here from the
+// inference network's noise-free pass, and its gradient reaches both
+// networks; without it the terms are the paper's.
+func TestSleepInferTerm(t *testing.T) {
+	for _, critic := range []string{model.CriticGlobal, model.CriticLocal} {
+		m := tinyModel(t, critic)
+		s := Settings{Gamma: 0.3, Lambda: 1, ReconWeight: 2}
+		ph := RunPhases(m, data(4, 6), s, rand.New(rand.NewPCG(8, 9)))
+		base, _ := NetworkTerms(m, ph, s)
+		s.SleepInferWeight = 1.5
+		terms, logged := NetworkTerms(m, ph, s)
+		if len(terms) != len(base)+1 || terms[len(terms)-1].Name != "sleep_infer" {
+			t.Fatalf("%s: terms %d (base %d), last %q", critic, len(terms), len(base), terms[len(terms)-1].Name)
+		}
+		mu := m.Inference.Mean(ad.Const(ph.SleepX.Value)).Value.Float64s()
+		z := ph.SleepZ.Value.Float64s()
+		want := 0.0
+		for i := range mu {
+			want += (mu[i] - z[i]) * (mu[i] - z[i])
+		}
+		want *= s.SleepInferWeight / float64(len(mu))
+		if got := logged["net/sleep_infer"]; d(got, want) > 1e-12 || want == 0 {
+			t.Errorf("%s: sleep_infer %g, want %g", critic, got, want)
+		}
+		term := terms[len(terms)-1].Value
+		for _, net := range []nn.Module{m.Inference, m.Generator} {
+			ps := nn.Vars(net.Parameters())
+			g := ad.Grad(term, ps, nil)
+			n := 0.0
+			for _, gi := range g {
+				if gi != nil {
+					n += tensor.Dot(gi.Value, gi.Value)
+				}
+			}
+			if n == 0 {
+				t.Errorf("%s: the term does not reach %T", critic, net)
+			}
+		}
+	}
+}

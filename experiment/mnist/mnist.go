@@ -129,6 +129,7 @@ func (k *Kind) Flags() []train.Flag {
 		train.PositiveIntFlag("z-dim", "latent units z (default: 64, as the paper)", func(c C) *int { return &c.Model.ZDim }),
 		train.StringFlag("pixel-scale", "pixel range: unit ([0,1]) or sym ([-1,1]) (default: from the preset; unit)", func(c C) *string { return &c.PixelScale }),
 		train.IntFlag("train-limit", "use only the first N training images (0: all)", func(c C) *int { return &c.TrainLimit }),
+		train.FloatFlag("sleep-infer-weight", "weight of the Helmholtz machine's sleep phase: inference recovers the dream's cause, mean (mu_q(x sleep) - z sleep)^2, the cause a fixed target (a deviation: the paper's sleep phase is adversarial only; default 0: none)", func(c C) *float64 { return &c.Objective.SleepInferWeight }),
 		pictures,
 		silence,
 		sham,
