@@ -2,6 +2,7 @@ package objective
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
@@ -69,6 +70,40 @@ type VideoSettings struct {
 	// Settings.ReconLayers: "last" (or empty: the paper's "features before
 	// the linear layer") or "all" (both convolutions' activity, averaged).
 	ReconLayers string `json:"recon_layers,omitempty"`
+	// PixelWeight weights a pixel loss between each prediction and its true
+	// frame, added to the networks' loss (0, the paper, for none): a
+	// deviation, for runs too short for the critics alone to leave the
+	// black-frame minimum. PixelLoss is that loss: PixelBCE ("" reads as
+	// it), the binary cross-entropy of the true pixel under the predicted
+	// one, or PixelMSE, the squared difference, each averaged over pixels.
+	// Cross-entropy keeps pulling a dark pixel towards 0 (its gradient in
+	// the readout's logit is p − y, where the squared error's is
+	// 2(p − y)·p(1 − p)), so the background of a prediction becomes black,
+	// not a haze: what SSIM, unlike MSE, rewards.
+	PixelWeight float64 `json:"pixel_weight,omitempty"`
+	PixelLoss   string  `json:"pixel_loss,omitempty"`
+}
+
+// Pixel losses of VideoSettings.PixelLoss.
+const (
+	PixelBCE = "bce"
+	PixelMSE = "mse"
+)
+
+// pixelEps keeps the logarithms of the cross-entropy finite where a
+// sigmoid output rounds to 0 or 1 in float32.
+const pixelEps = 1e-6
+
+// PixelLossValue returns the mean pixel loss of predictions p against true
+// frames y (both in [0, 1], the same shape): PixelBCE's
+// −[y·log(p + ε) + (1 − y)·log(1 − p + ε)] or PixelMSE's (p − y)².
+func PixelLossValue(kind string, p, y *ad.Var) *ad.Var {
+	if kind == PixelMSE {
+		return ad.Mean(ad.Square(ad.Sub(p, y)))
+	}
+	pos := ad.Mul(y, ad.Log(ad.AddScalar(p, pixelEps)))
+	neg := ad.Mul(ad.AddScalar(ad.Neg(y), 1), ad.Log(ad.AddScalar(ad.Neg(p), 1+pixelEps)))
+	return ad.Neg(ad.Mean(ad.Add(pos, neg)))
 }
 
 // DefaultVideoSettings returns the paper's settings: γ = 0.5, λ = 1, 10
@@ -95,6 +130,10 @@ func (s VideoSettings) Validate(frames int) error {
 		return fmt.Errorf("objective: context %d + horizon %d exceeds the %d frames of a sequence", s.Context, s.Horizon, frames)
 	case s.SleepSteps != s.Horizon || s.SleepSteps > s.Context:
 		return fmt.Errorf("objective: sleep steps %d must equal the horizon %d and not exceed the context %d", s.SleepSteps, s.Horizon, s.Context)
+	case !(s.PixelWeight >= 0) || math.IsInf(s.PixelWeight, 0):
+		return fmt.Errorf("objective: pixel weight %g must be finite and ≥ 0", s.PixelWeight)
+	case s.PixelLoss != "" && s.PixelLoss != PixelBCE && s.PixelLoss != PixelMSE:
+		return fmt.Errorf("objective: pixel loss %q must be %q or %q", s.PixelLoss, PixelBCE, PixelMSE)
 	}
 	return nil
 }
@@ -228,6 +267,9 @@ func VideoCriticLoss(m *model.MovingMNIST, ph *VideoPhases, s VideoSettings, rng
 //
 //	γ·(L_WS,x + L_WS,z) + (1−γ)·(L_O,x + w·L_RECON)     (Eq. 8; w = ReconWeight)
 //
+// plus w_p·PixelLossValue(predictions, true frames) when w_p = PixelWeight
+// is positive (term "net/pixel_x", weighted).
+//
 // D_x sees [true; sleep; prediction] in one batch, as in VideoCriticLoss
 // but without the interpolates (they only serve the penalty; their absence
 // shifts the batch statistics a little). L_RECON compares D_x's features of
@@ -247,5 +289,10 @@ func VideoNetworkLoss(m *model.MovingMNIST, ph *VideoPhases, s VideoSettings) (*
 	loss := Combined(g, ad.Add(wsX, wsZ), oX, recon) // Eq. 8
 	mse := tensor.Sum(tensor.Unary(tensor.OpSquare, tensor.Binary(tensor.OpSub, ph.PredX.Value, ph.TrueX.Value))).Item() / float64(ph.TrueX.Value.Len())
 	t := Terms{"net/ws_x": wsX.Item(), "net/ws_z": wsZ.Item(), "net/osc_x": oX.Item(), "net/recon_x": recon.Item(), "pred/mse": mse}
+	if s.PixelWeight > 0 {
+		px := ad.Scale(PixelLossValue(s.PixelLoss, ph.PredX, ph.TrueX), s.PixelWeight)
+		loss = ad.Add(loss, px)
+		t["net/pixel_x"] = px.Item()
+	}
 	return loss, t
 }

@@ -3,6 +3,7 @@ package objective
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
@@ -248,6 +249,53 @@ func TestPenalisedCriticMatchesGradientPenalty(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		if got, want := ds[1].Value.At(i), d.Value.At(i); math.Abs(got-want) > 1e-12 {
 			t.Errorf("D(b)[%d] = %g in the joint batch, %g alone", i, got, want)
+		}
+	}
+}
+
+// The pixel losses on known values, and the network loss grows by exactly
+// the weighted term.
+func TestVideoPixelLoss(t *testing.T) {
+	p := ad.Const(tensor.FromFloat64([]float64{0.25, 0.5, 0.9, 0}, 1, 4))
+	y := ad.Const(tensor.FromFloat64([]float64{0, 1, 1, 0}, 1, 4))
+	e := pixelEps
+	wantBCE := -(math.Log(1-0.25+e) + math.Log(0.5+e) + math.Log(0.9+e) + math.Log(1+e)) / 4
+	if got := PixelLossValue(PixelBCE, p, y).Item(); math.Abs(got-wantBCE) > 1e-12 {
+		t.Errorf("bce %g, want %g", got, wantBCE)
+	}
+	if got := PixelLossValue("", p, y).Item(); math.Abs(got-wantBCE) > 1e-12 {
+		t.Errorf("default (bce) %g, want %g", got, wantBCE)
+	}
+	wantMSE := (0.0625 + 0.25 + 0.01) / 4
+	if got := PixelLossValue(PixelMSE, p, y).Item(); math.Abs(got-wantMSE) > 1e-12 {
+		t.Errorf("mse %g, want %g", got, wantMSE)
+	}
+	for _, bad := range []VideoSettings{{PixelWeight: -1}, {PixelWeight: math.NaN()}, {PixelWeight: math.Inf(1)}, {PixelLoss: "l1"}} {
+		s := DefaultVideoSettings()
+		s.PixelWeight, s.PixelLoss = bad.PixelWeight, bad.PixelLoss
+		if err := s.Validate(20); err == nil || !strings.Contains(err.Error(), "pixel") {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+	m, s, frames := tinyVideo(t, "none")
+	ph := RunVideoPhases(m, frames, s, rand.New(rand.NewPCG(5, 5)))
+	l0, _ := VideoNetworkLoss(m, ph, s)
+	for _, kind := range []string{PixelBCE, PixelMSE} {
+		sp := s
+		sp.PixelWeight, sp.PixelLoss = 2.5, kind
+		l1, t1 := VideoNetworkLoss(m, ph, sp)
+		want := sp.PixelWeight * PixelLossValue(kind, ph.PredX, ph.TrueX).Item()
+		if got := t1["net/pixel_x"]; math.Abs(got-want) > 1e-12 || want == 0 {
+			t.Errorf("%s: net/pixel_x %g, want %g", kind, got, want)
+		}
+		if d := l1.Item() - l0.Item(); math.Abs(d-want) > 1e-10 {
+			t.Errorf("%s: the loss grew by %g, want %g", kind, d, want)
+		}
+		readout := m.Readout2.Parameters()[0].V
+		g0 := ad.Grad(l0, []*ad.Var{readout}, nil)[0].Value
+		g1 := ad.Grad(l1, []*ad.Var{readout}, nil)[0].Value
+		if d := tensor.Binary(tensor.OpSub, g0, g1); tensor.Dot(d, d) == 0 {
+			t.Errorf("%s: the pixel term does not reach the readout", kind)
 		}
 	}
 }

@@ -72,6 +72,8 @@ func (*experiment) Flags() []train.Flag {
 		train.IntFlag("kernel", "ConvLSTM kernel size, odd (default: from the preset)", func(c C) *int { return &c.Model.Kernel }),
 		train.IntFlag("critic-channels", "channels of a critic's first convolution (default: from the preset)", func(c C) *int { return &c.Model.CriticChannels }),
 		train.StringFlag("critic-norm", "critic normalisation: batch (the paper) or none", func(c C) *string { return &c.Model.CriticNorm }),
+		train.FloatFlag("pixel-weight", "weight of a pixel loss between predicted and true frames, added to Eq. 8 (a deviation, to leave the black-frame minimum in short runs; default 0: none)", func(c C) *float64 { return &c.Objective.PixelWeight }),
+		train.StringFlag("pixel-loss", "the loss of --pixel-weight: bce (cross-entropy, the default: it keeps pulling dark pixels to black) or mse", func(c C) *string { return &c.Objective.PixelLoss }),
 		train.BoolFlag("teacher-forcing", "encoder reads the true frames after the context (default: its own predictions)", func(c C) *bool { return &c.Objective.TeacherForcing }),
 		train.IntFlag("picture-every", "steps between prediction strips (0: once per epoch)", func(c C) *int { return &c.PictureEvery }),
 		train.IntFlag("pictures", "test sequences in each prediction strip (0: none; default: from the preset, 4)", func(c C) *int { return &c.PictureCount }),
