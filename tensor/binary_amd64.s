@@ -393,3 +393,68 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func normGradRow32(d, gr, y *float32, n int, b, a, r float32)
+// d[i] = ((g[i] − y[i]·b) − a)·r, each operation rounded on its own (no
+// fused multiply-add): NormalizeGrad's per-channel row in one pass, bit for
+// bit its four row operations (binRow32 mul, sub, sub, mul).
+TEXT ·normGradRow32(SB), NOSPLIT, $0-44
+	MOVQ d+0(FP), DI
+	MOVQ gr+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS b+32(FP), Y13
+	VBROADCASTSS a+36(FP), Y14
+	VBROADCASTSS r+40(FP), Y15
+loop16:
+	CMPQ CX, $16
+	JL   loop8
+	VMULPS (DX), Y13, Y0
+	VMULPS 32(DX), Y13, Y1
+	VMOVUPS (SI), Y2
+	VMOVUPS 32(SI), Y3
+	VSUBPS Y0, Y2, Y0
+	VSUBPS Y1, Y3, Y1
+	VSUBPS Y14, Y0, Y0
+	VSUBPS Y14, Y1, Y1
+	VMULPS Y15, Y0, Y0
+	VMULPS Y15, Y1, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  loop16
+loop8:
+	CMPQ CX, $8
+	JL   tail
+	VMULPS (DX), Y13, Y0
+	VMOVUPS (SI), Y2
+	VSUBPS Y0, Y2, Y0
+	VSUBPS Y14, Y0, Y0
+	VMULPS Y15, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  loop8
+tail:
+	TESTQ CX, CX
+	JE   done
+	VMOVSS (DX), X0
+	VMULSS X13, X0, X0
+	VMOVSS (SI), X2
+	VSUBSS X0, X2, X0
+	VSUBSS X14, X0, X0
+	VMULSS X15, X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $4, SI
+	ADDQ $4, DX
+	ADDQ $4, DI
+	DECQ CX
+	JMP  tail
+done:
+	VZEROUPPER
+	RET

@@ -168,3 +168,32 @@ func TestLeakyAsm(t *testing.T) {
 		}
 	}
 }
+
+// normGradRowAsm is NormalizeGrad's four per-channel row passes in one, bit
+// for bit, at lengths around its 16- and 8-float blocks and unaligned.
+func TestNormGradRowAsmMatchesRows(t *testing.T) {
+	if !normGradRowAsm(make([]float32, 1), make([]float32, 1), make([]float32, 1), 1, 1, 1) {
+		t.Skip("no assembly kernels on this machine")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 24, 33, 64, 100, 257} {
+		off := r.IntN(3)
+		g, y := randRow32(r, n+off)[off:], randRow32(r, n+off)[off:]
+		b, a, s := float32(r.NormFloat64()), float32(r.NormFloat64()), float32(r.Float64()+0.5)
+		want, got := make([]float32, n), make([]float32, n+1)
+		got[n] = 42
+		binRow(OpMul, want, y, []float32{b}, 1, 0)
+		binRow(OpSub, want, g, want, 1, 1)
+		binRow(OpSub, want, want, []float32{a}, 1, 0)
+		binRow(OpMul, want, want, []float32{s}, 1, 0)
+		normGradRowAsm(got[:n], g, y, b, a, s)
+		for i := range want {
+			if !sameBits32(got[i], want[i]) {
+				t.Fatalf("n %d: [%d] = %g, want %g", n, i, got[i], want[i])
+			}
+		}
+		if got[n] != 42 {
+			t.Fatalf("n %d: wrote past the row", n)
+		}
+	}
+}

@@ -200,6 +200,10 @@ func normalizeGradKernel[T Float](kind NormKind, out, g, y, r []T, a, c, n int) 
 				for b := 0; b < a; b++ {
 					o := (b*c + ch) * n
 					d := out[o : o+n]
+					if d32, ok := any(d).([]float32); ok && normGradRowAsm(d32, any(g[o:o+n]).([]float32),
+						any(y[o:o+n]).([]float32), float32(st[1]), float32(st[0]), float32(r[ch])) {
+						continue // the four passes below in one
+					}
 					rowOpT(OpMul, d, y[o:o+n], st[1:], 1, 0)
 					rowOpT(OpSub, d, g[o:o+n], d, 1, 1)
 					rowOpT(OpSub, d, d, st[:1], 1, 0)
