@@ -186,3 +186,17 @@ func normGradRowAsm(d, g, y []float32, b, a, r float32) bool {
 	normGradRow32(&d[0], &g[0], &y[0], n, b, a, r)
 	return true
 }
+
+//go:noescape
+func sumDot32(x, y *float32, n int) (sx, sxy float64)
+
+// sumDotAsm returns Σ x (as sumAsm sums it) and Σ x·y in float64, in one
+// pass of assembly with sixteen partial sums each; false without AVX.
+func sumDotAsm(x, y []float32) (sx, sxy float64, ok bool) {
+	if !useAVX || len(x) == 0 {
+		return 0, 0, false
+	}
+	y = y[:len(x)]
+	sx, sxy = sumDot32(&x[0], &y[0], len(x))
+	return sx, sxy, true
+}

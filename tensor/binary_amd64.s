@@ -458,3 +458,77 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func sumDot32(x, y *float32, n int) (sx, sxy float64)
+// sx: the sum of x[0:n] in float64, exactly as sum32 computes it; sxy: the
+// sum of x[i]·y[i] in float64 (each product exact) in the same order:
+// sixteen partial sums, added together at the end, then the tail in order.
+TEXT ·sumDot32(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DX
+	MOVQ n+16(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+loop16:
+	CMPQ CX, $16
+	JL   fold
+	VCVTPS2PD (SI), Y4
+	VCVTPS2PD 16(SI), Y5
+	VCVTPS2PD 32(SI), Y6
+	VCVTPS2PD 48(SI), Y7
+	VCVTPS2PD (DX), Y12
+	VCVTPS2PD 16(DX), Y13
+	VCVTPS2PD 32(DX), Y14
+	VCVTPS2PD 48(DX), Y15
+	VADDPD Y4, Y0, Y0
+	VADDPD Y5, Y1, Y1
+	VADDPD Y6, Y2, Y2
+	VADDPD Y7, Y3, Y3
+	VMULPD Y4, Y12, Y12
+	VMULPD Y5, Y13, Y13
+	VMULPD Y6, Y14, Y14
+	VMULPD Y7, Y15, Y15
+	VADDPD Y12, Y8, Y8
+	VADDPD Y13, Y9, Y9
+	VADDPD Y14, Y10, Y10
+	VADDPD Y15, Y11, Y11
+	ADDQ $64, SI
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JMP  loop16
+fold:
+	VADDPD Y1, Y0, Y0
+	VADDPD Y3, Y2, Y2
+	VADDPD Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VHADDPD X0, X0, X0
+	VADDPD Y9, Y8, Y8
+	VADDPD Y11, Y10, Y10
+	VADDPD Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPD X9, X8, X8
+	VHADDPD X8, X8, X8
+tail:
+	TESTQ CX, CX
+	JE   done
+	VCVTSS2SD (SI), X2, X2
+	VADDSD X2, X0, X0
+	VCVTSS2SD (DX), X3, X3
+	VMULSD X2, X3, X3
+	VADDSD X3, X8, X8
+	ADDQ $4, SI
+	ADDQ $4, DX
+	DECQ CX
+	JMP  tail
+done:
+	VMOVSD X0, sx+24(FP)
+	VMOVSD X8, sxy+32(FP)
+	VZEROUPPER
+	RET

@@ -193,8 +193,9 @@ func normalizeGradKernel[T Float](kind NormKind, out, g, y, r []T, a, c, n int) 
 				var sg, sgy float64
 				for b := 0; b < a; b++ {
 					o := (b*c + ch) * n
-					sg += sum4(g[o : o+n])
-					sgy += dotRow(g[o:o+n], y[o:o+n])
+					s, sy := sumDot(g[o:o+n], y[o:o+n])
+					sg += s
+					sgy += sy
 				}
 				st := []T{T(sg / m), T(sgy / m)}
 				for b := 0; b < a; b++ {
@@ -297,6 +298,18 @@ func sumSqDev[T Float](x []T, mu float64) float64 {
 		s0 += d * d
 	}
 	return (s0 + s1) + (s2 + s3)
+}
+
+// sumDot is (sum4(x), Σ x·y) in float64: for float32 in one pass of
+// assembly (the dot product with sixteen partial sums, as sum4's), else
+// sum4 and dotRow.
+func sumDot[T Float](x, y []T) (sx, sxy float64) {
+	if x32, ok := any(x).([]float32); ok {
+		if sx, sxy, ok := sumDotAsm(x32, any(y).([]float32)); ok {
+			return sx, sxy
+		}
+	}
+	return sum4(x), dotRow(x, y)
 }
 
 // dotRow is Σ x·y in float64, four running sums.
