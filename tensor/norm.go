@@ -193,7 +193,7 @@ func normalizeGradKernel[T Float](kind NormKind, out, g, y, r []T, a, c, n int) 
 				var sg, sgy float64
 				for b := 0; b < a; b++ {
 					o := (b*c + ch) * n
-					s, sy := sumDot(g[o:o+n], y[o:o+n])
+					s, sy := sumDot(g[o:o+n], y[o:o+n], fusedNormRows)
 					sg += s
 					sgy += sy
 				}
@@ -201,7 +201,7 @@ func normalizeGradKernel[T Float](kind NormKind, out, g, y, r []T, a, c, n int) 
 				for b := 0; b < a; b++ {
 					o := (b*c + ch) * n
 					d := out[o : o+n]
-					if d32, ok := any(d).([]float32); ok && normGradRowAsm(d32, any(g[o:o+n]).([]float32),
+					if d32, ok := any(d).([]float32); ok && fusedNormRows && normGradRowAsm(d32, any(g[o:o+n]).([]float32),
 						any(y[o:o+n]).([]float32), float32(st[1]), float32(st[0]), float32(r[ch])) {
 						continue // the four passes below in one
 					}
@@ -300,11 +300,16 @@ func sumSqDev[T Float](x []T, mu float64) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// sumDot is (sum4(x), Σ x·y) in float64: for float32 in one pass of
-// assembly (the dot product with sixteen partial sums, as sum4's), else
-// sum4 and dotRow.
-func sumDot[T Float](x, y []T) (sx, sxy float64) {
-	if x32, ok := any(x).([]float32); ok {
+// fusedNormRows selects NormalizeGrad's one-pass assembly for its
+// per-channel sums (sumDot) and rows (normGradRowAsm); a benchmark switches
+// it off to time the passes they replace.
+var fusedNormRows = true
+
+// sumDot is (sum4(x), Σ x·y) in float64: for float32 with fused set, in
+// one pass of assembly (the dot product with sixteen partial sums, as
+// sum4's), else sum4 and dotRow.
+func sumDot[T Float](x, y []T, fused bool) (sx, sxy float64) {
+	if x32, ok := any(x).([]float32); ok && fused {
 		if sx, sxy, ok := sumDotAsm(x32, any(y).([]float32)); ok {
 			return sx, sxy
 		}
