@@ -10,7 +10,7 @@ import "github.com/wakesleep/wakesleep/tensor"
 //	c = σ(a_f)·p + σ(a_i)·tanh(a_g),  m = σ(a_o)·tanh(c)
 //
 // bit for bit what Slice, Sigmoid, Tanh, Mul and Add compute
-// (LSTMCellComposite), and so are the first-order adjoints of a and p:
+// (lstmCellComposite), and so are the first-order adjoints of a and p:
 // each rule is one pass (tensor.LSTMStateGrad, tensor.LSTMOutputGrad) that
 // reads the activated gates and tanh(c) the forward pass kept, where the
 // composite records about thirty ops. Panics on mismatched shapes.
@@ -25,9 +25,9 @@ func LSTMCell(a, p *Var) (c, m *Var) {
 	return c, record("lstm_output", mv, lstmOutputVJP(z, t), a, c)
 }
 
-// LSTMCellComposite is LSTMCell from the elementary ops: the reference the
-// fused ops are tested against.
-func LSTMCellComposite(a, p *Var) (c, m *Var) {
+// lstmCellComposite is LSTMCell from the elementary ops: the reference the
+// fused ops are tested against (export_test.go).
+func lstmCellComposite(a, p *Var) (c, m *Var) {
 	n := a.Dim(1) / 4
 	i := Sigmoid(Slice(a, 1, 0, n))
 	g := Tanh(Slice(a, 1, 2*n, 3*n))
