@@ -7,10 +7,11 @@
 // (the gradient of the final scalar with respect to that output) to the
 // adjoints of its inputs.
 //
-// Every VJP rule (vjp.go, conv.go, norm.go) is written with the
+// Every VJP rule (vjp.go, conv.go, norm.go, lstm.go) is written with the
 // differentiable ops of this package, not with raw kernels: a fused op's
 // backward is either such ops or a fused op with a rule of its own
-// (Normalize's NormalizeGrad). So when Grad is asked to CreateGraph, the
+// (Normalize's NormalizeGrad; LSTMCell's adjoint ops, whose rules
+// differentiate their definitions from the elementary ops). So when Grad is asked to CreateGraph, the
 // backward pass is itself recorded and can be differentiated again: this is
 // how WGAN-GP's gradient penalty (a loss on ‖∇ₓD‖) gets gradients with respect
 // to the critic's weights. When CreateGraph is off, the rules run on detached

@@ -69,6 +69,14 @@ func NewConvLSTM(in, hidden, kernel int, dt tensor.DType, rng *rand.Rand) *ConvL
 // cell state, given the input x [B, In, H, W] and the state s.
 // Panics if x does not have In channels.
 func (l *ConvLSTM) Moments(x *ad.Var, s ConvLSTMState) (mean, std, c *ad.Var) {
+	ms, c := l.head(x, s)
+	n := l.Hidden
+	return ad.Slice(ms, 1, 0, n), ad.Softplus(ad.Slice(ms, 1, n, 2*n)), c
+}
+
+// head returns the Gaussian head's output [B, 2·Hidden, H, W] (the mean,
+// then the pre-softplus standard deviation) and the new cell state.
+func (l *ConvLSTM) head(x *ad.Var, s ConvLSTMState) (ms, c *ad.Var) {
 	if x.Rank() != 4 || x.Dim(1) != l.In {
 		panic(fmt.Sprintf("model: ConvLSTM with %d input channels given shape %v", l.In, x.Shape()))
 	}
@@ -78,31 +86,35 @@ func (l *ConvLSTM) Moments(x *ad.Var, s ConvLSTMState) (mean, std, c *ad.Var) {
 		h = ad.Const(tensor.New(x.DType(), b, l.Hidden, hh, ww))
 	}
 	a := l.Gates.Forward(ad.Concat(1, x, h)) // [B, 4·Hidden, H, W]
-	n := l.Hidden
-	i := ad.Sigmoid(ad.Slice(a, 1, 0, n))
-	f := ad.Sigmoid(ad.Slice(a, 1, n, 2*n))
-	g := ad.Tanh(ad.Slice(a, 1, 2*n, 3*n))
-	o := ad.Sigmoid(ad.Slice(a, 1, 3*n, 4*n))
-	c = ad.Mul(i, g)
-	if cPrev != nil {
-		c = ad.Add(ad.Mul(f, cPrev), c)
-	}
-	m := ad.Mul(o, ad.Tanh(c))
-	ms := l.Head.Forward(m) // [B, 2·Hidden, H, W]
-	return ad.Slice(ms, 1, 0, n), ad.Softplus(ad.Slice(ms, 1, n, 2*n)), c
+	c, m := ad.LSTMCell(a, cPrev)            // the gates, c and m in two fused ops
+	return l.Head.Forward(m), c
 }
 
 // StepNoise takes one step with the given standard normal noise ε
 // [B, Hidden, H, W] and returns the new state (H the sample μ + σ·ε).
 func (l *ConvLSTM) StepNoise(x *ad.Var, s ConvLSTMState, eps *tensor.Tensor) ConvLSTMState {
-	mean, std, c := l.Moments(x, s)
-	return ConvLSTMState{H: ad.Add(mean, ad.Mul(std, ad.Const(eps))), C: c}
+	ms, c := l.head(x, s)
+	return ConvLSTMState{H: sampleChannels(ms, eps), C: c}
 }
 
-// Step takes one step with noise drawn from rng.
+// Step takes one step with noise drawn from rng (as Reparameterize draws
+// it; a nil rng gives the mean).
 func (l *ConvLSTM) Step(x *ad.Var, s ConvLSTMState, rng *rand.Rand) ConvLSTMState {
-	mean, std, c := l.Moments(x, s)
-	return ConvLSTMState{H: Reparameterize(mean, std, rng), C: c}
+	ms, c := l.head(x, s)
+	if rng == nil {
+		return ConvLSTMState{H: ad.Slice(ms, 1, 0, l.Hidden), C: c}
+	}
+	eps := tensor.RandNormal(rng, ms.DType(), ms.Dim(0), l.Hidden, ms.Dim(2), ms.Dim(3))
+	return ConvLSTMState{H: sampleChannels(ms, eps), C: c}
+}
+
+// sampleChannels returns μ + softplus(s)·ε for ms = [μ, s] along the
+// channels [B, 2N, H, W] and ε [B, N, H, W]: per sample, μ and s are the
+// two halves of the flattened row, so this is ad.GaussianSample of the
+// rows, bit for bit Add(Slice, Mul(Softplus(Slice), ε)) in one op.
+func sampleChannels(ms *ad.Var, eps *tensor.Tensor) *ad.Var {
+	b := ms.Dim(0)
+	return ad.Reshape(ad.GaussianSample(ad.Reshape(ms, b, -1), eps.Reshape(b, -1)), eps.Shape()...)
 }
 
 // Parameters implements nn.Module: "gates.weight", "gates.bias",

@@ -170,3 +170,33 @@ func affineAsm(d, a []float32, s, c float32) bool {
 	affine32(&d[0], &a[0], n, s, c)
 	return true
 }
+
+//go:noescape
+func normGradRow32(d, gr, y *float32, n int, b, a, r float32)
+
+// normGradRowAsm sets d[i] = ((g[i] − y[i]·b) − a)·r in one pass of
+// assembly, bit for bit the four binRow32 passes it replaces
+// (normalizeGradKernel); false without AVX.
+func normGradRowAsm(d, g, y []float32, b, a, r float32) bool {
+	n := len(d)
+	if !useAVX || n == 0 {
+		return false
+	}
+	g, y = g[:n], y[:n]
+	normGradRow32(&d[0], &g[0], &y[0], n, b, a, r)
+	return true
+}
+
+//go:noescape
+func sumDot32(x, y *float32, n int) (sx, sxy float64)
+
+// sumDotAsm returns Σ x (as sumAsm sums it) and Σ x·y in float64, in one
+// pass of assembly with sixteen partial sums each; false without AVX.
+func sumDotAsm(x, y []float32) (sx, sxy float64, ok bool) {
+	if !useAVX || len(x) == 0 {
+		return 0, 0, false
+	}
+	y = y[:len(x)]
+	sx, sxy = sumDot32(&x[0], &y[0], len(x))
+	return sx, sxy, true
+}

@@ -393,3 +393,142 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func normGradRow32(d, gr, y *float32, n int, b, a, r float32)
+// d[i] = ((g[i] − y[i]·b) − a)·r, each operation rounded on its own (no
+// fused multiply-add): NormalizeGrad's per-channel row in one pass, bit for
+// bit its four row operations (binRow32 mul, sub, sub, mul).
+TEXT ·normGradRow32(SB), NOSPLIT, $0-44
+	MOVQ d+0(FP), DI
+	MOVQ gr+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS b+32(FP), Y13
+	VBROADCASTSS a+36(FP), Y14
+	VBROADCASTSS r+40(FP), Y15
+loop16:
+	CMPQ CX, $16
+	JL   loop8
+	VMULPS (DX), Y13, Y0
+	VMULPS 32(DX), Y13, Y1
+	VMOVUPS (SI), Y2
+	VMOVUPS 32(SI), Y3
+	VSUBPS Y0, Y2, Y0
+	VSUBPS Y1, Y3, Y1
+	VSUBPS Y14, Y0, Y0
+	VSUBPS Y14, Y1, Y1
+	VMULPS Y15, Y0, Y0
+	VMULPS Y15, Y1, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  loop16
+loop8:
+	CMPQ CX, $8
+	JL   tail
+	VMULPS (DX), Y13, Y0
+	VMOVUPS (SI), Y2
+	VSUBPS Y0, Y2, Y0
+	VSUBPS Y14, Y0, Y0
+	VMULPS Y15, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  loop8
+tail:
+	TESTQ CX, CX
+	JE   done
+	VMOVSS (DX), X0
+	VMULSS X13, X0, X0
+	VMOVSS (SI), X2
+	VSUBSS X0, X2, X0
+	VSUBSS X14, X0, X0
+	VMULSS X15, X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $4, SI
+	ADDQ $4, DX
+	ADDQ $4, DI
+	DECQ CX
+	JMP  tail
+done:
+	VZEROUPPER
+	RET
+
+// func sumDot32(x, y *float32, n int) (sx, sxy float64)
+// sx: the sum of x[0:n] in float64, exactly as sum32 computes it; sxy: the
+// sum of x[i]·y[i] in float64 (each product exact) in the same order:
+// sixteen partial sums, added together at the end, then the tail in order.
+TEXT ·sumDot32(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DX
+	MOVQ n+16(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+loop16:
+	CMPQ CX, $16
+	JL   fold
+	VCVTPS2PD (SI), Y4
+	VCVTPS2PD 16(SI), Y5
+	VCVTPS2PD 32(SI), Y6
+	VCVTPS2PD 48(SI), Y7
+	VCVTPS2PD (DX), Y12
+	VCVTPS2PD 16(DX), Y13
+	VCVTPS2PD 32(DX), Y14
+	VCVTPS2PD 48(DX), Y15
+	VADDPD Y4, Y0, Y0
+	VADDPD Y5, Y1, Y1
+	VADDPD Y6, Y2, Y2
+	VADDPD Y7, Y3, Y3
+	VMULPD Y4, Y12, Y12
+	VMULPD Y5, Y13, Y13
+	VMULPD Y6, Y14, Y14
+	VMULPD Y7, Y15, Y15
+	VADDPD Y12, Y8, Y8
+	VADDPD Y13, Y9, Y9
+	VADDPD Y14, Y10, Y10
+	VADDPD Y15, Y11, Y11
+	ADDQ $64, SI
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JMP  loop16
+fold:
+	VADDPD Y1, Y0, Y0
+	VADDPD Y3, Y2, Y2
+	VADDPD Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VHADDPD X0, X0, X0
+	VADDPD Y9, Y8, Y8
+	VADDPD Y11, Y10, Y10
+	VADDPD Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPD X9, X8, X8
+	VHADDPD X8, X8, X8
+tail:
+	TESTQ CX, CX
+	JE   done
+	VCVTSS2SD (SI), X2, X2
+	VADDSD X2, X0, X0
+	VCVTSS2SD (DX), X3, X3
+	VMULSD X2, X3, X3
+	VADDSD X3, X8, X8
+	ADDQ $4, SI
+	ADDQ $4, DX
+	DECQ CX
+	JMP  tail
+done:
+	VMOVSD X0, sx+24(FP)
+	VMOVSD X8, sxy+32(FP)
+	VZEROUPPER
+	RET

@@ -168,3 +168,86 @@ func TestLeakyAsm(t *testing.T) {
 		}
 	}
 }
+
+// normGradRowAsm is NormalizeGrad's four per-channel row passes in one, bit
+// for bit, at lengths around its 16- and 8-float blocks and unaligned.
+func TestNormGradRowAsmMatchesRows(t *testing.T) {
+	if !normGradRowAsm(make([]float32, 1), make([]float32, 1), make([]float32, 1), 1, 1, 1) {
+		t.Skip("no assembly kernels on this machine")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 24, 33, 64, 100, 257} {
+		off := r.IntN(3)
+		g, y := randRow32(r, n+off)[off:], randRow32(r, n+off)[off:]
+		b, a, s := float32(r.NormFloat64()), float32(r.NormFloat64()), float32(r.Float64()+0.5)
+		want, got := make([]float32, n), make([]float32, n+1)
+		got[n] = 42
+		binRow(OpMul, want, y, []float32{b}, 1, 0)
+		binRow(OpSub, want, g, want, 1, 1)
+		binRow(OpSub, want, want, []float32{a}, 1, 0)
+		binRow(OpMul, want, want, []float32{s}, 1, 0)
+		normGradRowAsm(got[:n], g, y, b, a, s)
+		for i := range want {
+			if !sameBits32(got[i], want[i]) {
+				t.Fatalf("n %d: [%d] = %g, want %g", n, i, got[i], want[i])
+			}
+		}
+		if got[n] != 42 {
+			t.Fatalf("n %d: wrote past the row", n)
+		}
+	}
+}
+
+// sumDotAsm's Σ x is sumAsm's to the bit; its Σ x·y adds the (exact)
+// products in the same order: sixteen partial sums folded pairwise, then
+// the tail. Checked against that order written out in Go, and against a
+// plain float64 sum within float64 rounding.
+func TestSumDotAsmMatchesOrder(t *testing.T) {
+	if _, _, ok := sumDotAsm(make([]float32, 1), make([]float32, 1)); !ok {
+		t.Skip("no assembly kernels on this machine")
+	}
+	ordered := func(x, y []float32) float64 {
+		var p [16]float64
+		n16 := len(x) / 16 * 16
+		for i := 0; i < n16; i++ {
+			p[i%16] += float64(x[i]) * float64(y[i])
+		}
+		var l [4]float64
+		for j := range l {
+			l[j] = (p[j] + p[4+j]) + (p[8+j] + p[12+j])
+		}
+		s := (l[0] + l[2]) + (l[1] + l[3])
+		for i := n16; i < len(x); i++ {
+			s += float64(x[i]) * float64(y[i])
+		}
+		return s
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 3, 15, 16, 17, 31, 64, 100, 257, 1024} {
+		off := r.IntN(3)
+		x, y := normRow32(r, n+off)[off:], normRow32(r, n+off)[off:]
+		sx, sxy, _ := sumDotAsm(x, y)
+		want, _ := sumAsm(x)
+		if math.Float64bits(sx) != math.Float64bits(want) {
+			t.Fatalf("n %d: Σx %g, sumAsm %g", n, sx, want)
+		}
+		if o := ordered(x, y); math.Float64bits(sxy) != math.Float64bits(o) {
+			t.Fatalf("n %d: Σxy %g, want %g", n, sxy, o)
+		}
+		plain := 0.0
+		for i := range x {
+			plain += float64(x[i]) * float64(y[i])
+		}
+		if math.Abs(sxy-plain) > 1e-12*float64(n) {
+			t.Fatalf("n %d: Σxy %g, plain sum %g", n, sxy, plain)
+		}
+	}
+}
+
+func normRow32(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	return x
+}

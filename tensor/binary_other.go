@@ -17,3 +17,7 @@ func fillAsm(d []float32, v float32) bool { return false }
 func simpleUnaryAsm(op UnaryOp, d, a []float32) bool { return false }
 
 func leakyAsm(d, a, y []float32, s float32) bool { return false }
+
+func normGradRowAsm(d, g, y []float32, b, a, r float32) bool { return false }
+
+func sumDotAsm(x, y []float32) (sx, sxy float64, ok bool) { return 0, 0, false }

@@ -193,13 +193,18 @@ func normalizeGradKernel[T Float](kind NormKind, out, g, y, r []T, a, c, n int) 
 				var sg, sgy float64
 				for b := 0; b < a; b++ {
 					o := (b*c + ch) * n
-					sg += sum4(g[o : o+n])
-					sgy += dotRow(g[o:o+n], y[o:o+n])
+					s, sy := sumDot(g[o:o+n], y[o:o+n], fusedNormRows)
+					sg += s
+					sgy += sy
 				}
 				st := []T{T(sg / m), T(sgy / m)}
 				for b := 0; b < a; b++ {
 					o := (b*c + ch) * n
 					d := out[o : o+n]
+					if d32, ok := any(d).([]float32); ok && fusedNormRows && normGradRowAsm(d32, any(g[o:o+n]).([]float32),
+						any(y[o:o+n]).([]float32), float32(st[1]), float32(st[0]), float32(r[ch])) {
+						continue // the four passes below in one
+					}
 					rowOpT(OpMul, d, y[o:o+n], st[1:], 1, 0)
 					rowOpT(OpSub, d, g[o:o+n], d, 1, 1)
 					rowOpT(OpSub, d, d, st[:1], 1, 0)
@@ -293,6 +298,23 @@ func sumSqDev[T Float](x []T, mu float64) float64 {
 		s0 += d * d
 	}
 	return (s0 + s1) + (s2 + s3)
+}
+
+// fusedNormRows selects NormalizeGrad's one-pass assembly for its
+// per-channel sums (sumDot) and rows (normGradRowAsm); a benchmark switches
+// it off to time the passes they replace.
+var fusedNormRows = true
+
+// sumDot is (sum4(x), Σ x·y) in float64: for float32 with fused set, in
+// one pass of assembly (the dot product with sixteen partial sums, as
+// sum4's), else sum4 and dotRow.
+func sumDot[T Float](x, y []T, fused bool) (sx, sxy float64) {
+	if x32, ok := any(x).([]float32); ok && fused {
+		if sx, sxy, ok := sumDotAsm(x32, any(y).([]float32)); ok {
+			return sx, sxy
+		}
+	}
+	return sum4(x), dotRow(x, y)
 }
 
 // dotRow is Σ x·y in float64, four running sums.
