@@ -63,6 +63,11 @@ func (*experiment) Flags() []train.Flag {
 		func(c C) (*float64, *float64, *float64) {
 			return &c.Objective.Gamma, &c.Objective.Lambda, &c.Objective.ReconWeight
 		})
+	// --teacher-forcing may change on resume: a curriculum trains one-step
+	// predictions from the true frames first, then continues closed loop
+	// (--resume --teacher-forcing=false).
+	teacherForcing := train.BoolFlag("teacher-forcing", "encoder reads the true frames after the context (default: its own predictions); may be switched on resume, e.g. --resume --teacher-forcing=false after a teacher-forced start", func(c C) *bool { return &c.Objective.TeacherForcing })
+	teacherForcing.Resumable = true
 	return append(flags,
 		train.StringFlag("recon-layers", objective.ReconLayersHelp, func(c C) *string { return &c.Objective.ReconLayers }),
 		train.IntFlag("sequences-per-epoch", "training sequences per epoch (default: from the preset)", func(c C) *int { return &c.SequencesPerEpoch }),
@@ -74,7 +79,7 @@ func (*experiment) Flags() []train.Flag {
 		train.StringFlag("critic-norm", "critic normalisation: batch (the paper) or none", func(c C) *string { return &c.Model.CriticNorm }),
 		train.FloatFlag("pixel-weight", "weight of a pixel loss between predicted and true frames, added to Eq. 8 (a deviation, to leave the black-frame minimum in short runs; default 0: none)", func(c C) *float64 { return &c.Objective.PixelWeight }),
 		train.StringFlag("pixel-loss", "the loss of --pixel-weight: bce (cross-entropy, the default: it keeps pulling dark pixels to black) or mse", func(c C) *string { return &c.Objective.PixelLoss }),
-		train.BoolFlag("teacher-forcing", "encoder reads the true frames after the context (default: its own predictions)", func(c C) *bool { return &c.Objective.TeacherForcing }),
+		teacherForcing,
 		train.IntFlag("picture-every", "steps between prediction strips (0: once per epoch)", func(c C) *int { return &c.PictureEvery }),
 		train.IntFlag("pictures", "test sequences in each prediction strip (0: none; default: from the preset, 4)", func(c C) *int { return &c.PictureCount }),
 		train.BoolFlag("deterministic", "train the evaluation's baseline instead: the same networks without noise, on the pixel MSE of the predictions alone", func(c C) *bool { return &c.Deterministic }),

@@ -354,7 +354,14 @@ func (o *runFlags) config(ex train.Experiment, fs *flag.FlagSet, flags []*record
 				continue
 			}
 			if r := find(flags, name); r == nil || !r.f.Resumable {
-				return nil, usagef("--%s cannot change a run being resumed (its config.json rules; only --epochs and --max-steps may be given)", name)
+				allowed := []string{"--max-steps"}
+				for _, r := range flags {
+					if r.f.Resumable {
+						allowed = append(allowed, "--"+r.f.Name)
+					}
+				}
+				sort.Strings(allowed)
+				return nil, usagef("--%s cannot change a run being resumed (its config.json rules; only %s may be given)", name, strings.Join(allowed, ", "))
 			}
 		}
 		cfg := ex.NewConfig()
