@@ -301,7 +301,7 @@ func CIFAR10NetworkLoss(m *model.CIFAR10, p *HierPhases, s Settings) (*ad.Var, T
 	}
 	if w := s.SleepInferWeight; w > 0 {
 		for i := 0; i < L; i++ {
-			d := ad.Scale(ad.Mean(ad.Square(ad.Sub(m.InferMean(i, p.Sleep[i]), ad.Detach(p.Sleep[i+1])))), w)
+			d := ad.Scale(SleepInference(m.InferMean(i, p.Sleep[i]), p.Sleep[i+1]), w)
 			total = ad.Add(total, d)
 			t["net/sleep_infer_"+LayerName(i+1)] = d.Item()
 		}

@@ -43,6 +43,20 @@ func FeatureReconstruction(truth, recon *ad.Var) *ad.Var {
 	return ad.Mean(ad.Square(ad.Sub(truth, recon)))
 }
 
+// SleepInference returns the sleep phase of the Helmholtz machine (Hinton
+// et al. 1995; Settings.SleepInferWeight, a deviation): inference's
+// noise-free guess at a dream's cause against the cause it was dreamt from,
+//
+//	L_SLEEP = 1/(B·D) Σ_b Σ_d (μ_q(dream)_bd − sg(cause)_bd)²
+//
+// Symbols: pred = μ_q of the dream [B, …] (for the hierarchical model, after
+// the layer's activation), cause = the sleep sample one layer up, the same
+// shape, a fixed target (sg: stop-gradient). Sign: loss the networks
+// minimise; its gradient reaches the generation through the dream.
+func SleepInference(pred, cause *ad.Var) *ad.Var {
+	return ad.Mean(ad.Square(ad.Sub(pred, ad.Detach(cause))))
+}
+
 // splitBatches cuts v along its first axis back into pieces as long as each
 // of xs: the batches a concatenation along that axis joined.
 func splitBatches(v *ad.Var, xs []*ad.Var) []*ad.Var {

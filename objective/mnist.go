@@ -421,7 +421,7 @@ func sleepInfer(m *model.MNIST, p *Phases, s Settings, parts []Term, t Terms) ([
 	if s.SleepInferWeight <= 0 {
 		return parts, t
 	}
-	d := ad.Scale(ad.Mean(ad.Square(ad.Sub(m.InferMean(p.SleepX), ad.Detach(p.SleepZ)))), s.SleepInferWeight)
+	d := ad.Scale(SleepInference(m.InferMean(p.SleepX), p.SleepZ), s.SleepInferWeight)
 	t["net/sleep_infer"] = d.Item()
 	return append(parts, Term{"sleep_infer", d}), t
 }
