@@ -174,10 +174,7 @@ func (s Settings) ValidateFlat() error {
 	if s.ChainReconWeight != 0 || s.ChainReconSpace != "" {
 		return fmt.Errorf("objective: chain_recon_weight and chain_recon_space are for the hierarchical CIFAR-10 model; this model has one latent layer, which L_RECON already reconstructs the image from")
 	}
-	if !(s.SleepInferWeight >= 0) || math.IsInf(s.SleepInferWeight, 0) {
-		return fmt.Errorf("objective: sleep infer weight %g must be finite and ≥ 0", s.SleepInferWeight)
-	}
-	return nil
+	return finiteWeight("sleep infer weight", s.SleepInferWeight)
 }
 
 // ValidateHier reports settings the hierarchical model of layers hidden
@@ -188,11 +185,11 @@ func (s Settings) ValidateHier(layers int, channels func(i int) int) error {
 	if len(s.SilenceSleepZ) > 0 || len(s.ShamSleepZ) > 0 {
 		return fmt.Errorf("objective: silence_sleep_z and sham_sleep_z are for the MNIST model; the hierarchical model silences channels of a layer: silence_layer, silence_channels, sham_channels (--silence-layer, --silence-channels, --sham-channels)")
 	}
-	if !(s.ChainReconWeight >= 0) || math.IsInf(s.ChainReconWeight, 0) {
-		return fmt.Errorf("objective: chain recon weight %g must be finite and ≥ 0", s.ChainReconWeight)
+	if err := finiteWeight("chain recon weight", s.ChainReconWeight); err != nil {
+		return err
 	}
-	if !(s.SleepInferWeight >= 0) || math.IsInf(s.SleepInferWeight, 0) {
-		return fmt.Errorf("objective: sleep infer weight %g must be finite and ≥ 0", s.SleepInferWeight)
+	if err := finiteWeight("sleep infer weight", s.SleepInferWeight); err != nil {
+		return err
 	}
 	switch s.ChainReconSpace {
 	case "", ChainFeatures, ChainPixels:
@@ -211,6 +208,15 @@ func (s Settings) ValidateHier(layers int, channels func(i int) int) error {
 		if c >= n {
 			return fmt.Errorf("objective: channel %d is outside layer %d's channels 0..%d", c, k, n-1)
 		}
+	}
+	return nil
+}
+
+// finiteWeight reports a loss weight that is negative, NaN or infinite,
+// naming it.
+func finiteWeight(name string, w float64) error {
+	if !(w >= 0) || math.IsInf(w, 0) {
+		return fmt.Errorf("objective: %s %g must be finite and ≥ 0", name, w)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package objective
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 
 	ad "github.com/wakesleep/wakesleep/autodiff"
@@ -130,9 +129,11 @@ func (s VideoSettings) Validate(frames int) error {
 		return fmt.Errorf("objective: context %d + horizon %d exceeds the %d frames of a sequence", s.Context, s.Horizon, frames)
 	case s.SleepSteps != s.Horizon || s.SleepSteps > s.Context:
 		return fmt.Errorf("objective: sleep steps %d must equal the horizon %d and not exceed the context %d", s.SleepSteps, s.Horizon, s.Context)
-	case !(s.PixelWeight >= 0) || math.IsInf(s.PixelWeight, 0):
-		return fmt.Errorf("objective: pixel weight %g must be finite and ≥ 0", s.PixelWeight)
-	case s.PixelLoss != "" && s.PixelLoss != PixelBCE && s.PixelLoss != PixelMSE:
+	}
+	if err := finiteWeight("pixel weight", s.PixelWeight); err != nil {
+		return err
+	}
+	if s.PixelLoss != "" && s.PixelLoss != PixelBCE && s.PixelLoss != PixelMSE {
 		return fmt.Errorf("objective: pixel loss %q must be %q or %q", s.PixelLoss, PixelBCE, PixelMSE)
 	}
 	return nil
